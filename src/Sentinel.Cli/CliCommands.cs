@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace Sentinel.Cli;
+
+/// <summary>Every top-level command. Each area keeps its commands in its own file under Commands/.</summary>
+internal static class CliCommands
+{
+    public static IEnumerable<Command> All() =>
+    [
+        EventsCommands.Create(),
+    ];
+}

@@ -1,0 +1,49 @@
+using Google.Protobuf.WellKnownTypes;
+using Sentinel.Events;
+
+namespace Sentinel.Contracts;
+
+public static class DetectionConverter
+{
+    public static V1.Detection ToProto(Detection d)
+    {
+        var proto = new V1.Detection
+        {
+            Sequence = d.Sequence,
+            RuleId = d.Rule.Id,
+            RuleName = d.Rule.Name,
+            RuleVersion = d.Rule.Version,
+            Severity = (V1.Severity)d.Rule.Severity,
+            Time = Timestamp.FromDateTimeOffset(d.Time),
+            Host = d.Host,
+            Message = d.Message,
+            Event = EventConverter.ToProto(d.Event),
+        };
+        proto.MitreTactics.Add(d.Rule.MitreTactics);
+        proto.MitreTechniques.Add(d.Rule.MitreTechniques);
+        proto.Tags.Add(d.Rule.Tags);
+        foreach (var (key, value) in d.Fields) proto.Fields[key] = value;
+        return proto;
+    }
+
+    public static Detection FromProto(V1.Detection proto)
+    {
+        var evt = new MovePagesEvent();
+        if (proto.Event is { } e) EventConverter.FromProto(e, evt);
+        return new Detection
+        {
+            Sequence = proto.Sequence,
+            Rule = new RuleInfo
+            {
+                Id = proto.RuleId, Name = proto.RuleName, Version = proto.RuleVersion,
+                Severity = (Severity)proto.Severity, MitreTactics = proto.MitreTactics.ToArray(),
+                MitreTechniques = proto.MitreTechniques.ToArray(), Tags = proto.Tags.ToArray(),
+            },
+            Time = proto.Time?.ToDateTimeOffset() ?? DateTimeOffset.UnixEpoch,
+            Host = proto.Host,
+            Message = proto.Message,
+            Fields = new Dictionary<string, string>(proto.Fields),
+            Event = evt,
+        };
+    }
+}

@@ -1,0 +1,225 @@
+using Google.Protobuf.WellKnownTypes;
+using Sentinel.Events;
+using static Sentinel.Events.EventCatalog;
+
+namespace Sentinel.Contracts;
+
+/// <summary>
+/// Maps <see cref="MovePagesEvent"/> to and from <see cref="V1.Event"/>. The argument names, types and tags
+/// come from <see cref="EventCatalog.MovePages"/>, the same definition the decoder and `events describe` use.
+/// </summary>
+public static class EventConverter
+{
+    private static readonly string[][] TagNames =
+        MovePages.Arguments.Select(a => a.Tags.Names().ToArray()).ToArray();
+
+    public static V1.Event ToProto(MovePagesEvent e)
+    {
+        var proto = new V1.Event
+        {
+            Name = MovePages.Name,
+            Time = Timestamp.FromDateTimeOffset(e.Time),
+            Context = new V1.ProcessContext
+            {
+                Pid = e.Pid, Tid = e.Tid, Ppid = e.Ppid, Uid = e.Uid, Euid = e.Euid, Gid = e.Gid,
+                CapEffective = e.CapEffective, Comm = e.Comm, MountNamespace = e.MountNamespace,
+                PidNamespace = e.PidNamespace, CgroupId = e.CgroupId, Cpu = e.Cpu,
+            },
+            Strategy = (V1.AttachStrategy)e.Strategy,
+            Compat = e.Compat,
+            ReturnValue = e.ReturnValue,
+            Errno = e.ErrnoName ?? "",
+            DurationNs = (ulong)Math.Max(0, e.DurationNs),
+            Copies = new V1.ArrayCopies { Copied = (uint)e.CopiedCount },
+            Toctou = new V1.ToctouEvidence { Changed = e.HasToctouEvidence },
+        };
+        for (var i = 0; i < MovePages.Arguments.Count; i++)
+            proto.Args.Add(ArgumentToProto(e, i));
+
+        proto.Copies.PagesAtEntry.Add(e.PagesAtEntry.ToArray());
+        proto.Copies.PagesAtExit.Add(e.PagesAtExit.ToArray());
+        proto.Copies.NodesAtEntry.Add(e.NodesAtEntry.ToArray());
+        proto.Copies.NodesAtExit.Add(e.NodesAtExit.ToArray());
+        proto.Copies.Status.Add(e.Status.ToArray());
+        proto.Toctou.PagesChanged.Add(Indexes(e.PagesChangedMask));
+        proto.Toctou.NodesChanged.Add(Indexes(e.NodesChangedMask));
+
+        if (e.Enrichment.Enriched)
+            proto.Enrichment = EnrichmentToProto(e.Enrichment);
+        return proto;
+    }
+
+    private static V1.Argument ArgumentToProto(MovePagesEvent e, int index)
+    {
+        var def = MovePages.Arguments[index];
+        var arg = new V1.Argument { Name = def.Name, Type = def.Type };
+        arg.Tags.Add(TagNames[index]);
+        switch (index)
+        {
+            case MovePagesArgs.Pid: arg.IntValue = e.TargetPid; break;
+            case MovePagesArgs.Count: arg.UintValue = e.Count; break;
+            case MovePagesArgs.Pages: arg.Pointer = e.PagesAddress; break;
+            case MovePagesArgs.Nodes: arg.Pointer = e.NodesAddress; break;
+            case MovePagesArgs.Status: arg.Pointer = e.StatusAddress; break;
+            case MovePagesArgs.Flags: arg.IntValue = e.Flags; break;
+            case MovePagesArgs.Return: arg.IntValue = e.ReturnValue; break;
+        }
+        return arg;
+    }
+
+    private static IEnumerable<uint> Indexes(uint mask)
+    {
+        for (var i = 0u; i < 32; i++)
+            if ((mask & (1u << (int)i)) != 0) yield return i;
+    }
+
+    public static V1.Process ProcessToProto(ProcessInfo p)
+    {
+        var proto = new V1.Process
+        {
+            Pid = p.Pid, StartTimeNs = p.StartTimeNs, ParentPid = p.ParentPid, Comm = p.Comm,
+            ExePath = p.ExePath, Uid = p.Uid, Euid = p.Euid, Gid = p.Gid, IsSetuid = p.IsSetuid,
+            MountNamespace = p.MountNamespace, PidNamespace = p.PidNamespace, CgroupPath = p.CgroupPath,
+            ContainerId = p.ContainerId, EntityId = p.EntityId,
+        };
+        proto.Args.Add(p.Args);
+        return proto;
+    }
+
+    private static V1.Enrichment EnrichmentToProto(EventEnrichment en)
+    {
+        var proto = new V1.Enrichment
+        {
+            IsCrossProcess = en.IsCrossProcess, IsCrossUser = en.IsCrossUser,
+            IsCrossContainer = en.IsCrossContainer, CallerInHostNamespaces = en.CallerInHostNamespaces,
+        };
+        if (en.Caller is { } caller) proto.Caller = ProcessToProto(caller);
+        if (en.Target is { } target) proto.Target = ProcessToProto(target);
+        proto.Ancestry.Add(en.Ancestry.Select(ProcessToProto));
+        return proto;
+    }
+
+    private static ProcessInfo ProcessFromProto(V1.Process p) => new()
+    {
+        Pid = p.Pid, StartTimeNs = p.StartTimeNs, ParentPid = p.ParentPid, Comm = p.Comm, ExePath = p.ExePath,
+        Args = p.Args.ToArray(), Uid = p.Uid, Euid = p.Euid, Gid = p.Gid, IsSetuid = p.IsSetuid,
+        MountNamespace = p.MountNamespace, PidNamespace = p.PidNamespace, CgroupPath = p.CgroupPath,
+        ContainerId = p.ContainerId,
+    };
+
+    /// <summary>
+    /// Fills <paramref name="target"/> from a (possibly hand-written or forged) proto event.
+    /// Throws <see cref="EventFormatException"/> naming the offending field.
+    /// </summary>
+    public static void FromProto(V1.Event proto, MovePagesEvent target)
+    {
+        if (proto.Name != MovePages.Name)
+            throw new EventFormatException("name", $"expected \"{MovePages.Name}\", got \"{proto.Name}\"");
+        target.Reset();
+        if (proto.Time is { } time) target.TimeUnixNs = time.Seconds * 1_000_000_000 + time.Nanos;
+        target.DurationNs = (long)Math.Min(proto.DurationNs, long.MaxValue);
+        if (proto.Context is { } c)
+        {
+            target.Pid = c.Pid; target.Tid = c.Tid; target.Ppid = c.Ppid; target.Uid = c.Uid; target.Euid = c.Euid;
+            target.Gid = c.Gid; target.CapEffective = c.CapEffective; target.Comm = c.Comm;
+            target.MountNamespace = c.MountNamespace; target.PidNamespace = c.PidNamespace;
+            target.CgroupId = c.CgroupId; target.Cpu = c.Cpu;
+        }
+        if (!System.Enum.IsDefined(proto.Strategy))
+            throw new EventFormatException("strategy", $"unknown attach strategy {(int)proto.Strategy}");
+        target.Strategy = (AttachStrategy)proto.Strategy;
+        target.Compat = proto.Compat;
+
+        var seen = new bool[MovePages.Arguments.Count];
+        foreach (var arg in proto.Args)
+        {
+            var index = IndexOf(arg.Name);
+            seen[index] = true;
+            ArgumentFromProto(arg, index, target);
+        }
+        var missing = Array.IndexOf(seen, false);
+        if (missing >= 0 && missing != MovePagesArgs.Return)
+            throw new EventFormatException("args", $"missing argument \"{MovePages.Arguments[missing].Name}\"");
+        if (!seen[MovePagesArgs.Return]) target.ReturnValue = proto.ReturnValue;
+        else if (proto.ReturnValue != target.ReturnValue)
+            throw new EventFormatException("returnValue", "disagrees with the \"return\" argument");
+
+        CopiesFromProto(proto.Copies ?? new V1.ArrayCopies(), target);
+        if (proto.Enrichment is { } en)
+        {
+            var e = target.Enrichment;
+            e.Enriched = true;
+            e.Caller = en.Caller is null ? null : ProcessFromProto(en.Caller);
+            e.Target = en.Target is null ? null : ProcessFromProto(en.Target);
+            e.AncestryBuffer.AddRange(en.Ancestry.Select(ProcessFromProto));
+            e.IsCrossProcess = en.IsCrossProcess; e.IsCrossUser = en.IsCrossUser;
+            e.IsCrossContainer = en.IsCrossContainer; e.CallerInHostNamespaces = en.CallerInHostNamespaces;
+        }
+    }
+
+    private static int IndexOf(string name)
+    {
+        for (var i = 0; i < MovePages.Arguments.Count; i++)
+            if (MovePages.Arguments[i].Name == name) return i;
+        throw new EventFormatException("args", $"unknown argument \"{name}\" (expected one of: " +
+            string.Join(", ", MovePages.Arguments.Select(a => a.Name)) + ")");
+    }
+
+    private static void ArgumentFromProto(V1.Argument arg, int index, MovePagesEvent target)
+    {
+        var field = $"args[{arg.Name}]";
+        var expected = index switch
+        {
+            MovePagesArgs.Count => V1.Argument.ValueOneofCase.UintValue,
+            MovePagesArgs.Pages or MovePagesArgs.Nodes or MovePagesArgs.Status => V1.Argument.ValueOneofCase.Pointer,
+            _ => V1.Argument.ValueOneofCase.IntValue,
+        };
+        if (arg.ValueCase != expected)
+            throw new EventFormatException(field, $"expected a value of kind {expected}, got {arg.ValueCase}");
+        var def = MovePages.Arguments[index];
+        if (arg.Tags.Count > 0 && ArgTagsExtensions.Parse(arg.Tags) != def.Tags)
+            throw new EventFormatException(field + ".tags", $"expected [{def.Tags.ToDisplay()}], got [{string.Join(", ", arg.Tags)}]");
+        switch (index)
+        {
+            case MovePagesArgs.Pid: target.TargetPid = checked((int)arg.IntValue); break;
+            case MovePagesArgs.Count: target.Count = arg.UintValue; break;
+            case MovePagesArgs.Pages: target.PagesAddress = arg.Pointer; break;
+            case MovePagesArgs.Nodes: target.NodesAddress = arg.Pointer; break;
+            case MovePagesArgs.Status: target.StatusAddress = arg.Pointer; break;
+            case MovePagesArgs.Flags: target.Flags = checked((int)arg.IntValue); break;
+            case MovePagesArgs.Return: target.ReturnValue = arg.IntValue; break;
+        }
+    }
+
+    private static void CopiesFromProto(V1.ArrayCopies copies, MovePagesEvent target)
+    {
+        if (copies.Copied > MovePagesEvent.MaxCopied)
+            throw new EventFormatException("copies.copied", $"at most {MovePagesEvent.MaxCopied}, got {copies.Copied}");
+        var n = (int)copies.Copied;
+        target.CopiedCount = n;
+        var flags = CopyFlags.None;
+        flags |= Fill(copies.PagesAtEntry, target.PagesAtEntryBuffer, n, "copies.pagesAtEntry", CopyFlags.PagesAtEntry);
+        flags |= Fill(copies.PagesAtExit, target.PagesAtExitBuffer, n, "copies.pagesAtExit", CopyFlags.PagesAtExit);
+        flags |= Fill(copies.NodesAtEntry, target.NodesAtEntryBuffer, n, "copies.nodesAtEntry", CopyFlags.NodesAtEntry);
+        flags |= Fill(copies.NodesAtExit, target.NodesAtExitBuffer, n, "copies.nodesAtExit", CopyFlags.NodesAtExit);
+        flags |= Fill(copies.Status, target.StatusBuffer, n, "copies.status", CopyFlags.StatusAtExit);
+        target.Copies = flags;
+        // Evidence is recomputed from the copies, so a forged toctou block cannot disagree with them.
+        target.ComputeToctou();
+    }
+
+    private static CopyFlags Fill<T>(IList<T> source, Span<T> buffer, int n, string field, CopyFlags flag)
+    {
+        if (source.Count == 0) return CopyFlags.None;
+        if (source.Count != n)
+            throw new EventFormatException(field, $"expected {n} entries (copies.copied), got {source.Count}");
+        for (var i = 0; i < n; i++) buffer[i] = source[i];
+        return flag;
+    }
+}
+
+/// <summary>An event that does not fit the schema; <see cref="Field"/> names where.</summary>
+public sealed class EventFormatException(string field, string message) : FormatException($"{field}: {message}")
+{
+    public string Field { get; } = field;
+}

@@ -1,0 +1,122 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Sentinel.Events;
+
+namespace Sentinel.Engine;
+
+/// <summary>The bounded hand-off between a source (ring buffer, file) and the pipeline.</summary>
+public sealed class EventChannel
+{
+    public const int DefaultCapacity = 8192;
+
+    public EventChannel(int capacity = DefaultCapacity)
+    {
+        // Wait, not drop: a full channel stalls the ring-buffer reader, so overflow shows up as counted kernel losses.
+        Channel = System.Threading.Channels.Channel.CreateBounded<MovePagesEvent>(new BoundedChannelOptions(capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+            SingleWriter = true,
+        });
+    }
+
+    public Channel<MovePagesEvent> Channel { get; }
+    public EventPool Pool { get; } = new();
+}
+
+public sealed class PipelineCounters
+{
+    private long _events, _detections, _sinkErrors;
+    public long Events => Interlocked.Read(ref _events);
+    public long Detections => Interlocked.Read(ref _detections);
+    public long SinkErrors => Interlocked.Read(ref _sinkErrors);
+    internal void AddEvent() => Interlocked.Increment(ref _events);
+    internal void AddDetection() => Interlocked.Increment(ref _detections);
+    internal void AddSinkError() => Interlocked.Increment(ref _sinkErrors);
+}
+
+/// <summary>
+/// Enrich → observe → detect → deliver, one event at a time, in arrival order. A sink that throws is logged
+/// and counted; it never stops the pipeline.
+/// </summary>
+public sealed class EventPipeline : IDetectionSink
+{
+    private readonly IEventEnricher[] _enrichers;
+    private readonly IEventObserver[] _observers;
+    private readonly IDetector? _detector;
+    private readonly IDetectionSink[] _sinks;
+    private readonly ILogger _logger;
+
+    public EventPipeline(
+        IEnumerable<IEventEnricher> enrichers,
+        IDetector? detector,
+        IEnumerable<IEventObserver> observers,
+        IEnumerable<IDetectionSink> sinks,
+        ILogger<EventPipeline> logger)
+    {
+        _enrichers = enrichers.ToArray();
+        _detector = detector;
+        _observers = observers.ToArray();
+        _sinks = sinks.ToArray();
+        _logger = logger;
+    }
+
+    public PipelineCounters Counters { get; } = new();
+
+    public void Process(MovePagesEvent evt)
+    {
+        Counters.AddEvent();
+        foreach (var enricher in _enrichers) enricher.Enrich(evt);
+        foreach (var observer in _observers)
+        {
+            try { observer.OnEvent(evt); }
+            catch (Exception ex) { SinkFailed(observer, ex); }
+        }
+        _detector?.Evaluate(evt, this);
+    }
+
+    void IDetectionSink.OnDetection(Detection detection)
+    {
+        Counters.AddDetection();
+        foreach (var sink in _sinks)
+        {
+            try { sink.OnDetection(detection); }
+            catch (Exception ex) { SinkFailed(sink, ex); }
+        }
+    }
+
+    private void SinkFailed(object sink, Exception ex)
+    {
+        Counters.AddSinkError();
+        _logger.LogError(ex, "{Sink} failed; the pipeline continues", sink.GetType().Name);
+    }
+}
+
+/// <summary>Runs <see cref="EventPipeline"/> over the channel until the source completes or the host stops.</summary>
+public sealed class PipelineService(EventChannel channel, EventPipeline pipeline) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = channel.Channel.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+                Drain(reader);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        // What the source already handed over is still processed: nothing accepted is lost at shutdown.
+        Drain(reader);
+    }
+
+    private void Drain(ChannelReader<MovePagesEvent> reader)
+    {
+        while (reader.TryRead(out var evt))
+        {
+            try { pipeline.Process(evt); }
+            finally { channel.Pool.Return(evt); }
+        }
+    }
+}

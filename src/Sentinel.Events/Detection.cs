@@ -1,0 +1,40 @@
+namespace Sentinel.Events;
+
+public enum Severity
+{
+    Unspecified = 0,
+    Info = 1,
+    Low = 2,
+    Medium = 3,
+    High = 4,
+    Critical = 5,
+}
+
+/// <summary>A rule's metadata as it is published (ListRules, detections, SIEM formats).</summary>
+public sealed record RuleInfo
+{
+    public required string Id { get; init; }
+    public required string Version { get; init; }
+    public required string Name { get; init; }
+    public string Description { get; init; } = "";
+    public Severity Severity { get; init; } = Severity.Medium;
+    public IReadOnlyList<string> MitreTactics { get; init; } = [];
+    public IReadOnlyList<string> MitreTechniques { get; init; } = [];
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    public IReadOnlyList<string> Events { get; init; } = [];
+    /// <summary>The .csx file the rule came from.</summary>
+    public string File { get; init; } = "";
+}
+
+/// <summary>A rule firing on one event. <see cref="Sequence"/> is 0 until the journal assigns it.</summary>
+public sealed record Detection
+{
+    public ulong Sequence { get; init; }
+    public required RuleInfo Rule { get; init; }
+    public required DateTimeOffset Time { get; init; }
+    public string Host { get; init; } = Environment.MachineName;
+    public required string Message { get; init; }
+    public IReadOnlyDictionary<string, string> Fields { get; init; } = new Dictionary<string, string>();
+    /// <summary>A detached snapshot of the triggering event.</summary>
+    public required MovePagesEvent Event { get; init; }
+}

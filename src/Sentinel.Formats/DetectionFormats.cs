@@ -1,0 +1,46 @@
+using Sentinel.Contracts;
+using Sentinel.Events;
+
+namespace Sentinel.Formats;
+
+/// <summary>Turns a detection into one line (or block) of text for a terminal, a file or a SIEM.</summary>
+public interface IDetectionFormatter
+{
+    string Name { get; }
+    string Format(Detection detection);
+}
+
+public static class DetectionFormats
+{
+    private static readonly Dictionary<string, IDetectionFormatter> ByName =
+        new IDetectionFormatter[] { new JsonDetectionFormatter(), new PrettyDetectionFormatter() }
+            .ToDictionary(f => f.Name, StringComparer.Ordinal);
+
+    public static IReadOnlyCollection<string> Names => ByName.Keys;
+
+    public static IDetectionFormatter Get(string name) =>
+        ByName.TryGetValue(name, out var formatter)
+            ? formatter
+            : throw new ArgumentException($"unknown format '{name}' (expected one of: {string.Join(", ", Names)})");
+}
+
+/// <summary>One sentinel.v1.Detection a line, in the protobuf JSON mapping.</summary>
+public sealed class JsonDetectionFormatter : IDetectionFormatter
+{
+    public string Name => "json";
+    public string Format(Detection detection) => EventJson.Format(DetectionConverter.ToProto(detection));
+}
+
+public sealed class PrettyDetectionFormatter : IDetectionFormatter
+{
+    public string Name => "pretty";
+
+    public string Format(Detection d)
+    {
+        var e = d.Event;
+        var fields = d.Fields.Count == 0 ? "" : " " + string.Join(" ", d.Fields.Select(kv => $"{kv.Key}={kv.Value}"));
+        return $"{d.Time:O} [{d.Rule.Severity.ToString().ToUpperInvariant()}] {d.Rule.Id} {d.Rule.Name}: {d.Message}" +
+               $" (pid={e.Pid} comm={e.Comm} target={e.TargetPid} ret={e.ReturnValue}{(e.ErrnoName is { } n ? " " + n : "")})" +
+               fields;
+    }
+}
