@@ -1,0 +1,17 @@
+namespace Sentinel.Benchmarks;
+
+/// <summary>Benchmarks that are not BenchmarkDotNet classes (live kernel measurements), by name.</summary>
+internal static class Commands
+{
+    private static readonly Dictionary<string, Func<string[], int>> ByName = new(StringComparer.Ordinal);
+
+    public static void Register(string name, Func<string[], int> run) => ByName[name] = run;
+
+    public static bool TryRun(string[] args, out int exitCode)
+    {
+        exitCode = 0;
+        if (!ByName.TryGetValue(args[0], out var run)) return false;
+        exitCode = run(args[1..]);
+        return true;
+    }
+}
