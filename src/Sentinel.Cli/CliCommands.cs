@@ -7,6 +7,8 @@ internal static class CliCommands
 {
     public static IEnumerable<Command> All() =>
     [
+        RunCommand.Create(),
+        CaptureCommands.Record(),
         EventsCommands.Create(),
     ];
 }

@@ -1,0 +1,84 @@
+/* Records shared between the move_pages probes and userspace (Sentinel.Probes/RawMovePagesEvent.cs
+ * mirrors struct snt_move_pages_event field for field; a test checks the size and offsets). */
+#ifndef SENTINEL_H
+#define SENTINEL_H
+
+#define SNT_MAX_COPIED 16 /* entries of pages[], nodes[] and status[] copied per call */
+#define SNT_COMM_LEN 16
+#define SNT_RECORD_MAGIC 0x31544e53 /* "SNT1" little-endian: rejects foreign or corrupt records */
+
+#define SNT_NR_MOVE_PAGES_X64 279
+#define SNT_NR_MOVE_PAGES_IA32 317 /* seccomp in the 64-bit table: tell compat by the task, not the number */
+
+enum snt_counter {
+	SNT_CNT_SUBMITTED = 0, /* events written to the ring buffer */
+	SNT_CNT_LOST = 1,      /* events dropped because the ring buffer was full */
+	SNT_CNT_NO_ENTRY = 2,  /* exits with no matching entry (attached mid-call, or the entry was evicted) */
+	SNT_CNT_COMPAT = 3,    /* 32-bit calls seen */
+	SNT_CNT_MAX = 4,
+};
+
+enum snt_copy_flags {
+	SNT_COPY_PAGES_ENTRY = 1,
+	SNT_COPY_NODES_ENTRY = 2,
+	SNT_COPY_PAGES_EXIT = 4,
+	SNT_COPY_NODES_EXIT = 8,
+	SNT_COPY_STATUS_EXIT = 16,
+};
+
+/* Per-thread state between entry and exit. */
+struct snt_move_pages_entry {
+	__u64 enter_ns;
+	__u64 count;
+	__u64 pages;
+	__u64 nodes;
+	__u64 status;
+	__s32 target_pid;
+	__s32 flags;
+	__u8 compat;
+	__u8 copied;
+	__u8 copies;
+	__u8 pad[5];
+	__u64 pages_at_entry[SNT_MAX_COPIED];
+	__s32 nodes_at_entry[SNT_MAX_COPIED];
+};
+
+/* One move_pages call, emitted at exit. */
+struct snt_move_pages_event {
+	__u32 magic;
+	__u32 size;
+	__u64 exit_ns;
+	__u64 enter_ns;
+	__u64 cap_effective;
+	__u64 mnt_ns;
+	__u64 pid_ns;
+	__u64 cgroup_id;
+	__u64 count;
+	__u64 pages;
+	__u64 nodes;
+	__u64 status;
+	__s64 ret;
+	__u32 pid;
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 euid;
+	__u32 gid;
+	__u32 cpu;
+	__s32 target_pid;
+	__s32 flags;
+	__u8 compat;
+	__u8 copied;
+	__u8 copies; /* enum snt_copy_flags */
+	__u8 pad;
+	char comm[SNT_COMM_LEN];
+	__u64 pages_at_entry[SNT_MAX_COPIED];
+	__u64 pages_at_exit[SNT_MAX_COPIED];
+	__s32 nodes_at_entry[SNT_MAX_COPIED];
+	__s32 nodes_at_exit[SNT_MAX_COPIED];
+	__s32 status_at_exit[SNT_MAX_COPIED];
+};
+
+_Static_assert(sizeof(struct snt_move_pages_event) == 600, "userspace mirrors this layout");
+
+#endif

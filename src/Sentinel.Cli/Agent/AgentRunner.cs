@@ -1,0 +1,103 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Internal;
+using Microsoft.Extensions.Logging;
+using Sentinel.Engine;
+using Sentinel.Events;
+using Sentinel.Probes;
+
+namespace Sentinel.Cli.Agent;
+
+/// <summary>What one `run` or `record` invocation wires together.</summary>
+internal sealed class AgentSettings
+{
+    public IReadOnlyList<AttachStrategy>? Strategies { get; init; }
+    public List<IEventObserver> Observers { get; } = [];
+    public List<IDetectionSink> DetectionSinks { get; } = [];
+    public IDetector? Detector { get; init; }
+    public TimeSpan? Duration { get; init; }
+    public bool Verbose { get; init; }
+    /// <summary>Extra services (rules, process tree, server) registered by the command.</summary>
+    public List<Action<IServiceCollection>> Services { get; } = [];
+}
+
+/// <summary>Runs the capture pipeline until Ctrl-C, SIGTERM or the duration ends, then prints the counters.</summary>
+internal static class AgentRunner
+{
+    public static async Task<int> RunAsync(AgentSettings settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        ConfigureLogging(builder.Logging, settings.Verbose);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton<IHostLifetime, ConsoleLifetime>();
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        Register(builder.Services, settings);
+        foreach (var register in settings.Services) register(builder.Services);
+
+        using var host = builder.Build();
+        var capture = host.Services.GetRequiredService<CaptureService>();
+        capture.Attached += probe =>
+            Console.Error.WriteLine($"sentinel: attached move_pages probes (strategy: {MovePagesProbe.StrategyName(probe.Strategy)}; " +
+                                    MovePagesProbe.Describe(probe.Attempts) + ")");
+        try
+        {
+            await host.StartAsync();
+        }
+        catch (Exception ex) when (ex is ProbeEnvironmentException or ProbeAttachException)
+        {
+            throw new CliException(ex.Message);
+        }
+
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        if (settings.Duration is { } duration)
+        {
+            try { await Task.Delay(duration, lifetime.ApplicationStopping); }
+            catch (OperationCanceledException) { }
+            lifetime.StopApplication();
+        }
+        await host.WaitForShutdownAsync();
+
+        Console.Error.WriteLine(CountersLine(capture, host.Services.GetRequiredService<EventPipeline>()));
+        foreach (var disposable in settings.Observers.OfType<IDisposable>()) disposable.Dispose();
+        return ExitCodes.Ok;
+    }
+
+    private static void Register(IServiceCollection services, AgentSettings settings)
+    {
+        var channel = new EventChannel();
+        services.AddSingleton(channel);
+        services.AddSingleton(channel.Pool);
+        services.AddSingleton(channel.Channel.Writer);
+        services.AddSingleton(new CaptureOptions { Strategies = settings.Strategies });
+        services.AddSingleton(sp => new EventPipeline(
+            sp.GetServices<IEventEnricher>(),
+            settings.Detector ?? sp.GetService<IDetector>(),
+            settings.Observers.Concat(sp.GetServices<IEventObserver>()),
+            settings.DetectionSinks.Concat(sp.GetServices<IDetectionSink>()),
+            sp.GetRequiredService<ILogger<EventPipeline>>()));
+        // Hosted services start in order and stop in reverse: the pipeline reads before capture starts,
+        // and capture drains and completes the channel before the pipeline stops.
+        services.AddHostedService<PipelineService>();
+        services.AddSingleton<CaptureService>();
+        services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
+    }
+
+    internal static void ConfigureLogging(ILoggingBuilder logging, bool verbose)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        logging.SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.AddFilter("Sentinel.Libbpf", verbose ? LogLevel.Information : LogLevel.Error);
+    }
+
+    private static string CountersLine(CaptureService capture, EventPipeline pipeline)
+    {
+        if (capture.Source is not { } source) return "sentinel: no capture ran";
+        var k = source.Probe.Counters.Snapshot();
+        return $"sentinel: counters: kernel submitted={k.Submitted} lost={k.Lost} exits-without-entry={k.ExitWithoutEntry} " +
+               $"compat={k.Compat}; received={source.Counters.Received} decode-errors={source.Counters.DecodeErrors} " +
+               $"processed={pipeline.Counters.Events} detections={pipeline.Counters.Detections}";
+    }
+}

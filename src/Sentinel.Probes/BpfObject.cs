@@ -1,0 +1,104 @@
+using System.Runtime.InteropServices;
+using Sentinel.Probes.Native;
+
+namespace Sentinel.Probes;
+
+public sealed class BpfException(string message) : Exception(message);
+
+/// <summary>A BPF object file opened through libbpf: choose programs, load, attach, find maps.</summary>
+public sealed class BpfObject : IDisposable
+{
+    private readonly BpfObjectHandle _handle;
+    private readonly List<BpfLinkHandle> _links = [];
+
+    private BpfObject(BpfObjectHandle handle, string path)
+    {
+        _handle = handle;
+        Path = path;
+    }
+
+    public string Path { get; }
+
+    public static BpfObject Open(string path)
+    {
+        if (!File.Exists(path))
+            throw new BpfException($"BPF object {path} not found: build it with 'make -C bpf' (dotnet build does this)");
+        var raw = Libbpf.bpf_object__open_file(path, 0);
+        if (raw == 0)
+            throw new BpfException($"cannot open {path}: {Libbpf.ErrorMessage(Marshal.GetLastPInvokeError())}");
+        var handle = new BpfObjectHandle();
+        Marshal.InitHandle(handle, raw);
+        return new BpfObject(handle, path);
+    }
+
+    public IReadOnlyList<string> ProgramNames()
+    {
+        var names = new List<string>();
+        for (var prog = Libbpf.bpf_object__next_program(_handle, 0); prog != 0; prog = Libbpf.bpf_object__next_program(_handle, prog))
+            names.Add(Marshal.PtrToStringUTF8(Libbpf.bpf_program__name(prog)) ?? "");
+        return names;
+    }
+
+    /// <summary>Loads only <paramref name="programs"/>; the others stay out of the kernel.</summary>
+    public void SelectPrograms(IReadOnlyCollection<string> programs)
+    {
+        foreach (var name in ProgramNames())
+            Libbpf.bpf_program__set_autoload(Program(name), programs.Contains(name));
+    }
+
+    public void Load()
+    {
+        var rc = Libbpf.bpf_object__load(_handle);
+        if (rc != 0)
+            throw new BpfException($"load failed: {Libbpf.ErrorMessage(rc)}{Detail()}");
+    }
+
+    /// <summary>Attaches a program at the hook its SEC() names.</summary>
+    public void Attach(string program)
+    {
+        var raw = Libbpf.bpf_program__attach(Program(program));
+        if (raw == 0)
+            throw new BpfException($"attach {program}: {Libbpf.ErrorMessage(Marshal.GetLastPInvokeError())}{Detail()}");
+        var link = new BpfLinkHandle();
+        Marshal.InitHandle(link, raw);
+        _links.Add(link);
+    }
+
+    public int MapFd(string map)
+    {
+        var fd = Libbpf.bpf_object__find_map_fd_by_name(_handle, map);
+        return fd >= 0 ? fd : throw new BpfException($"{Path} has no map '{map}'");
+    }
+
+    private nint Program(string name)
+    {
+        var prog = Libbpf.bpf_object__find_program_by_name(_handle, name);
+        return prog != 0 ? prog : throw new BpfException($"{Path} has no program '{name}'");
+    }
+
+    private static string Detail() => LibbpfLog.LastWarning is { } warning ? $" (libbpf: {warning})" : "";
+
+    public void Dispose()
+    {
+        foreach (var link in _links) link.Dispose();
+        _links.Clear();
+        _handle.Dispose();
+    }
+}
+
+/// <summary>Finds the built BPF objects: next to the assemblies, or under bpf/.output in a source checkout.</summary>
+public static class BpfObjectFiles
+{
+    public static string Path(string name)
+    {
+        var file = name + ".bpf.o";
+        var beside = System.IO.Path.Combine(AppContext.BaseDirectory, "bpf", file);
+        if (File.Exists(beside)) return beside;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var built = System.IO.Path.Combine(dir.FullName, "bpf", ".output", file);
+            if (File.Exists(built)) return built;
+        }
+        return beside;
+    }
+}

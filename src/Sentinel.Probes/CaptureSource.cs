@@ -1,0 +1,114 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Sentinel.Events;
+
+namespace Sentinel.Probes;
+
+public sealed class CaptureOptions
+{
+    /// <summary>The strategies to try, in order (default: kprobe, tracepoint, raw_syscalls).</summary>
+    public IReadOnlyList<AttachStrategy>? Strategies { get; set; }
+
+    /// <summary>
+    /// The longest the reader waits without a wakeup before draining the ring anyway. The probes wake it only
+    /// under load, so this bounds the latency of a lone event (must stay under 100 ms).
+    /// </summary>
+    public int DrainIntervalMs { get; set; } = 50;
+}
+
+/// <summary>Userspace-side counters: what reached us and what we could not decode.</summary>
+public sealed class CaptureCounters
+{
+    private long _received, _decodeErrors;
+    public long Received => Interlocked.Read(ref _received);
+    public long DecodeErrors => Interlocked.Read(ref _decodeErrors);
+    internal void AddReceived() => Interlocked.Increment(ref _received);
+    internal void AddDecodeError() => Interlocked.Increment(ref _decodeErrors);
+}
+
+/// <summary>
+/// Live capture: attaches the probes and moves decoded events from the ring buffer into a channel on a
+/// dedicated thread. A full channel blocks this thread, so overflow becomes counted kernel-side losses.
+/// </summary>
+public sealed class CaptureSource : IDisposable
+{
+    private readonly ChannelWriter<MovePagesEvent> _writer;
+    private readonly EventPool _pool;
+    private readonly ILogger _logger;
+    private readonly CaptureOptions _options;
+    private readonly MovePagesDecoder _decoder;
+    private readonly RingBufferReader _reader;
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+
+    public CaptureSource(MovePagesProbe probe, ChannelWriter<MovePagesEvent> writer, EventPool pool,
+        CaptureOptions options, ILogger logger)
+    {
+        Probe = probe;
+        _writer = writer;
+        _pool = pool;
+        _options = options;
+        _logger = logger;
+        _decoder = new MovePagesDecoder(probe.Strategy);
+        _reader = new RingBufferReader(probe.EventsMapFd, OnRecord);
+        _thread = new Thread(Run) { IsBackground = true, Name = "sentinel-ringbuf" };
+    }
+
+    public MovePagesProbe Probe { get; }
+    public CaptureCounters Counters { get; } = new();
+    public long HandlerErrors => _reader.HandlerErrors;
+
+    public void Start() => _thread.Start();
+
+    private void Run()
+    {
+        while (!_stopping)
+        {
+            var rc = _reader.Poll(_options.DrainIntervalMs);
+            if (rc < 0 && rc != -4 /* EINTR */)
+                _logger.LogWarning("ring buffer poll failed: {Error}", Native.Libbpf.ErrorMessage(rc));
+            _reader.Consume();
+        }
+        _reader.Consume(); // what the kernel already wrote is delivered, not dropped, at shutdown
+        _writer.TryComplete();
+    }
+
+    private void OnRecord(ReadOnlySpan<byte> record)
+    {
+        var evt = _pool.Rent();
+        var result = _decoder.Decode(record, evt);
+        if (result != DecodeResult.Ok)
+        {
+            Counters.AddDecodeError();
+            _pool.Return(evt);
+            _logger.LogDebug("skipped a {Result} record of {Length} bytes", result, record.Length);
+            return;
+        }
+        Counters.AddReceived();
+        if (_writer.TryWrite(evt)) return;
+        // Backpressure: wait for the pipeline rather than lose an event we already hold.
+        while (!_writer.TryWrite(evt))
+        {
+            if (!_writer.WaitToWriteAsync().AsTask().GetAwaiter().GetResult())
+            {
+                _pool.Return(evt);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Stops polling, drains what is pending, and completes the channel.</summary>
+    public void Stop()
+    {
+        _stopping = true;
+        if (_thread.IsAlive) _thread.Join();
+        else _writer.TryComplete();
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _reader.Dispose();
+        Probe.Dispose();
+    }
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Sentinel.Events;
+
+namespace Sentinel.Probes;
+
+public enum DecodeResult
+{
+    Ok,
+    Truncated,
+    BadMagic,
+    BadSize,
+    Corrupt,
+}
+
+/// <summary>
+/// Decodes ring-buffer records into pooled <see cref="MovePagesEvent"/>s straight from the span, without
+/// copying the record or allocating (comm strings are interned). A bad record is rejected, never trusted.
+/// </summary>
+public sealed class MovePagesDecoder(AttachStrategy strategy)
+{
+    public static readonly int RecordSize = Unsafe.SizeOf<RawMovePagesEvent>();
+
+    private readonly CommCache _comms = new();
+    // bpf_ktime_get_ns is CLOCK_MONOTONIC, as is Stopwatch on Linux; this offset turns it into wall-clock time.
+    private readonly long _monotonicToUnixNs = MonotonicToUnixOffsetNs();
+
+    public AttachStrategy Strategy { get; } = strategy;
+
+    public unsafe DecodeResult Decode(ReadOnlySpan<byte> record, MovePagesEvent target)
+    {
+        if (record.Length < RecordSize) return DecodeResult.Truncated;
+        ref readonly var raw = ref MemoryMarshal.AsRef<RawMovePagesEvent>(record);
+        if (raw.RecordMagic != RawMovePagesEvent.Magic) return DecodeResult.BadMagic;
+        if (raw.Size != RecordSize) return DecodeResult.BadSize;
+        if (raw.Copied > RawMovePagesEvent.MaxCopied || raw.Copied > raw.Count || raw.Compat > 1 ||
+            raw.ExitNs < raw.EnterNs || (raw.Copies & ~0x1f) != 0)
+            return DecodeResult.Corrupt;
+
+        target.TimeUnixNs = (long)raw.ExitNs + _monotonicToUnixNs;
+        target.DurationNs = (long)(raw.ExitNs - raw.EnterNs);
+        target.Cpu = (int)raw.Cpu;
+        target.Pid = (int)raw.Pid;
+        target.Tid = (int)raw.Tid;
+        target.Ppid = (int)raw.Ppid;
+        target.Uid = raw.Uid;
+        target.Euid = raw.Euid;
+        target.Gid = raw.Gid;
+        target.CapEffective = raw.CapEffective;
+        target.MountNamespace = raw.MountNamespace;
+        target.PidNamespace = raw.PidNamespace;
+        target.CgroupId = raw.CgroupId;
+        target.Compat = raw.Compat != 0;
+        target.Strategy = Strategy;
+        target.TargetPid = raw.TargetPid;
+        target.Count = raw.Count;
+        target.PagesAddress = raw.Pages;
+        target.NodesAddress = raw.Nodes;
+        target.StatusAddress = raw.Status;
+        target.Flags = raw.Flags;
+        target.ReturnValue = raw.Return;
+        target.CopiedCount = raw.Copied;
+        target.Copies = (CopyFlags)raw.Copies;
+
+        fixed (byte* comm = raw.Comm) target.Comm = _comms.Get(new ReadOnlySpan<byte>(comm, RawMovePagesEvent.CommLength));
+        fixed (ulong* p = raw.PagesAtEntry) new ReadOnlySpan<ulong>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.PagesAtEntryBuffer);
+        fixed (ulong* p = raw.PagesAtExit) new ReadOnlySpan<ulong>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.PagesAtExitBuffer);
+        fixed (int* p = raw.NodesAtEntry) new ReadOnlySpan<int>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.NodesAtEntryBuffer);
+        fixed (int* p = raw.NodesAtExit) new ReadOnlySpan<int>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.NodesAtExitBuffer);
+        fixed (int* p = raw.StatusAtExit) new ReadOnlySpan<int>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.StatusBuffer);
+        target.ComputeToctou();
+        return DecodeResult.Ok;
+    }
+
+    private static long MonotonicToUnixOffsetNs()
+    {
+        var monotonicNs = (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
+        var unixNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        return unixNs - monotonicNs;
+    }
+}
+
+/// <summary>Interns task comms (16 bytes, NUL-padded) so a steady stream of known processes allocates nothing.</summary>
+internal sealed class CommCache
+{
+    private const int MaxEntries = 4096;
+    private readonly Dictionary<(ulong, ulong), string> _byBytes = new();
+
+    public string Get(ReadOnlySpan<byte> comm16)
+    {
+        var key = (MemoryMarshal.Read<ulong>(comm16), MemoryMarshal.Read<ulong>(comm16[8..]));
+        if (_byBytes.TryGetValue(key, out var name)) return name;
+        if (_byBytes.Count >= MaxEntries) _byBytes.Clear(); // bounded: hostile comm churn cannot grow memory
+        var length = comm16.IndexOf((byte)0);
+        name = Encoding.UTF8.GetString(length < 0 ? comm16 : comm16[..length]);
+        _byBytes[key] = name;
+        return name;
+    }
+}

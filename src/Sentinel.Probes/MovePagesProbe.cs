@@ -1,0 +1,120 @@
+using Microsoft.Extensions.Logging;
+using Sentinel.Events;
+
+namespace Sentinel.Probes;
+
+/// <summary>Why a strategy did or did not attach; reported by `run`, `status` and GetStatus.</summary>
+public sealed record StrategyAttempt(AttachStrategy Strategy, bool Attached, string Detail);
+
+/// <summary>
+/// The move_pages probes, attached by the first strategy that loads and attaches (DESIGN.md §3):
+/// kprobes, then syscall tracepoints plus raw_syscalls for compat calls, then raw_syscalls alone.
+/// </summary>
+public sealed class MovePagesProbe : IDisposable
+{
+    public const string ObjectName = "move_pages";
+
+    private static readonly Dictionary<AttachStrategy, string[]> Programs = new()
+    {
+        [AttachStrategy.Kprobe] = ["kprobe_enter", "kprobe_exit", "kprobe_enter_compat", "kprobe_exit_compat"],
+        [AttachStrategy.Tracepoint] = ["tracepoint_enter", "tracepoint_exit", "raw_enter_compat", "raw_exit_compat"],
+        [AttachStrategy.RawSyscalls] = ["raw_enter_all", "raw_exit_all"],
+    };
+
+    public static IReadOnlyList<AttachStrategy> DefaultOrder { get; } =
+        [AttachStrategy.Kprobe, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
+
+    private readonly BpfObject _object;
+
+    private MovePagesProbe(BpfObject obj, AttachStrategy strategy, IReadOnlyList<StrategyAttempt> attempts)
+    {
+        _object = obj;
+        Strategy = strategy;
+        Attempts = attempts;
+        EventsMapFd = obj.MapFd("events");
+        Counters = new KernelCounters(obj.MapFd("counters"));
+    }
+
+    public AttachStrategy Strategy { get; }
+    public IReadOnlyList<StrategyAttempt> Attempts { get; }
+    public int EventsMapFd { get; }
+    public KernelCounters Counters { get; }
+
+    /// <summary>Tries each strategy in <paramref name="order"/>; throws with every failure's reason if none attaches.</summary>
+    public static MovePagesProbe Attach(ILogger logger, IReadOnlyList<AttachStrategy>? order = null, string? objectPath = null)
+    {
+        objectPath ??= BpfObjectFiles.Path(ObjectName);
+        var attempts = new List<StrategyAttempt>();
+        foreach (var strategy in order ?? DefaultOrder)
+        {
+            BpfObject? obj = null;
+            try
+            {
+                obj = BpfObject.Open(objectPath);
+                obj.SelectPrograms(Programs[strategy]);
+                obj.Load();
+                foreach (var program in Programs[strategy])
+                    obj.Attach(program);
+                attempts.Add(new StrategyAttempt(strategy, true, "attached"));
+                logger.LogInformation("move_pages probes attached with the {Strategy} strategy", strategy);
+                return new MovePagesProbe(obj, strategy, attempts);
+            }
+            catch (BpfException ex)
+            {
+                obj?.Dispose();
+                attempts.Add(new StrategyAttempt(strategy, false, ex.Message));
+                logger.LogInformation("{Strategy} strategy failed: {Reason}", strategy, ex.Message);
+            }
+        }
+        throw new ProbeAttachException(attempts);
+    }
+
+    public static string Describe(IEnumerable<StrategyAttempt> attempts) =>
+        string.Join("; ", attempts.Select(a => $"{StrategyName(a.Strategy)}: {a.Detail}"));
+
+    public static string StrategyName(AttachStrategy strategy) => strategy switch
+    {
+        AttachStrategy.Kprobe => "kprobe",
+        AttachStrategy.Tracepoint => "tracepoint",
+        AttachStrategy.RawSyscalls => "raw_syscalls",
+        _ => "unknown",
+    };
+
+    public static AttachStrategy ParseStrategy(string name) => name switch
+    {
+        "kprobe" => AttachStrategy.Kprobe,
+        "tracepoint" => AttachStrategy.Tracepoint,
+        "raw_syscalls" or "raw" => AttachStrategy.RawSyscalls,
+        _ => throw new ArgumentException($"unknown strategy '{name}' (expected auto, kprobe, tracepoint or raw_syscalls)"),
+    };
+
+    public void Dispose() => _object.Dispose();
+}
+
+public sealed class ProbeAttachException(IReadOnlyList<StrategyAttempt> attempts)
+    : Exception("no probe strategy attached: " + MovePagesProbe.Describe(attempts))
+{
+    public IReadOnlyList<StrategyAttempt> Attempts { get; } = attempts;
+}
+
+/// <summary>Sums the per-CPU kernel counters.</summary>
+public sealed unsafe class KernelCounters(int mapFd)
+{
+    private readonly int _cpus = Math.Max(1, Native.Libbpf.libbpf_num_possible_cpus());
+
+    public ulong Read(KernelCounter counter)
+    {
+        var key = (uint)counter;
+        var values = stackalloc ulong[_cpus];
+        if (Native.Libbpf.bpf_map_lookup_elem(mapFd, &key, values) != 0) return 0;
+        ulong sum = 0;
+        for (var i = 0; i < _cpus; i++) sum += values[i];
+        return sum;
+    }
+
+    public KernelCounterSnapshot Snapshot() => new(
+        Read(KernelCounter.Submitted), Read(KernelCounter.LostRingBufferFull),
+        Read(KernelCounter.ExitWithoutEntry), Read(KernelCounter.CompatCalls));
+}
+
+public readonly record struct KernelCounterSnapshot(ulong Submitted, ulong Lost, ulong ExitWithoutEntry, ulong Compat);

@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+
+namespace Sentinel.Probes.Native;
+
+/// <summary>The slice of libbpf 1.x (libbpf.so.1) Sentinel uses. In 1.x, failures return NULL or -errno and set errno.</summary>
+public static unsafe partial class Libbpf
+{
+    public const string Library = "libbpf.so.1";
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial nint bpf_object__open_file(string path, nint opts);
+
+    [LibraryImport(Library, SetLastError = true)]
+    internal static partial int bpf_object__load(BpfObjectHandle obj);
+
+    [LibraryImport(Library)]
+    internal static partial void bpf_object__close(nint obj);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial nint bpf_object__find_program_by_name(BpfObjectHandle obj, string name);
+
+    [LibraryImport(Library)]
+    internal static partial nint bpf_object__next_program(BpfObjectHandle obj, nint previous);
+
+    [LibraryImport(Library)]
+    internal static partial nint bpf_program__name(nint prog);
+
+    [LibraryImport(Library)]
+    internal static partial int bpf_program__set_autoload(nint prog, [MarshalAs(UnmanagedType.U1)] bool autoload);
+
+    [LibraryImport(Library, SetLastError = true)]
+    internal static partial nint bpf_program__attach(nint prog);
+
+    [LibraryImport(Library)]
+    internal static partial int bpf_link__destroy(nint link);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int bpf_object__find_map_fd_by_name(BpfObjectHandle obj, string name);
+
+    [LibraryImport(Library, SetLastError = true)]
+    internal static partial nint ring_buffer__new(int mapFd, delegate* unmanaged<nint, nint, nuint, int> sampleCallback, nint ctx, nint opts);
+
+    [LibraryImport(Library)]
+    internal static partial int ring_buffer__poll(RingBufferHandle rb, int timeoutMs);
+
+    [LibraryImport(Library)]
+    internal static partial int ring_buffer__consume(RingBufferHandle rb);
+
+    [LibraryImport(Library)]
+    internal static partial void ring_buffer__free(nint rb);
+
+    [LibraryImport(Library)]
+    internal static partial nint libbpf_set_print(delegate* unmanaged<int, nint, nint, int> printFn);
+
+    [LibraryImport(Library)]
+    internal static partial int libbpf_num_possible_cpus();
+
+    [LibraryImport(Library, SetLastError = true)]
+    internal static partial int bpf_map_lookup_elem(int fd, void* key, void* value);
+
+    [LibraryImport(Library, SetLastError = true)]
+    internal static partial int bpf_map_update_elem(int fd, void* key, void* value, ulong flags);
+
+    [LibraryImport(Library)]
+    internal static partial int libbpf_strerror(int err, byte* buf, nuint size);
+
+    /// <summary>libbpf's message for a (positive or negative) error code.</summary>
+    public static string ErrorMessage(int err)
+    {
+        var buf = stackalloc byte[256];
+        libbpf_strerror(Math.Abs(err), buf, 256);
+        return Marshal.PtrToStringUTF8((nint)buf) ?? $"error {err}";
+    }
+
+    /// <summary>Whether libbpf.so.1 can be loaded at all (to name the missing package instead of crashing).</summary>
+    public static bool IsAvailable(out string? error)
+    {
+        if (NativeLibrary.TryLoad(Library, typeof(Libbpf).Assembly, null, out var handle))
+        {
+            NativeLibrary.Free(handle);
+            error = null;
+            return true;
+        }
+        error = $"{Library} not found: install it with 'apt-get install libbpf1' (Debian/Ubuntu)";
+        return false;
+    }
+}
+
+internal static unsafe partial class LibC
+{
+    [LibraryImport("libc")]
+    internal static partial int vsnprintf(byte* buffer, nuint size, byte* format, nint args);
+
+    [LibraryImport("libc")]
+    internal static partial uint geteuid();
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    internal static partial int mount(string source, string target, string fsType, ulong flags, nint data);
+}

@@ -1,0 +1,69 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Sentinel.Probes.Native;
+
+namespace Sentinel.Probes;
+
+public delegate void RecordHandler(ReadOnlySpan<byte> record);
+
+/// <summary>
+/// A libbpf ring buffer consumer. Records reach <see cref="RecordHandler"/> as spans over the ring's memory,
+/// valid only during the call. The native callback never lets an exception escape; handler failures are counted.
+/// </summary>
+public sealed unsafe class RingBufferReader : IDisposable
+{
+    private readonly RingBufferHandle _ring;
+    private readonly RecordHandler _handler;
+    private GCHandle _self;
+    private long _handlerErrors;
+
+    public RingBufferReader(int mapFd, RecordHandler handler)
+    {
+        _handler = handler;
+        _self = GCHandle.Alloc(this);
+        var raw = Libbpf.ring_buffer__new(mapFd, &OnSample, GCHandle.ToIntPtr(_self), 0);
+        if (raw == 0)
+        {
+            _self.Free();
+            throw new BpfException($"ring_buffer__new: {Libbpf.ErrorMessage(Marshal.GetLastPInvokeError())}");
+        }
+        _ring = new RingBufferHandle();
+        Marshal.InitHandle(_ring, raw);
+    }
+
+    public long HandlerErrors => Interlocked.Read(ref _handlerErrors);
+
+    public Exception? LastHandlerError { get; private set; }
+
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for a wakeup and consumes what is ready. Returns records consumed or -errno.</summary>
+    public int Poll(int timeoutMs) => Libbpf.ring_buffer__poll(_ring, timeoutMs);
+
+    /// <summary>Consumes everything pending without waiting (the producer may have skipped the wakeup).</summary>
+    public int Consume() => Libbpf.ring_buffer__consume(_ring);
+
+    [UnmanagedCallersOnly]
+    private static int OnSample(nint ctx, nint data, nuint size)
+    {
+        RingBufferReader? reader = null;
+        try
+        {
+            reader = (RingBufferReader)GCHandle.FromIntPtr(ctx).Target!;
+            reader._handler(new ReadOnlySpan<byte>((void*)data, (int)Math.Min(size, int.MaxValue)));
+        }
+        catch (Exception ex)
+        {
+            if (reader is not null)
+            {
+                Interlocked.Increment(ref reader._handlerErrors);
+                reader.LastHandlerError = ex;
+            }
+        }
+        return 0; // non-zero would stop libbpf consuming the rest of the ring
+    }
+
+    public void Dispose()
+    {
+        _ring.Dispose();
+        if (_self.IsAllocated) _self.Free();
+    }
+}
