@@ -1,16 +1,23 @@
-/* A 32-bit (i386 ABI) move_pages caller, built with gcc -m32. Its calls enter the kernel through the
- * compat path, which the per-syscall tracepoints never see: Sentinel must still capture them.
+/* A standalone move_pages caller, built twice: natively (move_pages64) and with gcc -m32 (move_pages32).
+ * The 32-bit build enters the kernel through the compat path, which the per-syscall tracepoints never
+ * see: Sentinel must still capture it. Being a separate process, either build can be run under another
+ * uid or without capabilities.
  *
- * usage: move_pages32 [--pid PID] [--pages N] [--flags F] [--node N | --query] [--repeat K]
+ * usage: move_pages{32,64} [--pid PID] [--pages N] [--flags F] [--node N | --query] [--repeat K]
  * Prints one line per call: "ret=<r> errno=<e> status=<s0>,<s1>,..."                                     */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#define NR_MOVE_PAGES_I386 317
+#ifdef __i386__
+#define NR_MOVE_PAGES 317
+#else
+#define NR_MOVE_PAGES SYS_move_pages
+#endif
 
 int main(int argc, char **argv)
 {
@@ -41,11 +48,12 @@ int main(int argc, char **argv)
 
 	for (int r = 0; r < repeat; r++) {
 		memset(status, 0x7f, npages * sizeof(*status));
-		long ret = syscall(NR_MOVE_PAGES_I386, pid, (unsigned long)npages, pages,
+		long ret = syscall(NR_MOVE_PAGES, pid, (unsigned long)npages, pages,
 				   node < 0 ? NULL : nodes, status, flags);
 		printf("ret=%ld errno=%d status=", ret, ret < 0 ? errno : 0);
 		for (int i = 0; i < npages; i++) printf(i ? ",%d" : "%d", status[i]);
-		printf(" pages=%p\n", (void *)pages);
+		printf(" pages=%p pid=%d\n", (void *)pages, getpid());
+		fflush(stdout);
 	}
 	return 0;
 }

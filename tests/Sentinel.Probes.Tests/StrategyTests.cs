@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Sentinel.Events;
+using Sentinel.Probes;
+using Sentinel.TestSupport;
+using static Sentinel.TestSupport.MovePagesCalls;
+
+namespace Sentinel.Probes.Tests;
+
+/// <summary>Each attach strategy on its own, and the fallback's reasons.</summary>
+[Collection("live")]
+public sealed unsafe class StrategyTests
+{
+    [LiveFact]
+    public void The_kprobe_programs_pass_the_verifier_even_where_kprobes_cannot_attach()
+    {
+        BpfEnvironment.EnsureReady();
+        using var obj = BpfObject.Open(BpfObjectFiles.Path(MovePagesProbe.ObjectName));
+        obj.SelectPrograms(["kprobe_enter", "kprobe_exit", "kprobe_enter_compat", "kprobe_exit_compat"]);
+
+        obj.Load(); // throws with the verifier's reason if a program is rejected
+    }
+
+    [LiveFact]
+    public void Auto_falls_back_past_kprobes_and_records_why()
+    {
+        BpfEnvironment.EnsureReady();
+        using var probe = MovePagesProbe.Attach(NullLogger.Instance);
+
+        var kprobe = probe.Attempts.First();
+        Assert.Equal(AttachStrategy.Kprobe, kprobe.Strategy);
+        if (File.Exists("/sys/bus/event_source/devices/kprobe/type"))
+        {
+            Assert.Equal(AttachStrategy.Kprobe, probe.Strategy);
+            return;
+        }
+        // This kernel has no kprobes: the load passed, the attach failed, and the reason names it.
+        Assert.False(kprobe.Attached);
+        Assert.StartsWith("attach kprobe_enter", kprobe.Detail);
+        Assert.Equal(AttachStrategy.Tracepoint, probe.Strategy);
+        Assert.True(probe.Attempts.Last().Attached);
+    }
+
+    [LiveFact]
+    public void Raw_syscalls_alone_captures_native_and_compat_calls()
+    {
+        using var live = new LiveCapture(AttachStrategy.RawSyscalls);
+        var page = stackalloc ulong[1] { 0x4000 };
+        var status = stackalloc int[1];
+        var tid = GetTid();
+
+        MovePages(0, 1, page, null, status, 0);
+        var native = live.WaitFor(e => e.Tid == tid && e.PagesAddress == (ulong)page, "native call via raw_syscalls");
+        var call = HelperProcess.Run("move_pages32", "--pages 2 --query");
+        var compat = live.WaitFor(e => e.Pid == call.Pid, "compat call via raw_syscalls");
+
+        Assert.Equal(AttachStrategy.RawSyscalls, native.Strategy);
+        Assert.False(native.Compat);
+        Assert.Equal([0x4000UL], native.PagesAtEntry.ToArray());
+        Assert.True(compat.Compat);
+        Assert.Equal(2UL, compat.Count);
+        Assert.Equal(call.Status, compat.Status.ToArray());
+    }
+
+    [LiveFact]
+    public void Forcing_an_unavailable_strategy_fails_with_its_reason()
+    {
+        BpfEnvironment.EnsureReady();
+        if (File.Exists("/sys/bus/event_source/devices/kprobe/type")) return; // kprobes work here
+
+        var ex = Assert.Throws<ProbeAttachException>(() => MovePagesProbe.Attach(NullLogger.Instance, [AttachStrategy.Kprobe]));
+
+        Assert.Contains("kprobe: attach kprobe_enter", ex.Message);
+    }
+}
