@@ -3,9 +3,10 @@ namespace Sentinel.Benchmarks;
 /// <summary>Benchmarks that are not BenchmarkDotNet classes (live kernel measurements), by name.</summary>
 internal static class Commands
 {
-    private static readonly Dictionary<string, Func<string[], int>> ByName = new(StringComparer.Ordinal);
-
-    public static void Register(string name, Func<string[], int> run) => ByName[name] = run;
+    private static readonly Dictionary<string, Func<string[], int>> ByName = new(StringComparer.Ordinal)
+    {
+        ["probe-overhead"] = Capture.ProbeOverhead.Run,
+    };
 
     public static bool TryRun(string[] args, out int exitCode)
     {
