@@ -6,7 +6,8 @@ namespace Sentinel.Contracts;
 /// <summary>Event files: JSON Lines, one sentinel.v1.Event a line in the protobuf JSON mapping.</summary>
 public static class EventJson
 {
-    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(false));
+    // Defaults are written out: "uid": 0 (root) or "compat": false must be visible to a reader, not implied.
+    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
     private static readonly JsonParser Parser = new(JsonParser.Settings.Default.WithIgnoreUnknownFields(false));
 
     public static string Format(MovePagesEvent evt) => Formatter.Format(EventConverter.ToProto(evt));

@@ -45,32 +45,3 @@ internal sealed class LiveCapture : IDisposable
 
     public void Dispose() => _source.Dispose();
 }
-
-/// <summary>Runs the move_pages32/move_pages64 helpers and parses what they report.</summary>
-internal static class HelperProcess
-{
-    public sealed record Call(int Pid, long Ret, int Errno, int[] Status, ulong PagesAddress);
-
-    public static Call Run(string helper, string args, string? prefix = null)
-    {
-        var path = Path.Combine(AppContext.BaseDirectory, helper);
-        var (file, arguments) = prefix is null ? (path, args) : (prefix.Split(' ')[0], $"{string.Join(' ', prefix.Split(' ')[1..])} {path} {args}");
-        using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{helper} {args} exited {process.ExitCode}: {error}");
-        return Parse(output.Split('\n')[0]);
-    }
-
-    public static Call Parse(string line)
-    {
-        var fields = line.Split(' ').Select(f => f.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
-        return new Call(
-            int.Parse(fields["pid"]),
-            long.Parse(fields["ret"]),
-            int.Parse(fields["errno"]),
-            fields["status"].Split(',').Select(int.Parse).ToArray(),
-            Convert.ToUInt64(fields["pages"][2..], 16));
-    }
-}

@@ -88,7 +88,7 @@ public sealed unsafe class LiveCaptureTests : IClassFixture<LiveCaptureTests.Cap
         using var victim = Process.Start(new ProcessStartInfo("sleep", "30"))!;
         try
         {
-            var call = HelperProcess.Run("move_pages64", $"--pid {victim.Id} --query");
+            var call = MovePagesHelper.Run("move_pages64", $"--pid {victim.Id} --query").Single();
 
             var evt = _live.WaitFor(e => e.Pid == call.Pid && e.TargetPid == victim.Id, "cross-process call");
             Assert.Equal(call.Pid, evt.Tid);
@@ -110,8 +110,8 @@ public sealed unsafe class LiveCaptureTests : IClassFixture<LiveCaptureTests.Cap
     [LiveFact]
     public void Move_all_without_cap_sys_nice_returns_eperm()
     {
-        var call = HelperProcess.Run("move_pages64", "--flags 4 --node 0",
-            prefix: "setpriv --reuid=65534 --regid=65534 --clear-groups");
+        var call = MovePagesHelper.Run("move_pages64", "--flags 4 --node 0",
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups").Single();
 
         var evt = _live.WaitFor(e => e.Pid == call.Pid, "MOVE_ALL by nobody");
         Assert.Equal(-Errno.EPERM, evt.ReturnValue);
@@ -158,7 +158,7 @@ public sealed unsafe class LiveCaptureTests : IClassFixture<LiveCaptureTests.Cap
     {
         var compatBefore = _live.Probe.Counters.Read(KernelCounter.CompatCalls);
 
-        var call = HelperProcess.Run("move_pages32", "--pages 3 --query");
+        var call = MovePagesHelper.Run("move_pages32", "--pages 3 --query").Single();
 
         var evt = _live.WaitFor(e => e.Pid == call.Pid, "32-bit call");
         Assert.True(evt.Compat);

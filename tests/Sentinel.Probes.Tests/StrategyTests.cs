@@ -50,7 +50,7 @@ public sealed unsafe class StrategyTests
 
         MovePages(0, 1, page, null, status, 0);
         var native = live.WaitFor(e => e.Tid == tid && e.PagesAddress == (ulong)page, "native call via raw_syscalls");
-        var call = HelperProcess.Run("move_pages32", "--pages 2 --query");
+        var call = MovePagesHelper.Run("move_pages32", "--pages 2 --query").Single();
         var compat = live.WaitFor(e => e.Pid == call.Pid, "compat call via raw_syscalls");
 
         Assert.Equal(AttachStrategy.RawSyscalls, native.Strategy);

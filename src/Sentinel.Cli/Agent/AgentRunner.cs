@@ -26,6 +26,14 @@ internal static class AgentRunner
 {
     public static async Task<int> RunAsync(AgentSettings settings)
     {
+        try
+        {
+            BpfEnvironment.EnsureReady(); // before the host exists, so a missing privilege is one clear line
+        }
+        catch (ProbeEnvironmentException ex)
+        {
+            throw new CliException(ex.Message);
+        }
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         ConfigureLogging(builder.Logging, settings.Verbose);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
@@ -89,6 +97,8 @@ internal static class AgentRunner
         logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         logging.SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning);
         logging.AddFilter("Microsoft", LogLevel.Warning);
+        // Start-up failures are reported once, as one line, by the command itself.
+        logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         logging.AddFilter("Sentinel.Libbpf", verbose ? LogLevel.Information : LogLevel.Error);
     }
 
