@@ -74,6 +74,7 @@ internal static class ProbeOverhead
                               $"query [{string.Join(", ", results[name]["query"].Select(v => v.ToString("F0")))}]");
         report.AppendLine();
         report.Append(LossAccounting(generator, sentinel, calls * 10));
+        report.Append(LoneEventLatency.Measure());
         Console.WriteLine(report);
         return 0;
     }
