@@ -10,5 +10,8 @@ internal static class CliCommands
         RunCommand.Create(),
         CaptureCommands.Record(),
         EventsCommands.Create(),
+        RulesCommands.Create(),
+        ReplayCommand.Create(),
+        SimulateCommand.Create(),
     ];
 }

@@ -13,7 +13,11 @@ public interface IDetectionFormatter
 public static class DetectionFormats
 {
     private static readonly Dictionary<string, IDetectionFormatter> ByName =
-        new IDetectionFormatter[] { new JsonDetectionFormatter(), new PrettyDetectionFormatter() }
+        new IDetectionFormatter[]
+        {
+            new JsonDetectionFormatter(), new PrettyDetectionFormatter(),
+            new OcsfDetectionFormatter(), new EcsDetectionFormatter(), new CefDetectionFormatter(),
+        }
             .ToDictionary(f => f.Name, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Names => ByName.Keys;

@@ -6,6 +6,8 @@ internal static class Commands
     private static readonly Dictionary<string, Func<string[], int>> ByName = new(StringComparer.Ordinal)
     {
         ["probe-overhead"] = Capture.ProbeOverhead.Run,
+        ["proctree-memory"] = ProcessTree.ProcessTreeCommands.Memory,
+        ["proctree-forkstorm"] = ProcessTree.ProcessTreeCommands.ForkStorm,
     };
 
     public static bool TryRun(string[] args, out int exitCode)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Sentinel.Engine;
 using Sentinel.Events;
 using Sentinel.Probes;
+using Sentinel.ProcessTree;
 
 namespace Sentinel.Cli.Agent;
 
@@ -40,7 +41,6 @@ internal static class AgentRunner
         builder.Services.AddSingleton<IHostLifetime, ConsoleLifetime>();
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         Register(builder.Services, settings);
-        foreach (var register in settings.Services) register(builder.Services);
 
         using var host = builder.Build();
         var capture = host.Services.GetRequiredService<CaptureService>();
@@ -83,9 +83,12 @@ internal static class AgentRunner
             settings.Observers.Concat(sp.GetServices<IEventObserver>()),
             settings.DetectionSinks.Concat(sp.GetServices<IDetectionSink>()),
             sp.GetRequiredService<ILogger<EventPipeline>>()));
-        // Hosted services start in order and stop in reverse: the pipeline reads before capture starts,
-        // and capture drains and completes the channel before the pipeline stops.
+        // Hosted services start in order and stop in reverse: the pipeline reads before capture starts, the
+        // process tree is seeded before the first event, and capture drains and completes the channel
+        // before the pipeline stops.
         services.AddHostedService<PipelineService>();
+        services.AddSentinelProcessTree();
+        foreach (var register in settings.Services) register(services);
         services.AddSingleton<CaptureService>();
         services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
     }

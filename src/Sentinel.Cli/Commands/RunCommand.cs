@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Sentinel.Cli.Agent;
+using Microsoft.Extensions.Logging;
 using Sentinel.Formats;
+using Sentinel.Rules;
 
 namespace Sentinel.Cli;
 
@@ -22,17 +24,25 @@ internal static class RunCommand
         {
             Description = "Evaluate no rules; print every event to stdout instead.",
         };
+        var rules = new Option<string?>("--rules")
+        {
+            Description = $"The rules directory (or one .csx file); default: the checkout's rules/ or {RuleDirectories.SystemDirectory}. " +
+                          "Edits and SIGHUP reload it while running.",
+        };
         var command = new Command("run", "Run the agent: attach the probes and stream until Ctrl-C or SIGTERM, then print the counters.")
         {
-            format, eventsOut, noRules, CaptureCommands.Strategy, CaptureCommands.Verbose,
+            rules, format, eventsOut, noRules, CaptureCommands.Strategy, CaptureCommands.Verbose,
         };
         command.SetAction(async parse =>
         {
             var formatName = parse.GetValue(format)!;
+            var verbose = parse.GetValue(CaptureCommands.Verbose);
+            using var engine = parse.GetValue(noRules) ? null : LoadRules(parse.GetValue(rules) ?? RuleDirectories.Default(), verbose);
             var settings = new AgentSettings
             {
                 Strategies = CaptureCommands.ParseStrategies(parse.GetValue(CaptureCommands.Strategy)!),
-                Verbose = parse.GetValue(CaptureCommands.Verbose),
+                Verbose = verbose,
+                Detector = engine,
             };
             if (parse.GetValue(eventsOut) is { } path)
                 settings.Observers.Add(new JsonLinesEventWriter(path));
@@ -52,6 +62,22 @@ internal static class RunCommand
             return await AgentRunner.RunAsync(settings);
         });
         return command;
+    }
+
+    /// <summary>Compiles the rules before anything attaches; broken files are reported and the others run.</summary>
+    private static RuleEngine LoadRules(string path, bool verbose)
+    {
+        if (!File.Exists(path) && !Directory.Exists(path))
+            throw new CliException($"rules path '{path}' does not exist");
+        using var loggers = LoggerFactory.Create(logging => AgentRunner.ConfigureLogging(logging, verbose));
+        var logger = loggers.CreateLogger("Sentinel.Rules");
+        var engine = RuleEngine.Load(path, RuleEngineOptions.Default, logger);
+        foreach (var diagnostic in engine.Diagnostics)
+            Console.Error.WriteLine($"sentinel: {diagnostic}");
+        Console.Error.WriteLine($"sentinel: loaded {engine.Rules.Count} rules from {engine.RulesPath}" +
+                                (engine.Diagnostics.Count > 0 ? $" ({engine.Diagnostics.Count} failed to load)" : ""));
+        engine.StartWatching();
+        return engine;
     }
 
     internal static IDetectionFormatter Formatter(string name)

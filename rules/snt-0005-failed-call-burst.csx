@@ -1,0 +1,39 @@
+// SNT-0005: many EPERM/ESRCH failures by one process in a short window.
+public sealed class FailedCallBurst : Rule
+{
+    private SlidingWindow<int> _failures = new(5, TimeSpan.FromSeconds(10));
+
+    public override RuleInfo Info { get; } = new()
+    {
+        Id = "SNT-0005",
+        Version = "1.0.0",
+        Name = "Burst of failed move_pages calls",
+        Description =
+            "One process got EPERM or ESRCH from move_pages many times in a short window (default: 5 within " +
+            "10 s; parameters SNT-0005.threshold and SNT-0005.window). ESRCH means the pid does not exist and " +
+            "EPERM that the ptrace check refused it, so a run of them is a scan over pids for a reachable " +
+            "process. Medium: reconnaissance, not yet harm; Process Discovery (T1057).",
+        Severity = Severity.Medium,
+        MitreTactics = ["TA0007"],
+        MitreTechniques = ["T1057"],
+        Tags = ["move_pages", "scanning", "stateful"],
+        Events = ["move_pages"],
+    };
+
+    public override void Configure(RuleParameters parameters) =>
+        _failures = new SlidingWindow<int>(
+            parameters.GetInt("threshold", 5),
+            parameters.GetDuration("window", TimeSpan.FromSeconds(10)));
+
+    public override void Match(MovePagesEvent e, Findings findings)
+    {
+        if (e.Errno != Errno.EPERM && e.Errno != Errno.ESRCH) return;
+        if (!_failures.Record(e.Pid, e.TimeUnixNs)) return;
+        findings.Add(
+            $"{e.Comm} ({e.Pid}) had {_failures.Threshold} move_pages calls fail with EPERM/ESRCH within {_failures.Window.TotalSeconds:0.###} s",
+            ("failures", _failures.Threshold),
+            ("window_s", _failures.Window.TotalSeconds),
+            ("last_target_pid", e.TargetPid),
+            ("last_errno", e.ErrnoName));
+    }
+}

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sentinel.Contracts;
+using Sentinel.Engine;
+using Sentinel.Events;
+using Sentinel.Formats;
+using Sentinel.Cli.Agent;
+using Sentinel.Rules;
+
+namespace Sentinel.Cli;
+
+/// <summary>`sentinel replay FILE`: evaluates the rules over a recorded event file, as the agent would live.</summary>
+internal static class ReplayCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<string>("file") { Description = "An event file: JSON Lines of sentinel.v1.Event." };
+        var rules = new Option<string?>("--rules")
+        {
+            Description = "A rules directory or .csx file (default: the built-in rules).",
+        };
+        var format = new Option<string>("--format", "-f")
+        {
+            Description = "Detection output: " + string.Join("|", DetectionFormats.Names) + " (json: one detection a line).",
+            DefaultValueFactory = _ => "pretty",
+        };
+        var command = new Command("replay", "Evaluate the rules over a recorded event file and print the detections. " +
+                                            "Exit 1 if any rule fired.") { file, rules, format };
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(file)!;
+            if (!File.Exists(path)) throw new CliException($"{path}: no such event file");
+            var formatter = RunCommand.Formatter(parse.GetValue(format)!);
+            using var loggers = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+                .SetMinimumLevel(LogLevel.Warning));
+            var rulesPath = parse.GetValue(rules) ?? RuleDirectories.Default();
+            if (!File.Exists(rulesPath) && !Directory.Exists(rulesPath))
+                throw new CliException($"{rulesPath}: no such rules directory or file");
+            using var engine = RuleEngine.Load(rulesPath, new RuleEngineOptions(), loggers.CreateLogger("rules"));
+            if (engine.Diagnostics.FirstOrDefault(d => d.IsError) is { } error)
+                throw new CliException($"rules do not compile: {error} (run 'sentinel rules lint')");
+
+            var counter = new CountingSink(new ConsoleDetectionSink(formatter));
+            var pipeline = new EventPipeline([], engine, [], [counter], NullLogger<EventPipeline>.Instance);
+            try
+            {
+                foreach (var evt in EventJson.ReadFile(path))
+                    pipeline.Process(evt);
+            }
+            catch (EventFileException ex)
+            {
+                throw new CliException($"{ex.Path}:{ex.Line}: field '{ex.Field}': {ex.Message[(ex.Message.IndexOf(": ", ex.Path.Length, StringComparison.Ordinal) + 2)..]}");
+            }
+            Console.Out.Flush();
+            return counter.Count > 0 ? ExitCodes.Findings : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private sealed class CountingSink(IDetectionSink inner) : IDetectionSink
+    {
+        public int Count { get; private set; }
+
+        public void OnDetection(Detection detection)
+        {
+            Count++;
+            inner.OnDetection(detection);
+        }
+    }
+}

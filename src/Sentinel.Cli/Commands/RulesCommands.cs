@@ -1,0 +1,166 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sentinel.Rules;
+using Sentinel.Rules.Compilation;
+using Sentinel.Rules.Testing;
+
+namespace Sentinel.Cli;
+
+/// <summary>`sentinel rules list|lint|test|new`: the rule-authoring commands.</summary>
+internal static class RulesCommands
+{
+    public static Command Create()
+    {
+        var command = new Command("rules", "Author rules: list, lint, test and scaffold the C# rule files.");
+        command.Subcommands.Add(List());
+        command.Subcommands.Add(Lint());
+        command.Subcommands.Add(Test());
+        command.Subcommands.Add(New());
+        return command;
+    }
+
+    private static Argument<string?> PathArgument(string what) => new("path")
+    {
+        Description = $"A rules directory or one .csx file (default: {what}).",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
+    private static Command List()
+    {
+        var path = PathArgument("the built-in rules");
+        var command = new Command("list", "Print a table of the rules: id, name, severity, MITRE, file.") { path };
+        command.SetAction(parse =>
+        {
+            var files = RuleFiles(parse.GetValue(path));
+            using var engine = RuleEngine.Load(ResolvePath(parse.GetValue(path)), new RuleEngineOptions(), NullLogger.Instance);
+            var rows = engine.Rules
+                .Select(r => new[]
+                {
+                    r.Id, r.Name, r.Severity.ToString().ToLowerInvariant(),
+                    string.Join(",", r.MitreTactics.Concat(r.MitreTechniques)), Relative(r.File),
+                })
+                .ToList();
+            WriteTable(["ID", "NAME", "SEVERITY", "MITRE", "FILE"], rows);
+            foreach (var d in engine.Diagnostics) Console.Error.WriteLine(Relative(d));
+            return engine.Diagnostics.Any(d => d.IsError) || engine.Rules.Count < files.Count ? ExitCodes.Findings : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Lint()
+    {
+        var path = PathArgument("the built-in rules");
+        var command = new Command("lint", "Compile and sandbox-check rules; print compiler-style diagnostics. Exit 1 on any error.") { path };
+        command.SetAction(parse =>
+        {
+            var files = RuleFiles(parse.GetValue(path));
+            int errors = 0, warnings = 0;
+            foreach (var file in files)
+            {
+                var diagnostics = RuleLinter.Lint(file);
+                foreach (var d in diagnostics) Console.WriteLine(Relative(d));
+                errors += diagnostics.Count(d => d.IsError);
+                warnings += diagnostics.Count(d => !d.IsError);
+            }
+            Console.WriteLine($"{files.Count} rule file(s): {errors} error(s), {warnings} warning(s)");
+            return errors > 0 ? ExitCodes.Findings : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Test()
+    {
+        var path = PathArgument("the built-in rules");
+        var command = new Command("test", "Run every rule's fixtures (x.fixtures.jsonl beside x.csx). Exit 1 on any failure.") { path };
+        command.SetAction(parse =>
+        {
+            var runner = new FixtureRunner(new RuleEngineOptions(), NullLogger.Instance);
+            int passed = 0, failed = 0;
+            foreach (var file in RuleFiles(parse.GetValue(path)))
+            {
+                FixtureReport report;
+                try
+                {
+                    report = runner.Run(file);
+                }
+                catch (FixtureFormatException ex)
+                {
+                    throw new CliException($"{Relative(ex.File)}:{ex.Line}: {ex.Field}: {ex.Reason}");
+                }
+                var id = report.RuleId ?? Path.GetFileNameWithoutExtension(file);
+                foreach (var d in report.Diagnostics.Where(d => d.IsError)) Console.WriteLine(Relative(d));
+                if (report.Problem is not null)
+                {
+                    Console.WriteLine($"FAIL  {id}  {Relative(file)}: {report.Problem}");
+                    failed++;
+                }
+                foreach (var c in report.Cases)
+                {
+                    Console.WriteLine(c.Passed
+                        ? $"PASS  {id}  {c.Case}"
+                        : $"FAIL  {id}  {c.Case} ({Relative(report.FixtureFile)}:{c.Line}): {c.Failure}");
+                    if (c.Passed) passed++; else failed++;
+                }
+            }
+            Console.WriteLine($"{passed} passed, {failed} failed");
+            return failed > 0 ? ExitCodes.Findings : ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command New()
+    {
+        var name = new Argument<string>("name") { Description = "The rule's name in kebab-case, e.g. large-migration." };
+        var dir = new Option<string?>("--dir") { Description = "Where to write it (default: the built-in rules directory)." };
+        var command = new Command("new", "Scaffold a rule and its fixtures; both pass lint and test as generated.") { name, dir };
+        command.SetAction(parse =>
+        {
+            var directory = parse.GetValue(dir) ?? RuleDirectories.Default();
+            try
+            {
+                var scaffold = RuleScaffold.Create(directory, parse.GetValue(name)!);
+                Console.WriteLine($"created {Relative(scaffold.RuleFile)} ({scaffold.RuleId})");
+                Console.WriteLine($"created {Relative(scaffold.FixtureFile)}");
+                return ExitCodes.Ok;
+            }
+            catch (Exception ex) when (ex is ArgumentException or IOException)
+            {
+                throw new CliException(ex.Message);
+            }
+        });
+        return command;
+    }
+
+    internal static string ResolvePath(string? path) => path ?? RuleDirectories.Default();
+
+    private static IReadOnlyList<string> RuleFiles(string? path)
+    {
+        try
+        {
+            var files = RuleDirectories.RuleFiles(ResolvePath(path));
+            return files.Count > 0 ? files : throw new CliException($"no .csx rule files in {ResolvePath(path)}");
+        }
+        catch (DirectoryNotFoundException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+    }
+
+    private static string Relative(string path)
+    {
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
+    }
+
+    private static string Relative(RuleDiagnostic d) => (d with { File = Relative(d.File) }).ToString();
+
+    private static void WriteTable(string[] header, List<string[]> rows)
+    {
+        var widths = header.Select((h, i) => rows.Select(r => r[i].Length).Append(h.Length).Max()).ToArray();
+        Console.WriteLine(Row(header));
+        foreach (var row in rows) Console.WriteLine(Row(row));
+
+        string Row(string[] cells) =>
+            string.Join("  ", cells.Select((c, i) => i == cells.Length - 1 ? c : c.PadRight(widths[i]))).TrimEnd();
+    }
+}

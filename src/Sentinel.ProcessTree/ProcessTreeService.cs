@@ -1,0 +1,119 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sentinel.Probes;
+
+namespace Sentinel.ProcessTree;
+
+/// <summary>
+/// The live feeder: loads bpf/proctree.bpf.o, attaches the fork/exec/exit probes, seeds the tree from /proc
+/// (after attaching, so no process falls in between), then applies every record on a dedicated thread and
+/// prunes exited processes once a second.
+/// </summary>
+public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeService>? logger = null) : IHostedService, IDisposable
+{
+    public const string ObjectName = "proctree";
+    private static readonly string[] Programs = ["handle_fork", "handle_exec", "handle_exit"];
+
+    private readonly ILogger _logger = logger ?? NullLogger<ProcessTreeService>.Instance;
+    private BpfObject? _object;
+    private RingBufferReader? _reader;
+    private KernelCounters? _lost;
+    private Thread? _thread;
+    private volatile bool _stopping;
+    private long _records, _malformed;
+
+    public ProcessTree Tree { get; } = tree;
+
+    /// <summary>True once the probes are attached and the seed is done.</summary>
+    public bool Attached { get; private set; }
+
+    public long RecordsApplied => Interlocked.Read(ref _records);
+    public long RecordsMalformed => Interlocked.Read(ref _malformed);
+    public long HandlerErrors => _reader?.HandlerErrors ?? 0;
+
+    /// <summary>Records the kernel dropped because the ring buffer was full (proc_lost[0]).</summary>
+    public ulong LostInKernel => _lost?.Read((KernelCounter)0) ?? 0;
+
+    /// <summary>Path of the BPF object; by default the one built next to the assemblies or in bpf/.output.</summary>
+    public string? ObjectPath { get; init; }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_thread is not null) return Task.CompletedTask;
+        BpfEnvironment.EnsureReady();
+        _object = BpfObject.Open(ObjectPath ?? BpfObjectFiles.Path(ObjectName));
+        try
+        {
+            _object.Load();
+            foreach (var program in Programs) _object.Attach(program);
+            _reader = new RingBufferReader(_object.MapFd("proc_events"), OnRecord);
+            _lost = new KernelCounters(_object.MapFd("proc_lost"));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        var seeded = Tree.SeedFromProc();
+        // Records that arrived during the seed are applied now, before anyone enriches.
+        _reader.Consume();
+        Attached = true;
+        _logger.LogInformation("process tree attached (sched fork/exec/exit), seeded {Seeded} processes from /proc", seeded);
+
+        _thread = new Thread(Run) { IsBackground = true, Name = "sentinel-proctree" };
+        _thread.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping = true;
+        _thread?.Join();
+        _thread = null;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Applies everything the kernel has written so far (tests use it to stop racing the feeder thread).</summary>
+    public void Drain() => _reader?.Consume();
+
+    private void Run()
+    {
+        var nextPrune = Environment.TickCount64 + 1000;
+        while (!_stopping)
+        {
+            var rc = _reader!.Poll(100);
+            if (rc < 0 && rc != -4 /* EINTR */)
+                _logger.LogWarning("process tree ring buffer poll failed: {Error}", rc);
+            if (Environment.TickCount64 >= nextPrune)
+            {
+                Tree.Prune(BootClock.NowNs);
+                nextPrune = Environment.TickCount64 + 1000;
+            }
+        }
+    }
+
+    private void OnRecord(ReadOnlySpan<byte> data)
+    {
+        if (!ProcTreeRecord.TryRead(data, out var record))
+        {
+            Interlocked.Increment(ref _malformed);
+            return;
+        }
+        Tree.Apply(record);
+        Interlocked.Increment(ref _records);
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _thread?.Join();
+        _thread = null;
+        _reader?.Dispose();
+        _reader = null;
+        _lost = null;
+        _object?.Dispose();
+        _object = null;
+        Attached = false;
+    }
+}

@@ -1,0 +1,26 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Sentinel.Events;
+
+namespace Sentinel.ProcessTree;
+
+public static class ProcessTreeServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the tree, its enricher (as <see cref="IEventEnricher"/>) and the live feeder (as a hosted service).
+    /// Without a host: <c>new ProcessTree(options)</c>, <c>new ProcessTreeEnricher(tree)</c>, and
+    /// <c>new ProcessTreeService(tree).StartAsync(...)</c> before the capture source starts.
+    /// </summary>
+    public static IServiceCollection AddSentinelProcessTree(this IServiceCollection services, Action<ProcessTreeOptions>? configure = null)
+    {
+        var options = new ProcessTreeOptions();
+        configure?.Invoke(options);
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new ProcessTree(sp.GetRequiredService<ProcessTreeOptions>()));
+        services.AddSingleton<ProcessTreeEnricher>();
+        services.AddSingleton<IEventEnricher>(sp => sp.GetRequiredService<ProcessTreeEnricher>());
+        services.AddSingleton<ProcessTreeService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ProcessTreeService>());
+        return services;
+    }
+}

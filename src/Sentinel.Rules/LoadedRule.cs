@@ -1,0 +1,128 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
+using Sentinel.Events;
+using Sentinel.Rules.Compilation;
+using Sentinel.Rules.Runtime;
+
+namespace Sentinel.Rules;
+
+/// <summary>A compiled rule loaded into its own collectible context; it can make fresh instances of itself.</summary>
+internal sealed partial class LoadedRule
+{
+    private Type? _ruleType;
+    private RuleLoadContext? _context;
+
+    private LoadedRule(string file, string contentHash, RuleLoadContext context, Type ruleType, int budgetChecks)
+    {
+        File = file;
+        ContentHash = contentHash;
+        _context = context;
+        _ruleType = ruleType;
+        IsInstrumented = budgetChecks > 0;
+    }
+
+    public string File { get; }
+    public string ContentHash { get; }
+    /// <summary>False when the rule has no loops, calls or arrays: then no budget needs arming per event.</summary>
+    public bool IsInstrumented { get; }
+
+    /// <summary>Loads a compiled image; on failure returns null with the reason in <paramref name="diagnostics"/>.</summary>
+    public static LoadedRule? Load(RuleCompilation compilation, List<RuleDiagnostic> diagnostics)
+    {
+        var context = new RuleLoadContext("rule:" + Path.GetFileName(compilation.File));
+        try
+        {
+            var assembly = context.LoadFromStream(new MemoryStream(compilation.Image!));
+            var ruleType = assembly.GetTypes().Single(t => t.IsSubclassOf(typeof(Rule)) && !t.IsAbstract);
+            var checks = assembly.GetType(RuleCompiler.ManifestType)?.GetField(RuleCompiler.ManifestChecksField)
+                ?.GetRawConstantValue() as int? ?? 1;
+            return new LoadedRule(compilation.File, compilation.ContentHash, context, ruleType, checks);
+        }
+        catch (Exception ex) when (ex is BadImageFormatException or InvalidOperationException or ReflectionTypeLoadException
+                                       or FileLoadException)
+        {
+            context.Unload();
+            diagnostics.Add(Failure(compilation.File, $"the compiled rule could not be loaded: {ex.Message}"));
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Makes a configured instance: constructor, metadata and <see cref="Rule.Configure"/> all run under the
+    /// budget. Returns null with the reason in <paramref name="diagnostics"/>.
+    /// </summary>
+    public (Rule Rule, RuleInfo Info)? CreateInstance(HostInfo host, IReadOnlyDictionary<string, string> parameters,
+        BudgetLimits limits, List<RuleDiagnostic> diagnostics)
+    {
+        var type = _ruleType ?? throw new ObjectDisposedException(nameof(LoadedRule));
+        try
+        {
+            RuleBudget.Begin(limits);
+            var rule = (Rule)Activator.CreateInstance(type)!;
+            rule.Host = host;
+            var info = rule.Info ?? throw new InvalidOperationException("Info returned null");
+            var problems = Validate(info);
+            if (problems.Count > 0)
+            {
+                diagnostics.AddRange(problems.Select(p => Invalid(File, p)));
+                return null;
+            }
+            RuleBudget.Begin(limits);
+            rule.Configure(RuleParameters.For(info.Id, parameters));
+            return (rule, info with { File = File });
+        }
+        catch (Exception ex)
+        {
+            var inner = ex is TargetInvocationException { InnerException: { } e } ? e : ex;
+            diagnostics.Add(Failure(File, $"the rule failed while loading: {inner.GetType().Name}: {inner.Message}"));
+            return null;
+        }
+    }
+
+    /// <summary>Starts unloading the context; it goes once nothing references the rule's types.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void Unload()
+    {
+        _ruleType = null;
+        Interlocked.Exchange(ref _context, null)?.Unload();
+    }
+
+    /// <summary>For tests: a handle that shows whether the context has been collected.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal WeakReference ContextReference() => new(_context ?? throw new ObjectDisposedException(nameof(LoadedRule)));
+
+    internal static List<string> Validate(RuleInfo info)
+    {
+        var problems = new List<string>();
+        if (!RuleIdPattern().IsMatch(info.Id ?? "")) problems.Add($"rule id '{info.Id}' must look like SNT-0001");
+        if (string.IsNullOrWhiteSpace(info.Version)) problems.Add("the rule has no version");
+        if (string.IsNullOrWhiteSpace(info.Name)) problems.Add("the rule has no name");
+        if (string.IsNullOrWhiteSpace(info.Description)) problems.Add("the rule has no description");
+        if (info.Severity is <= Severity.Unspecified or > Severity.Critical)
+            problems.Add("the severity must be Info, Low, Medium, High or Critical");
+        foreach (var tactic in info.MitreTactics.Where(t => !TacticPattern().IsMatch(t)))
+            problems.Add($"MITRE tactic '{tactic}' must look like TA0007");
+        foreach (var technique in info.MitreTechniques.Where(t => !TechniquePattern().IsMatch(t)))
+            problems.Add($"MITRE technique '{technique}' must look like T1057 or T1055.001");
+        if (info.Events.Count == 0) problems.Add("the rule selects no events (set Events, e.g. [\"move_pages\"])");
+        foreach (var name in info.Events.Where(e => EventCatalog.Find(e) is null))
+            problems.Add($"unknown event '{name}' (known: {string.Join(", ", EventCatalog.All.Select(e => e.Name))})");
+        return problems;
+    }
+
+    private static RuleDiagnostic Invalid(string file, string message) =>
+        new(file, 1, 1, RuleDiagnosticSeverity.Error, RuleDiagnosticCodes.InvalidRule, message);
+
+    private static RuleDiagnostic Failure(string file, string message) =>
+        new(file, 1, 1, RuleDiagnosticSeverity.Error, RuleDiagnosticCodes.LoadFailure, message);
+
+    [GeneratedRegex(@"^SNT-\d{4}$")]
+    private static partial Regex RuleIdPattern();
+
+    [GeneratedRegex(@"^TA\d{4}$")]
+    private static partial Regex TacticPattern();
+
+    [GeneratedRegex(@"^T\d{4}(\.\d{3})?$")]
+    private static partial Regex TechniquePattern();
+}

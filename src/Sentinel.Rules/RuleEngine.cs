@@ -1,0 +1,240 @@
+using Microsoft.Extensions.Logging;
+using Sentinel.Events;
+using Sentinel.Rules.Compilation;
+
+namespace Sentinel.Rules;
+
+/// <summary>
+/// Evaluates the rules of a directory (or one file) on each event, and reloads them while running.
+/// </summary>
+/// <remarks>
+/// <para><see cref="Evaluate"/> runs on the pipeline thread. A reload compiles on its own thread and
+/// publishes the new set as pending; the pipeline adopts it at the start of its next event. So every event
+/// is evaluated by exactly one set, none is skipped, and the old set's contexts unload only once no
+/// evaluation can still be using them.</para>
+/// <para>Unchanged files keep their instance (and its state, counters and quarantine) across reloads. A file
+/// whose new version fails keeps its previous version running, with the reason in its status.</para>
+/// </remarks>
+public sealed class RuleEngine : IDetector, IDisposable
+{
+    private readonly string _path;
+    private readonly RuleFactory _factory;
+    private readonly ILogger _logger;
+    private readonly Findings _findings = new();
+    private readonly Lock _reloadLock = new();
+    private RuleSet _active = RuleSet.Empty;
+    private RuleSet? _pending;
+    private RuleWatcher? _watcher;
+    private bool _disposed;
+
+    private RuleEngine(string path, RuleEngineOptions options, ILogger logger)
+    {
+        _path = Path.GetFullPath(path);
+        _logger = logger;
+        _factory = new RuleFactory(options, options.Host ?? HostInfo.Detect(), logger);
+        Options = options;
+    }
+
+    /// <summary>Compiles and loads every rule under <paramref name="rulesPath"/> (a directory or one .csx file).
+    /// Files that fail are reported in <see cref="Diagnostics"/>; the others run.</summary>
+    public static RuleEngine Load(string rulesPath, RuleEngineOptions options, ILogger logger)
+    {
+        var engine = new RuleEngine(rulesPath, options, logger);
+        engine.Reload();
+        engine.ApplyPending();
+        return engine;
+    }
+
+    public RuleEngineOptions Options { get; }
+    public string RulesPath => _path;
+    public HostInfo Host => _factory.Host;
+
+    /// <summary>The generation of the active set; it grows with each reload that changed something.</summary>
+    public long Generation => _active.Generation;
+
+    public IReadOnlyList<RuleInfo> Rules => _active.Slots.Select(s => s.Info).ToArray();
+
+    /// <summary>Errors from the latest load or reload (files that did not compile or load).</summary>
+    public IReadOnlyList<RuleDiagnostic> Diagnostics => (_pending ?? _active).Diagnostics;
+
+    /// <summary>Raised after each reload, on the thread that ran it.</summary>
+    public event Action<RuleReloadResult>? Reloaded;
+
+    public IReadOnlyList<RuleStatus> Status() => _active.Slots.Select(s => s.Snapshot()).ToArray();
+
+    public void Evaluate(MovePagesEvent evt, IDetectionSink sink)
+    {
+        if (Volatile.Read(ref _pending) is not null) ApplyPending();
+        var slots = _active.Slots;
+        MovePagesEvent? snapshot = null;
+        foreach (var slot in slots)
+        {
+            if (!slot.Evaluate(evt, _findings)) continue;
+            // One detached copy per event, shared by its detections: the pooled original is reused next.
+            snapshot ??= evt.Clone();
+            foreach (var finding in _findings.Items)
+                sink.OnDetection(new Detection
+                {
+                    Rule = slot.Info, Time = snapshot.Time, Message = finding.Message, Fields = finding.Fields,
+                    Event = snapshot,
+                });
+        }
+    }
+
+    /// <summary>
+    /// Recompiles changed files and publishes the new set; the pipeline adopts it before its next event.
+    /// Safe to call from any thread; reloads run one at a time.
+    /// </summary>
+    public RuleReloadResult Reload()
+    {
+        lock (_reloadLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var current = Volatile.Read(ref _pending) ?? _active;
+            var diagnostics = new List<RuleDiagnostic>();
+            IReadOnlyList<string> files;
+            try
+            {
+                files = RuleDirectories.RuleFiles(_path);
+            }
+            catch (DirectoryNotFoundException ex)
+            {
+                diagnostics.Add(new RuleDiagnostic(_path, 1, 1, RuleDiagnosticSeverity.Error, RuleDiagnosticCodes.LoadFailure, ex.Message));
+                files = [];
+            }
+
+            var sources = files.Select(f => (File: f, Hash: TryHash(f))).ToArray();
+            // Unchanged files keep their slot; the rest compile in parallel.
+            var compiled = sources
+                .Where(s => current.Find(s.File) is not { } slot || slot.ContentHash != s.Hash)
+                .AsParallel().AsOrdered()
+                .Select(s => _factory.Compile(s.File))
+                .ToDictionary(c => c.File);
+
+            var slots = new List<RuleSlot>();
+            var (added, updated) = (new List<string>(), new List<string>());
+            foreach (var (file, _) in sources)
+            {
+                var existing = current.Find(file);
+                if (!compiled.TryGetValue(file, out var compilation))
+                {
+                    slots.Add(existing!);
+                    continue;
+                }
+                var fileDiagnostics = new List<RuleDiagnostic>();
+                var slot = _factory.Load(compilation, fileDiagnostics);
+                if (slot is not null && slots.FirstOrDefault(s => s.Info.Id == slot.Info.Id) is { } clash)
+                {
+                    fileDiagnostics.Add(new RuleDiagnostic(file, 1, 1, RuleDiagnosticSeverity.Error, RuleDiagnosticCodes.InvalidRule,
+                        $"duplicate rule id {slot.Info.Id} (also declared in {clash.File})"));
+                    slot.Unload();
+                    slot = null;
+                }
+                diagnostics.AddRange(fileDiagnostics);
+                if (slot is not null)
+                {
+                    slots.Add(slot);
+                    (existing is null ? added : updated).Add(slot.Info.Id);
+                }
+                else if (existing is not null)
+                {
+                    // A broken edit: the previous version keeps running, and says why the new one did not.
+                    existing.ReloadError = string.Join("; ", fileDiagnostics.Where(d => d.IsError).Select(d => d.ToString()));
+                    slots.Add(existing);
+                    _logger.LogWarning("rule {File} not reloaded, the previous version keeps running: {Error}", file, existing.ReloadError);
+                }
+                else
+                {
+                    _logger.LogWarning("rule {File} not loaded: {Error}", file,
+                        string.Join("; ", fileDiagnostics.Where(d => d.IsError).Select(d => d.ToString())));
+                }
+            }
+            foreach (var slot in slots.Where(s => !compiled.ContainsKey(s.File))) slot.ReloadError = null;
+            var removed = current.Slots.Where(s => !files.Contains(s.File)).Select(s => s.Info.Id).ToList();
+
+            var changed = added.Count + updated.Count + removed.Count > 0;
+            var next = new RuleSet(changed ? current.Generation + 1 : current.Generation, [.. slots], diagnostics);
+            Publish(next);
+            var result = new RuleReloadResult(next.Generation, added, updated, removed, diagnostics);
+            if (changed)
+                _logger.LogInformation("rules reloaded (generation {Generation}): {Added} added, {Updated} updated, {Removed} removed",
+                    next.Generation, added.Count, updated.Count, removed.Count);
+            Reloaded?.Invoke(result);
+            return result;
+        }
+    }
+
+    /// <summary>Reloads when a .csx changes in the rules directory, and on SIGHUP.</summary>
+    public void StartWatching()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _watcher ??= new RuleWatcher(_path, Options.ReloadDebounce, SafeReload);
+    }
+
+    private void SafeReload()
+    {
+        try
+        {
+            Reload();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "rule reload failed; the current rules keep running");
+        }
+    }
+
+    private void Publish(RuleSet next)
+    {
+        var replaced = Interlocked.Exchange(ref _pending, next);
+        // A pending set the pipeline never adopted: unload what only it held.
+        if (replaced is not null) UnloadExcept(replaced, next, _active);
+    }
+
+    /// <summary>Adopts a published set; called by the pipeline thread between two events.</summary>
+    private void ApplyPending()
+    {
+        var next = Interlocked.Exchange(ref _pending, null);
+        if (next is null) return;
+        var previous = _active;
+        _active = next;
+        UnloadExcept(previous, next, null);
+    }
+
+    private static void UnloadExcept(RuleSet retired, RuleSet keep, RuleSet? alsoKeep)
+    {
+        foreach (var slot in retired.Slots)
+            if (!keep.Contains(slot) && alsoKeep?.Contains(slot) != true)
+                slot.Unload();
+    }
+
+    private static string TryHash(string file)
+    {
+        try
+        {
+            return RuleCompiler.ContentHash(File.ReadAllText(file));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>For tests: weak handles on the active rules' load contexts.</summary>
+    internal IReadOnlyList<WeakReference> ActiveContexts() => _active.Slots.Select(s => s.Loaded.ContextReference()).ToArray();
+
+    public void Dispose()
+    {
+        lock (_reloadLock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+        }
+        _watcher?.Dispose();
+        foreach (var slot in (Interlocked.Exchange(ref _pending, null)?.Slots ?? []).Concat(_active.Slots).Distinct())
+            slot.Unload();
+        _active = RuleSet.Empty;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Sentinel.Contracts;
+using Sentinel.Events;
+
+namespace Sentinel.Rules;
+
+/// <summary>`sentinel rules new NAME`: a rule and a fixture file that pass lint and test as written.</summary>
+public static partial class RuleScaffold
+{
+    /// <summary>Custom rules number from here, apart from the built-in pack.</summary>
+    public const int FirstCustomId = 1001;
+
+    public sealed record Result(string RuleId, string RuleFile, string FixtureFile);
+
+    public static Result Create(string directory, string name)
+    {
+        if (!NamePattern().IsMatch(name))
+            throw new ArgumentException($"rule name '{name}' must be kebab-case letters and digits, e.g. large-migration");
+        Directory.CreateDirectory(directory);
+        var number = NextNumber(directory);
+        var id = $"SNT-{number:D4}";
+        var ruleFile = Path.Combine(directory, $"snt-{number:D4}-{name}.csx");
+        var fixtureFile = RuleDirectories.FixturePath(ruleFile);
+        if (File.Exists(ruleFile) || File.Exists(fixtureFile))
+            throw new IOException($"{ruleFile} already exists");
+        File.WriteAllText(ruleFile, RuleSource(id, name));
+        File.WriteAllText(fixtureFile, FixtureLine("a 4096-page request fires", true, 4096) + "\n" +
+                                       FixtureLine("a one-page request does not", false, 1) + "\n");
+        return new Result(id, ruleFile, fixtureFile);
+    }
+
+    private static int NextNumber(string directory)
+    {
+        var used = Directory.EnumerateFiles(directory, "*.csx")
+            .Select(f => IdPattern().Match(File.ReadAllText(f)))
+            .Where(m => m.Success)
+            .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        return Math.Max(FirstCustomId - 1, used.DefaultIfEmpty(0).Max()) + 1;
+    }
+
+    private static string RuleSource(string id, string name)
+    {
+        var className = string.Concat(name.Split('-').Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
+        var title = char.ToUpperInvariant(name[0]) + name[1..].Replace('-', ' ');
+        return $$"""
+            // {{id}}: {{title}}. See docs/RULES.md for the API and the sandbox.
+            public sealed class {{className}} : Rule
+            {
+                public override RuleInfo Info { get; } = new()
+                {
+                    Id = "{{id}}",
+                    Version = "0.1.0",
+                    Name = "{{title}}",
+                    Description = "Explain what the rule detects, and why its severity and MITRE mapping fit.",
+                    Severity = Severity.Low,
+                    MitreTactics = ["TA0007"],
+                    MitreTechniques = ["T1057"],
+                    Tags = ["move_pages", "custom"],
+                    Events = ["move_pages"],
+                };
+
+                public override void Match(MovePagesEvent e, Findings findings)
+                {
+                    // Example: an unusually large request. Replace with your logic, then update the fixtures.
+                    if (e.Count <= 1024) return;
+                    findings.Add($"{e.Comm} ({e.Pid}) asked to move {e.Count} pages", ("count", e.Count));
+                }
+            }
+
+            """;
+    }
+
+    private static string FixtureLine(string caseName, bool fires, ulong count)
+    {
+        var evt = new MovePagesEvent
+        {
+            TimeUnixNs = 1_772_359_200_000_000_000, Pid = 4242, Tid = 4242, Ppid = 1, Uid = 1000, Euid = 1000, Gid = 1000,
+            Comm = "numactl", Strategy = AttachStrategy.Tracepoint, Count = count, PagesAddress = 0x7f0000001000,
+            NodesAddress = 0x7f0000002000, StatusAddress = 0x7f0000003000, Flags = (int)MoveFlags.Move,
+        };
+        return $"{{\"case\":{JsonSerializer.Serialize(caseName)},\"fires\":{(fires ? "true" : "false")},\"event\":{EventJson.Format(evt)}}}";
+    }
+
+    [GeneratedRegex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$")]
+    private static partial Regex NamePattern();
+
+    [GeneratedRegex(@"Id\s*=\s*""SNT-(\d{4})""")]
+    private static partial Regex IdPattern();
+}

@@ -1,0 +1,161 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Sentinel.Contracts;
+using Sentinel.Events;
+using Sentinel.Rules.Compilation;
+
+namespace Sentinel.Rules.Testing;
+
+/// <summary>One case of a fixture file: consecutive lines with the same "case" name, run on a fresh rule instance.</summary>
+public sealed record FixtureCaseResult(string Case, int Line, bool Passed, string? Failure);
+
+public sealed record FixtureReport(
+    string RuleFile,
+    string FixtureFile,
+    string? RuleId,
+    IReadOnlyList<RuleDiagnostic> Diagnostics,
+    IReadOnlyList<FixtureCaseResult> Cases,
+    string? Problem)
+{
+    public bool Passed => Problem is null && !Diagnostics.Any(d => d.IsError) && Cases.All(c => c.Passed);
+}
+
+/// <summary>A fixture line that is not valid: names the file, line and field.</summary>
+public sealed class FixtureFormatException(string file, int line, string field, string message)
+    : Exception($"{file}:{line}: {field}: {message}")
+{
+    public string File { get; } = file;
+    public int Line { get; } = line;
+    public string Field { get; } = field;
+    public string Reason { get; } = message;
+}
+
+/// <summary>
+/// Runs a rule's fixtures: <c>x.fixtures.jsonl</c> beside <c>x.csx</c>, one JSON object a line:
+/// <c>{"case": "name", "fires": true, "event": { …sentinel.v1.Event… }}</c>. Consecutive lines with the same
+/// case name are one case (for stateful rules), evaluated in order on a fresh instance; <c>fires</c> says
+/// whether the rule must produce a finding on that line's event.
+/// </summary>
+public sealed class FixtureRunner
+{
+    /// <summary>The host fixtures run on: the usual initial namespace inodes, 2 NUMA nodes, 64-bit.</summary>
+    public static readonly HostInfo FixtureHost = new()
+    {
+        MountNamespace = 4026531840, PidNamespace = 4026531836, NumaNodes = 2, Is64Bit = true,
+    };
+
+    private readonly RuleFactory _factory;
+
+    public FixtureRunner(RuleEngineOptions options, ILogger logger) =>
+        _factory = new RuleFactory(options with { Host = FixtureHost }, FixtureHost, logger);
+
+    public FixtureReport Run(string ruleFile)
+    {
+        ruleFile = Path.GetFullPath(ruleFile);
+        var fixtureFile = RuleDirectories.FixturePath(ruleFile);
+        var diagnostics = new List<RuleDiagnostic>();
+        var compilation = _factory.Compile(ruleFile);
+        var probe = _factory.Load(compilation, diagnostics);
+        if (probe is null)
+            return new FixtureReport(ruleFile, fixtureFile, null, diagnostics, [], "the rule does not compile or load");
+        try
+        {
+            if (!File.Exists(fixtureFile))
+                return new FixtureReport(ruleFile, fixtureFile, probe.Info.Id, diagnostics, [], $"no fixtures: expected {fixtureFile}");
+            var cases = ReadCases(fixtureFile);
+            string? problem = null;
+            if (cases.Count == 0) problem = "the fixture file has no cases";
+            else if (!cases.Any(c => c.Steps.Any(s => s.Fires)) || !cases.Any(c => c.Steps.Any(s => !s.Fires)))
+                problem = "fixtures need at least one event that fires and one that does not";
+            var results = cases.Select(c => RunCase(probe.Loaded, c, diagnostics)).ToList();
+            return new FixtureReport(ruleFile, fixtureFile, probe.Info.Id, diagnostics, results, problem);
+        }
+        finally
+        {
+            probe.Unload();
+        }
+    }
+
+    private FixtureCaseResult RunCase(LoadedRule loaded, FixtureCase fixtureCase, List<RuleDiagnostic> diagnostics)
+    {
+        var slot = _factory.NewSlot(loaded, FixtureHost, diagnostics);
+        if (slot is null) return new FixtureCaseResult(fixtureCase.Name, fixtureCase.Line, false, "the rule failed to instantiate");
+        var findings = new Findings();
+        foreach (var step in fixtureCase.Steps)
+        {
+            var fired = slot.Evaluate(step.Event, findings);
+            var status = slot.Snapshot();
+            if (status.Errors > 0)
+                return Fail(fixtureCase, $"line {step.Line}: the rule failed: {status.LastError}");
+            if (fired != step.Fires)
+                return Fail(fixtureCase, step.Fires
+                    ? $"line {step.Line}: expected the rule to fire, it did not"
+                    : $"line {step.Line}: expected no finding, got: {findings.Items[0].Message}");
+        }
+        return new FixtureCaseResult(fixtureCase.Name, fixtureCase.Line, true, null);
+    }
+
+    private static FixtureCaseResult Fail(FixtureCase c, string why) => new(c.Name, c.Line, false, why);
+
+    private sealed record FixtureStep(int Line, bool Fires, MovePagesEvent Event);
+
+    private sealed record FixtureCase(string Name, int Line, List<FixtureStep> Steps);
+
+    /// <summary>Parses a fixture file; throws <see cref="FixtureFormatException"/> naming the line and field.</summary>
+    public static int CountCases(string fixtureFile) => ReadCases(fixtureFile).Count;
+
+    private static List<FixtureCase> ReadCases(string file)
+    {
+        var cases = new List<FixtureCase>();
+        var lineNumber = 0;
+        foreach (var line in File.ReadLines(file))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            var (name, fires, evt) = ParseLine(file, lineNumber, line);
+            if (cases.Count == 0 || cases[^1].Name != name) cases.Add(new FixtureCase(name, lineNumber, []));
+            cases[^1].Steps.Add(new FixtureStep(lineNumber, fires, evt));
+        }
+        return cases;
+    }
+
+    private static (string Name, bool Fires, MovePagesEvent Event) ParseLine(string file, int line, string text)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(text);
+        }
+        catch (JsonException ex)
+        {
+            throw new FixtureFormatException(file, line, "json", ex.Message);
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new FixtureFormatException(file, line, "json", "expected a JSON object");
+            var name = root.TryGetProperty("case", out var c) && c.ValueKind == JsonValueKind.String && c.GetString() is { Length: > 0 } n
+                ? n
+                : throw new FixtureFormatException(file, line, "case", "expected a non-empty string naming the case");
+            var fires = root.TryGetProperty("fires", out var f) && f.ValueKind is JsonValueKind.True or JsonValueKind.False
+                ? f.GetBoolean()
+                : throw new FixtureFormatException(file, line, "fires", "expected true or false");
+            if (!root.TryGetProperty("event", out var e) || e.ValueKind != JsonValueKind.Object)
+                throw new FixtureFormatException(file, line, "event", "expected a sentinel.v1.Event object");
+            var evt = new MovePagesEvent();
+            try
+            {
+                EventJson.Parse(e.GetRawText(), evt);
+            }
+            catch (EventFormatException ex)
+            {
+                throw new FixtureFormatException(file, line, "event." + ex.Field, ex.Message);
+            }
+            catch (Exception ex) when (ex is FormatException or OverflowException)
+            {
+                throw new FixtureFormatException(file, line, "event", ex.Message);
+            }
+            return (name, fires, evt);
+        }
+    }
+}

@@ -1,0 +1,384 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Google.Protobuf;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sentinel.Contracts;
+using Sentinel.Events;
+
+namespace Sentinel.Server.Journal;
+
+/// <summary>The retained range: empty when <see cref="First"/> &gt; <see cref="Last"/>.</summary>
+public readonly record struct JournalRange(ulong First, ulong Last)
+{
+    public bool IsEmpty => First > Last;
+}
+
+/// <summary>
+/// The durable detection journal on SQLite in WAL mode. The pipeline hands detections over without waiting for
+/// disk; one writer commits them in batches (one fsync per batch), assigns gap-free sequences that continue across
+/// restarts, and only then publishes them to streams. Nothing reaches a client before it is durable.
+/// </summary>
+public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDisposable
+{
+    public const int MaxBatch = 1024;
+    private const int PendingCapacity = 65_536;
+
+    private readonly ServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly SentinelMetrics? _metrics;
+    private readonly Channel<Detection> _pending = Channel.CreateBounded<Detection>(
+        new BoundedChannelOptions(PendingCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly RecentDetections _recent = new(16_384);
+    private readonly Lock _writeLock = new();
+    private readonly Lock _signalLock = new();
+    private readonly HashSet<string> _ruleIds = new(StringComparer.Ordinal);
+    private readonly SqliteConnection _connection;
+    private readonly string _readConnectionString;
+    private TaskCompletionSource _committed = NewSignal();
+    private Task? _writer, _retention;
+    private CancellationTokenSource? _stopRetention;
+    private ulong _first, _last;
+    private long _payloadBytes, _pruned;
+
+    public DetectionJournal(ServerOptions options, ILogger<DetectionJournal>? logger = null, SentinelMetrics? metrics = null)
+    {
+        _options = options;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _metrics = metrics;
+        Path = System.IO.Path.GetFullPath(options.JournalPath);
+        var builder = new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
+        _connection = new SqliteConnection(builder.ToString());
+        try
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+            _connection.Open();
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            _connection.Dispose();
+            throw new ServerConfigurationException($"cannot open the journal {Path}: {ex.Message}");
+        }
+        InitializeSchema();
+        _readConnectionString = new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
+        LoadState();
+        Prune(DateTimeOffset.UtcNow);
+    }
+
+    public string Path { get; }
+
+    public JournalRange Range
+    {
+        get { lock (_signalLock) return new JournalRange(_first, _last); }
+    }
+
+    public long PayloadBytes => Interlocked.Read(ref _payloadBytes);
+    public long Pruned => Interlocked.Read(ref _pruned);
+
+    /// <summary>The database plus its WAL on disk.</summary>
+    public long FileBytes => FileLength(Path) + FileLength(Path + "-wal");
+
+    /// <summary>Called on the pipeline's thread: hands the detection to the writer. Blocks only if the writer is 64k behind.</summary>
+    public void OnDetection(Detection detection)
+    {
+        if (_pending.Writer.TryWrite(detection)) return;
+        try
+        {
+            // Full: durability wins over speed, so the pipeline waits for the disk (and the ring buffer counts losses).
+            _pending.Writer.WriteAsync(detection).AsTask().GetAwaiter().GetResult();
+        }
+        catch (ChannelClosedException)
+        {
+            // After shutdown began (a late detection while the pipeline drains): commit it here, never drop it.
+            CommitWithRetry([detection], CancellationToken.None);
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _writer = Task.Factory.StartNew(WriteLoop, TaskCreationOptions.LongRunning);
+        _stopRetention = new CancellationTokenSource();
+        _retention = RetentionLoopAsync(_stopRetention.Token);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Commits everything handed over so far, then stops the writer.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _pending.Writer.TryComplete();
+        _stopRetention?.Cancel();
+        if (_writer is not null) await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_retention is not null) await _retention.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        lock (_writeLock) _connection.Dispose();
+    }
+
+    /// <summary>Completes when a detection after <paramref name="after"/> is committed.</summary>
+    public Task WaitForCommitAsync(ulong after, CancellationToken cancellationToken)
+    {
+        Task signal;
+        lock (_signalLock)
+        {
+            if (_last > after) return Task.CompletedTask;
+            signal = _committed.Task;
+        }
+        return signal.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Whether any retained or past detection came from this rule.</summary>
+    public bool KnowsRule(string ruleId)
+    {
+        lock (_ruleIds) return _ruleIds.Contains(ruleId);
+    }
+
+    /// <summary>
+    /// Appends up to <paramref name="max"/> committed detections after <paramref name="after"/>, in order.
+    /// The first may be later than after+1 when retention pruned the rest: callers check.
+    /// </summary>
+    public void ReadAfter(ulong after, int max, List<V1.Detection> into)
+    {
+        if (after >= Range.Last || _recent.TryRead(after, max, into)) return;
+        using var connection = new SqliteConnection(_readConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT payload FROM detections WHERE seq > $after ORDER BY seq LIMIT $max";
+        command.Parameters.AddWithValue("$after", (long)after);
+        command.Parameters.AddWithValue("$max", max);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+            into.Add(V1.Detection.Parser.ParseFrom((byte[])reader[0]));
+    }
+
+    private void WriteLoop()
+    {
+        var reader = _pending.Reader;
+        var batch = new List<Detection>(MaxBatch);
+        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            // Group commit: whatever queued while the last fsync ran goes into this one.
+            while (batch.Count < MaxBatch && reader.TryRead(out var d)) batch.Add(d);
+            CommitWithRetry(batch, CancellationToken.None);
+            batch.Clear();
+        }
+    }
+
+    /// <summary>Commits the batch, retrying a failing disk until it works: the journal never skips a detection.</summary>
+    private void CommitWithRetry(IReadOnlyList<Detection> batch, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                Commit(batch);
+                return;
+            }
+            catch (SqliteException ex)
+            {
+                _logger.LogError(ex, "journal commit of {Count} detections failed; retrying in {Delay}", batch.Count, delay);
+                _metrics?.JournalErrors.Inc();
+                Thread.Sleep(delay);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                if (cancellationToken.IsCancellationRequested) throw;
+            }
+        }
+    }
+
+    private void Commit(IReadOnlyList<Detection> batch)
+    {
+        if (batch.Count == 0) return;
+        var started = Stopwatch.GetTimestamp();
+        var committed = new V1.Detection[batch.Count];
+        long bytes = 0;
+        ulong last;
+        lock (_writeLock)
+        {
+            last = _last;
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+            using var transaction = _connection.BeginTransaction();
+            using var insert = _connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO detections (seq, committed_ns, rule_id, severity, payload) VALUES ($seq, $now, $rule, $severity, $payload)";
+            var seqParam = insert.Parameters.Add("$seq", SqliteType.Integer);
+            insert.Parameters.AddWithValue("$now", now);
+            var ruleParam = insert.Parameters.Add("$rule", SqliteType.Text);
+            var severityParam = insert.Parameters.Add("$severity", SqliteType.Integer);
+            var payloadParam = insert.Parameters.Add("$payload", SqliteType.Blob);
+            insert.Prepare();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var proto = DetectionConverter.ToProto(batch[i]);
+                proto.Sequence = ++last;
+                var payload = proto.ToByteArray();
+                seqParam.Value = (long)proto.Sequence;
+                ruleParam.Value = proto.RuleId;
+                severityParam.Value = (int)proto.Severity;
+                payloadParam.Value = payload;
+                insert.ExecuteNonQuery();
+                bytes += payload.Length;
+                committed[i] = proto;
+            }
+            using (var meta = _connection.CreateCommand())
+            {
+                meta.Transaction = transaction;
+                meta.CommandText = "UPDATE meta SET value = $last WHERE key = 'last_sequence'";
+                meta.Parameters.AddWithValue("$last", (long)last);
+                meta.ExecuteNonQuery();
+            }
+            transaction.Commit(); // in WAL with synchronous=FULL this is the batch's one fsync
+        }
+
+        Interlocked.Add(ref _payloadBytes, bytes);
+        lock (_ruleIds)
+            foreach (var d in committed) _ruleIds.Add(d.RuleId);
+        _recent.Add(committed);
+        TaskCompletionSource signal;
+        lock (_signalLock)
+        {
+            _last = last;
+            if (_first == 0 || _first > last) _first = committed[0].Sequence;
+            signal = _committed;
+            _committed = NewSignal();
+        }
+        signal.SetResult();
+        _metrics?.OnCommitted(committed, Stopwatch.GetElapsedTime(started));
+    }
+
+    private async Task RetentionLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.RetentionInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try { Prune(DateTimeOffset.UtcNow); }
+                catch (SqliteException ex) { _logger.LogError(ex, "journal retention failed"); }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Applies retention: drops the oldest detections older than the age limit, then the oldest until the payload
+    /// fits the size limit. Always a prefix, so the retained range stays contiguous.
+    /// </summary>
+    public void Prune(DateTimeOffset now)
+    {
+        lock (_writeLock)
+        {
+            long cutoff = 0;
+            if (_options.RetentionAge is { } age)
+            {
+                var before = (now - age).ToUnixTimeMilliseconds() * 1_000_000;
+                cutoff = Math.Max(cutoff, ScalarLong("SELECT COALESCE(MAX(seq), 0) FROM detections WHERE committed_ns < $p", before));
+            }
+            if (_options.RetentionBytes is { } maxBytes && PayloadBytes > maxBytes)
+                cutoff = Math.Max(cutoff, SizeCutoff(PayloadBytes - maxBytes));
+            if (cutoff <= 0 || (ulong)cutoff < _first) return;
+
+            using var transaction = _connection.BeginTransaction();
+            var removedBytes = ScalarLong("SELECT COALESCE(SUM(length(payload)), 0) FROM detections WHERE seq <= $p", cutoff, transaction);
+            var removed = ScalarLong("SELECT COUNT(*) FROM detections WHERE seq <= $p", cutoff, transaction);
+            using (var delete = _connection.CreateCommand())
+            {
+                delete.Transaction = transaction;
+                delete.CommandText = "DELETE FROM detections WHERE seq <= $p";
+                delete.Parameters.AddWithValue("$p", cutoff);
+                delete.ExecuteNonQuery();
+            }
+            transaction.Commit();
+            Execute("PRAGMA incremental_vacuum");
+            Interlocked.Add(ref _payloadBytes, -removedBytes);
+            Interlocked.Add(ref _pruned, removed);
+            _recent.TrimThrough((ulong)cutoff);
+            lock (_signalLock) _first = (ulong)cutoff + 1;
+            if (removed > 0) _logger.LogInformation("journal retention pruned {Count} detections through sequence {Seq}", removed, cutoff);
+        }
+    }
+
+    /// <summary>The sequence through which the oldest rows add up to at least <paramref name="excess"/> bytes.</summary>
+    private long SizeCutoff(long excess)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT seq, length(payload) FROM detections ORDER BY seq";
+        using var reader = command.ExecuteReader();
+        long total = 0, seq = 0;
+        while (total < excess && reader.Read())
+        {
+            seq = reader.GetInt64(0);
+            total += reader.GetInt64(1);
+        }
+        return seq;
+    }
+
+    private void InitializeSchema()
+    {
+        // auto_vacuum must be set before the first table exists; it lets retention give space back.
+        Execute("PRAGMA auto_vacuum = INCREMENTAL");
+        var mode = ScalarString("PRAGMA journal_mode = WAL");
+        if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            throw new ServerConfigurationException($"the journal {Path} cannot use WAL mode (got '{mode}')");
+        Execute(_options.JournalSync == JournalSync.Full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+        Execute("""
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO meta (key, value) VALUES ('last_sequence', 0), ('schema_version', 1);
+            CREATE TABLE IF NOT EXISTS detections (
+                seq INTEGER PRIMARY KEY,
+                committed_ns INTEGER NOT NULL,
+                rule_id TEXT NOT NULL,
+                severity INTEGER NOT NULL,
+                payload BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS detections_rule ON detections (rule_id);
+            """);
+    }
+
+    private void LoadState()
+    {
+        // The meta row is updated in each batch's transaction, so it survives even when retention empties the table.
+        var last = (ulong)Math.Max(ScalarLong("SELECT value FROM meta WHERE key = 'last_sequence'"),
+                                   ScalarLong("SELECT COALESCE(MAX(seq), 0) FROM detections"));
+        var min = (ulong)ScalarLong("SELECT COALESCE(MIN(seq), 0) FROM detections");
+        _last = last;
+        _first = min == 0 ? last + 1 : min;
+        _payloadBytes = ScalarLong("SELECT COALESCE(SUM(length(payload)), 0) FROM detections");
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT DISTINCT rule_id FROM detections";
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) _ruleIds.Add(reader.GetString(0));
+    }
+
+    private void Execute(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private string? ScalarString(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar()?.ToString();
+    }
+
+    private long ScalarLong(string sql, long? parameter = null, SqliteTransaction? transaction = null)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        if (parameter is { } p) command.Parameters.AddWithValue("$p", p);
+        return Convert.ToInt64(command.ExecuteScalar() ?? 0L);
+    }
+
+    private static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

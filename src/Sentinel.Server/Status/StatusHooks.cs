@@ -1,0 +1,71 @@
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Sentinel.Engine;
+using Sentinel.Events;
+using Sentinel.Server.Journal;
+using Sentinel.V1;
+
+namespace Sentinel.Server;
+
+/// <summary>Adds what a component knows to GetStatus (probes, rules, pipeline, journal, clients). Registered in DI.</summary>
+public interface IAgentStatusContributor
+{
+    void Contribute(AgentStatus status);
+}
+
+/// <summary>The rules ListRules reports. The rule engine registers one; without it the list is empty.</summary>
+public interface IRuleCatalog
+{
+    IReadOnlyList<RuleInfo> Rules { get; }
+}
+
+/// <summary>Builds GetStatus from the contributors; the metrics endpoint reads the same snapshot.</summary>
+public sealed class AgentStatusBuilder(IEnumerable<IAgentStatusContributor> contributors, IServiceProvider services)
+{
+    private static readonly DateTimeOffset StartedAt = DateTimeOffset.UtcNow;
+    private readonly IAgentStatusContributor[] _contributors = contributors.ToArray();
+
+    public AgentStatus Build()
+    {
+        var status = new AgentStatus
+        {
+            Version = typeof(AgentStatusBuilder).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+            Host = Environment.MachineName,
+            StartedAt = Timestamp.FromDateTimeOffset(StartedAt),
+            Probes = new ProbeStatus(),
+            Counters = new V1.Counters(),
+            Journal = new JournalStatus(),
+        };
+        if (services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>() is { } addresses)
+            status.Listen.Add(addresses.Addresses);
+        foreach (var contributor in _contributors) contributor.Contribute(status);
+        return status;
+    }
+}
+
+internal sealed class JournalStatusContributor(DetectionJournal journal, ServerOptions options) : IAgentStatusContributor
+{
+    public void Contribute(AgentStatus status)
+    {
+        var range = journal.Range;
+        status.Journal = new JournalStatus
+        {
+            Path = journal.Path, FirstSequence = range.First, LastSequence = range.Last, SizeBytes = (ulong)journal.FileBytes,
+            SyncMode = options.JournalSync.ToString().ToUpperInvariant(), Pruned = (ulong)journal.Pruned,
+        };
+    }
+}
+
+/// <summary>The pipeline's own counters, when the host runs one.</summary>
+internal sealed class PipelineStatusContributor(IServiceProvider services) : IAgentStatusContributor
+{
+    public void Contribute(AgentStatus status)
+    {
+        if (services.GetService<EventPipeline>() is not { } pipeline) return;
+        status.Counters.EventsProcessed = (ulong)pipeline.Counters.Events;
+        status.Counters.Detections = (ulong)pipeline.Counters.Detections;
+        status.Counters.SinkErrors = (ulong)pipeline.Counters.SinkErrors;
+    }
+}

@@ -1,0 +1,2 @@
+// /proc, setpriv, unshare and raw syscalls: Linux only.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using Sentinel.ProcessTree;
+
+namespace Sentinel.Benchmarks.ProcessTree;
+
+/// <summary>
+/// Process-tree measurements that are not BenchmarkDotNet timings:
+/// <c>proctree-memory [N]</c>: retained memory of a tree of N (10k) live processes;
+/// <c>proctree-forkstorm [N]</c> (root): N short-lived processes against the live probes: forks/s, loss, agent CPU.
+/// </summary>
+internal static class ProcessTreeCommands
+{
+    public static int Memory(string[] args)
+    {
+        var n = args.Length > 0 ? int.Parse(args[0]) : 10_000;
+        // Baseline: the same processes as raw kernel records, which is what a tree-less agent would hold.
+        var recordBytes = (long)n * System.Runtime.InteropServices.Marshal.SizeOf<ProcTreeRecord>();
+        var before = Retained();
+        var tree = ProcessTreeFixtures.BuildLiveTree(n);
+        var after = Retained();
+        GC.KeepAlive(tree);
+        var bytes = after - before;
+        Console.WriteLine($"processes={tree.Count} retained_bytes={bytes} bytes_per_process={bytes / (double)tree.Count:F0} " +
+                          $"raw_records_bytes={recordBytes} ratio_to_raw={bytes / (double)recordBytes:F2} " +
+                          $"share_of_tracee_100MB={bytes / 100e6:P2}");
+        return 0;
+    }
+
+    private static long Retained()
+    {
+        for (var i = 0; i < 3; i++) GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    public static int ForkStorm(string[] args)
+    {
+        var n = args.Length > 0 ? int.Parse(args[0]) : 50_000;
+        var helper = BuildForkHelper();
+
+        // Baseline: the same storm with no agent attached.
+        var bare = TimeStorm(helper, n);
+
+        var tree = new Sentinel.ProcessTree.ProcessTree(new ProcessTreeOptions { Capacity = 8_192 });
+        using var service = new ProcessTreeService(tree);
+        service.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var before = tree.Stats;
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var observed = TimeStorm(helper, n);
+        service.Drain();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        var stats = tree.Stats;
+
+        var forksSeen = stats.Forks - before.Forks;
+        Console.WriteLine(
+            $"processes={n} bare_forks_per_s={n / bare.TotalSeconds:F0} with_agent_forks_per_s={n / observed.TotalSeconds:F0} " +
+            $"slowdown={observed.TotalSeconds / bare.TotalSeconds:F2}x forks_seen={forksSeen} lost_in_kernel={service.LostInKernel} " +
+            $"agent_cpu_s={cpu.TotalSeconds:F2} agent_cpu_share_of_one_core={cpu.TotalSeconds / observed.TotalSeconds:P1} " +
+            $"agent_cpu_per_process_us={cpu.TotalMicroseconds / n:F1} tree_max={tree.Options.Capacity} tree_now={stats.Count} " +
+            $"evicted={stats.Evicted - before.Evicted}");
+        return forksSeen + (long)service.LostInKernel >= n ? 0 : 1;
+    }
+
+    private static TimeSpan TimeStorm(string helper, int n)
+    {
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(new ProcessStartInfo(helper, n.ToString()) { RedirectStandardOutput = true })!;
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException("fork helper failed");
+        return sw.Elapsed;
+    }
+
+    private static string BuildForkHelper()
+    {
+        var dir = Directory.CreateTempSubdirectory("sentinel-bench-fork").FullName;
+        var source = Path.Combine(dir, "forks.c");
+        File.WriteAllText(source, """
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include <sys/wait.h>
+            #include <unistd.h>
+            int main(int argc, char **argv)
+            {
+                int n = atoi(argv[1]);
+                for (int i = 0; i < n; i++) {
+                    pid_t pid = fork();
+                    if (pid == 0) _exit(0);
+                    if (pid < 0) { perror("fork"); return 1; }
+                    waitpid(pid, NULL, 0);
+                }
+                printf("%d\n", n);
+                return 0;
+            }
+            """);
+        var exe = Path.Combine(dir, "forks");
+        using var gcc = Process.Start("gcc", ["-O2", "-o", exe, source])!;
+        gcc.WaitForExit();
+        return gcc.ExitCode == 0 ? exe : throw new InvalidOperationException("gcc failed");
+    }
+}

@@ -1,0 +1,107 @@
+using Sentinel.Rules.Runtime;
+
+namespace Sentinel.Rules.Tests;
+
+/// <summary>Runaway and throwing rules are stopped and quarantined; the other rules keep producing detections.</summary>
+public sealed class BoundedEvaluationTests
+{
+    private const string FiresAlways = """findings.Add("good");""";
+
+    public static TheoryData<string, string, string, string> Runaways() => new()
+    {
+        { "endless loop", "while (true) { }", "", "step budget" },
+        { "endless for", "for (;;) { }", "", "step budget" },
+        { "unbounded recursion", "Recurse(1);", "private static int Recurse(int n) => Recurse(n + 1) + 1;", "stack budget" },
+        // The JIT may turn this into a tail call, so it runs out of steps rather than stack: stopped either way.
+        { "recursion through a lambda", "Func<int, int>? f = null; f = n => f!(n + 1); f(0);", "", "budget" },
+        { "recursion through a property", "var x = Loop;", "private int Loop => Loop + 1;", "stack budget" },
+        { "unbounded allocation in a loop", "var all = new List<int[]>(); while (true) all.Add(new int[50_000]);", "", "allocation budget" },
+        { "doubling string", "var s = \"x\"; while (true) s += s;", "", "allocation budget" },
+        { "one huge array", "var a = new long[e.Pid * 1_000_000];", "", "array of 100000000 elements" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Runaways))]
+    public void A_runaway_rule_is_quarantined_and_the_others_keep_firing(string what, string match, string members, string reason)
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("a-good.csx", TestRules.Rule("SNT-9001", FiresAlways));
+        dir.Write("b-runaway.csx", TestRules.Rule("SNT-9002", match + "\nfindings.Add(\"unreachable\");", members));
+        dir.Write("c-good.csx", TestRules.Rule("SNT-9003", FiresAlways));
+        using var engine = TestRules.Load(dir.Path);
+        Assert.DoesNotContain(engine.Diagnostics, d => d.IsError);
+        var sink = new ListSink();
+
+        for (var i = 0; i < 20; i++)
+            engine.Evaluate(TestRules.Event(pid: 100), sink);
+
+        Assert.Equal(40, sink.Detections.Count);
+        Assert.All(sink.Detections, d => Assert.Equal("good", d.Message));
+        var runaway = Assert.Single(engine.Status(), s => s.Id == "SNT-9002");
+        Assert.True(runaway.Quarantined, what);
+        Assert.True(runaway.QuarantineReason?.Contains(reason), runaway.QuarantineReason);
+        Assert.Equal(1, runaway.Errors); // quarantined at the first runaway, not after repeated ones
+        Assert.Equal(1, runaway.Evaluations);
+        Assert.All(engine.Status().Where(s => s.Id != "SNT-9002"), s => Assert.Equal((20, false), (s.Evaluations, s.Quarantined)));
+    }
+
+    [Fact]
+    public void A_throwing_rule_is_counted_then_quarantined_and_the_others_keep_running()
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("a-good.csx", TestRules.Rule("SNT-9001", FiresAlways));
+        // Throws on odd pids only: successes in between do not reset the count.
+        dir.Write("b-throws.csx", TestRules.Rule("SNT-9002",
+            """findings.Add("partial"); if (e.Pid % 2 == 1) throw new InvalidOperationException("boom " + e.Pid);"""));
+        using var engine = TestRules.Load(dir.Path, TestRules.Options() with { QuarantineAfterErrors = 3 });
+        var sink = new ListSink();
+
+        for (var pid = 1; pid <= 10; pid++)
+            engine.Evaluate(TestRules.Event(pid: pid), sink);
+
+        var thrower = Assert.Single(engine.Status(), s => s.Id == "SNT-9002");
+        Assert.Equal(3, thrower.Errors);
+        Assert.True(thrower.Quarantined);
+        Assert.Contains("threw 3 times", thrower.QuarantineReason);
+        Assert.Equal("InvalidOperationException: boom 5", thrower.LastError);
+        Assert.Equal(5, thrower.Evaluations); // pids 1-5; quarantined after the third failure
+        // Findings of a failed evaluation are dropped; those of its successes (pids 2 and 4) are kept.
+        Assert.Equal([2, 4], sink.Detections.Where(d => d.Rule.Id == "SNT-9002").Select(d => d.Event.Pid));
+        Assert.Equal(10, sink.Detections.Count(d => d.Rule.Id == "SNT-9001"));
+    }
+
+    [Fact]
+    public void Budget_checks_are_injected_only_where_code_can_repeat()
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("plain.csx", TestRules.Rule("SNT-9001", "if (e.Pid == 1) findings.Add(\"x\");"));
+        dir.Write("loop.csx", TestRules.Rule("SNT-9002", "for (var i = 0; i < 3; i++) { }"));
+        using var engine = TestRules.Load(dir.Path);
+
+        var compiled = new[] { "plain.csx", "loop.csx" }
+            .Select(f => TestRules.Compile(File.ReadAllText(Path.Combine(dir.Path, f))))
+            .ToList();
+
+        Assert.All(compiled, c => Assert.True(c.Succeeded));
+        Assert.Equal(2, engine.Status().Count);
+        // A loop that ends is not stopped: the budget is far above what it needs.
+        engine.Evaluate(TestRules.Event(pid: 1), new ListSink());
+        Assert.All(engine.Status(), s => Assert.False(s.Quarantined));
+        Assert.True(BudgetLimits.Default.MaxSteps >= 100_000);
+    }
+
+    [Fact]
+    public void The_event_a_detection_carries_is_a_snapshot()
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("r.csx", TestRules.Rule("SNT-9001", FiresAlways));
+        using var engine = TestRules.Load(dir.Path);
+        var sink = new ListSink();
+        var pooled = TestRules.Event(pid: 42);
+
+        engine.Evaluate(pooled, sink);
+        pooled.Reset();
+
+        Assert.Equal(42, Assert.Single(sink.Detections).Event.Pid);
+    }
+}
