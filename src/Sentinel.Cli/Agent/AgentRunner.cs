@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Internal;
@@ -6,6 +8,8 @@ using Sentinel.Engine;
 using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.ProcessTree;
+using Sentinel.Rules;
+using Sentinel.Server;
 
 namespace Sentinel.Cli.Agent;
 
@@ -15,11 +19,11 @@ internal sealed class AgentSettings
     public IReadOnlyList<AttachStrategy>? Strategies { get; init; }
     public List<IEventObserver> Observers { get; } = [];
     public List<IDetectionSink> DetectionSinks { get; } = [];
-    public IDetector? Detector { get; init; }
+    public RuleEngine? Rules { get; init; }
+    /// <summary>When set, the gRPC server, the journal and the metrics run in the same host.</summary>
+    public ServerOptions? Server { get; init; }
     public TimeSpan? Duration { get; init; }
     public bool Verbose { get; init; }
-    /// <summary>Extra services (rules, process tree, server) registered by the command.</summary>
-    public List<Action<IServiceCollection>> Services { get; } = [];
 }
 
 /// <summary>Runs the capture pipeline until Ctrl-C, SIGTERM or the duration ends, then prints the counters.</summary>
@@ -35,14 +39,8 @@ internal static class AgentRunner
         {
             throw new CliException(ex.Message);
         }
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        ConfigureLogging(builder.Logging, settings.Verbose);
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
-        builder.Services.AddSingleton<IHostLifetime, ConsoleLifetime>();
-        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
-        Register(builder.Services, settings);
 
-        using var host = builder.Build();
+        using var host = Build(settings);
         var capture = host.Services.GetRequiredService<CaptureService>();
         capture.Attached += probe =>
             Console.Error.WriteLine($"sentinel: attached move_pages probes (strategy: {MovePagesProbe.StrategyName(probe.Strategy)}; " +
@@ -51,10 +49,17 @@ internal static class AgentRunner
         {
             await host.StartAsync();
         }
-        catch (Exception ex) when (ex is ProbeEnvironmentException or ProbeAttachException)
+        catch (Exception ex) when (ex is ProbeEnvironmentException or ProbeAttachException or BpfException or ServerConfigurationException)
         {
             throw new CliException(ex.Message);
         }
+        catch (IOException ex) when (settings.Server is not null)
+        {
+            throw new CliException($"cannot listen on {settings.Server.Listen}: {ex.Message} (choose another with --listen)");
+        }
+        if (settings.Server is { } server)
+            Console.Error.WriteLine($"sentinel: serving gRPC on {server.Listen}, journal {server.JournalPath}" +
+                                    (server.MetricsListen is { } metrics ? $", metrics on http://{metrics}/metrics" : ""));
 
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
         if (settings.Duration is { } duration)
@@ -70,8 +75,37 @@ internal static class AgentRunner
         return ExitCodes.Ok;
     }
 
-    private static void Register(IServiceCollection services, AgentSettings settings)
+    private static IHost Build(AgentSettings settings)
     {
+        if (settings.Server is not { } server)
+        {
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            Configure(builder.Services, builder.Logging, settings);
+            return builder.Build();
+        }
+        var web = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        web.WebHost.UseKestrelCore();
+        Configure(web.Services, web.Logging, settings);
+        try
+        {
+            SentinelServer.ConfigureServices(web, server);
+        }
+        catch (ServerConfigurationException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+        var app = web.Build();
+        SentinelServer.MapEndpoints(app);
+        return app;
+    }
+
+    private static void Configure(IServiceCollection services, ILoggingBuilder logging, AgentSettings settings)
+    {
+        ConfigureLogging(logging, settings.Verbose);
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        services.AddSingleton<IHostLifetime, ConsoleLifetime>();
+        services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+
         var channel = new EventChannel();
         services.AddSingleton(channel);
         services.AddSingleton(channel.Pool);
@@ -79,16 +113,23 @@ internal static class AgentRunner
         services.AddSingleton(new CaptureOptions { Strategies = settings.Strategies });
         services.AddSingleton(sp => new EventPipeline(
             sp.GetServices<IEventEnricher>(),
-            settings.Detector ?? sp.GetService<IDetector>(),
+            settings.Rules,
             settings.Observers.Concat(sp.GetServices<IEventObserver>()),
-            settings.DetectionSinks.Concat(sp.GetServices<IDetectionSink>()),
+            // The journal (a DI sink) commits before the printers see a detection.
+            sp.GetServices<IDetectionSink>().Concat(settings.DetectionSinks),
             sp.GetRequiredService<ILogger<EventPipeline>>()));
+        services.AddSingleton<IAgentStatusContributor, ProbeStatusContributor>();
+        if (settings.Rules is { } rules)
+        {
+            services.AddSingleton(rules);
+            services.AddSingleton<IRuleCatalog, RuleCatalog>();
+            services.AddSingleton<IAgentStatusContributor, RuleStatusContributor>();
+        }
         // Hosted services start in order and stop in reverse: the pipeline reads before capture starts, the
         // process tree is seeded before the first event, and capture drains and completes the channel
         // before the pipeline stops.
         services.AddHostedService<PipelineService>();
         services.AddSentinelProcessTree();
-        foreach (var register in settings.Services) register(services);
         services.AddSingleton<CaptureService>();
         services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());
     }
@@ -102,6 +143,7 @@ internal static class AgentRunner
         logging.AddFilter("Microsoft", LogLevel.Warning);
         // Start-up failures are reported once, as one line, by the command itself.
         logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel", LogLevel.Error);
         logging.AddFilter("Sentinel.Libbpf", verbose ? LogLevel.Information : LogLevel.Error);
     }
 

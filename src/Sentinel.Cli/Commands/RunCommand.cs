@@ -1,16 +1,23 @@
 using System.CommandLine;
-using Sentinel.Cli.Agent;
 using Microsoft.Extensions.Logging;
+using Sentinel.Cli.Agent;
 using Sentinel.Formats;
 using Sentinel.Rules;
+using Sentinel.Server;
 
 namespace Sentinel.Cli;
 
-/// <summary>`sentinel run`: the agent. Captures live, evaluates rules, prints and serves detections.</summary>
+/// <summary>`sentinel run`: the agent. Captures live, evaluates rules, prints, journals and serves detections.</summary>
 internal static class RunCommand
 {
     public static Command Create()
     {
+        var rules = new Option<string?>("--rules")
+        {
+            Description = $"The rules directory (or one .csx file); default: the checkout's rules/ or {RuleDirectories.SystemDirectory}. " +
+                          "Edits and SIGHUP reload it while running.",
+        };
+        var noRules = new Option<bool>("--no-rules") { Description = "Evaluate no rules; print every event to stdout instead." };
         var format = new Option<string>("--format", "-f")
         {
             Description = "Output format for detections (and for events with --no-rules): " + string.Join("|", DetectionFormats.Names) + ".",
@@ -20,45 +27,71 @@ internal static class RunCommand
         {
             Description = "Also write every event to this file as JSON Lines of sentinel.v1.Event ('-' for stdout).",
         };
-        var noRules = new Option<bool>("--no-rules")
+        var listen = new Option<string>("--listen")
         {
-            Description = "Evaluate no rules; print every event to stdout instead.",
+            Description = "gRPC listener: HOST:PORT or unix:PATH. A non-loopback address requires --tls-cert.",
+            DefaultValueFactory = _ => $"127.0.0.1:{ServerOptions.DefaultPort}",
         };
-        var rules = new Option<string?>("--rules")
+        var noServer = new Option<bool>("--no-server") { Description = "Serve no gRPC and keep no journal: print only." };
+        var journal = new Option<string>("--journal")
         {
-            Description = $"The rules directory (or one .csx file); default: the checkout's rules/ or {RuleDirectories.SystemDirectory}. " +
-                          "Edits and SIGHUP reload it while running.",
+            Description = "The detection journal (SQLite). Detections are committed here before any stream sees them.",
+            DefaultValueFactory = _ => ServerOptions.DefaultJournalPath(),
         };
-        var command = new Command("run", "Run the agent: attach the probes and stream until Ctrl-C or SIGTERM, then print the counters.")
+        var retentionDays = new Option<double?>("--retention-days") { Description = "Prune journaled detections older than this (default 7)." };
+        var retentionMb = new Option<long?>("--retention-mb") { Description = "Prune the oldest detections past this journal size (default 1024)." };
+        var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT)." };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "Server certificate (PEM) for TLS." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "Server private key (PEM)." };
+        var clientCa = new Option<string?>("--client-ca") { Description = "Require client certificates signed by this CA (mTLS)." };
+        var token = new Option<string?>("--token") { Description = "Require this bearer token from clients (with TLS)." };
+        var syslog = new Option<string?>("--syslog")
         {
-            rules, format, eventsOut, noRules, CaptureCommands.Strategy, CaptureCommands.Verbose,
+            Description = "Also send detections as CEF in RFC 5424 syslog: HOST:PORT (UDP), tcp://HOST:PORT or file:PATH.",
+        };
+        var command = new Command("run", "Run the agent: attach the probes, evaluate the rules, print and serve detections until Ctrl-C or SIGTERM, then print the counters.")
+        {
+            rules, noRules, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
+            tlsCert, tlsKey, clientCa, token, syslog, CaptureCommands.Strategy, CaptureCommands.Verbose,
         };
         command.SetAction(async parse =>
         {
             var formatName = parse.GetValue(format)!;
             var verbose = parse.GetValue(CaptureCommands.Verbose);
-            using var engine = parse.GetValue(noRules) ? null : LoadRules(parse.GetValue(rules) ?? RuleDirectories.Default(), verbose);
+            var printer = parse.GetValue(noRules) ? null : Formatter(formatName);
+            var server = parse.GetValue(noServer) ? null : new ServerOptions
+            {
+                Listen = parse.GetValue(listen)!,
+                JournalPath = parse.GetValue(journal)!,
+                RetentionAge = parse.GetValue(retentionDays) is { } days ? TimeSpan.FromDays(days) : TimeSpan.FromDays(7),
+                RetentionBytes = parse.GetValue(retentionMb) is { } mb ? mb * 1024 * 1024 : 1L << 30,
+                MetricsListen = parse.GetValue(metrics),
+                TlsCertificatePath = parse.GetValue(tlsCert),
+                TlsKeyPath = parse.GetValue(tlsKey),
+                ClientCaPath = parse.GetValue(clientCa),
+                Token = parse.GetValue(token),
+            };
+            await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
+            using var engine = printer is null ? null : LoadRules(parse.GetValue(rules) ?? RuleDirectories.Default(), verbose);
             var settings = new AgentSettings
             {
                 Strategies = CaptureCommands.ParseStrategies(parse.GetValue(CaptureCommands.Strategy)!),
                 Verbose = verbose,
-                Detector = engine,
+                Rules = engine,
+                Server = server,
             };
             if (parse.GetValue(eventsOut) is { } path)
                 settings.Observers.Add(new JsonLinesEventWriter(path));
-            if (parse.GetValue(noRules))
-            {
+            if (printer is null)
                 settings.Observers.Add(formatName switch
                 {
                     "pretty" => new PrettyEventPrinter(),
                     "json" => new JsonLinesEventWriter("-"),
                     _ => throw new CliException($"--no-rules prints events, which come as pretty or json, not {formatName}"),
                 });
-            }
             else
-            {
-                settings.DetectionSinks.Add(new ConsoleDetectionSink(Formatter(formatName)));
-            }
+                settings.DetectionSinks.Add(new ConsoleDetectionSink(printer));
+            if (syslogSink is not null) settings.DetectionSinks.Add(syslogSink);
             return await AgentRunner.RunAsync(settings);
         });
         return command;
@@ -70,14 +103,19 @@ internal static class RunCommand
         if (!File.Exists(path) && !Directory.Exists(path))
             throw new CliException($"rules path '{path}' does not exist");
         using var loggers = LoggerFactory.Create(logging => AgentRunner.ConfigureLogging(logging, verbose));
-        var logger = loggers.CreateLogger("Sentinel.Rules");
-        var engine = RuleEngine.Load(path, RuleEngineOptions.Default, logger);
+        var engine = RuleEngine.Load(path, RuleEngineOptions.Default, loggers.CreateLogger("Sentinel.Rules"));
         foreach (var diagnostic in engine.Diagnostics)
             Console.Error.WriteLine($"sentinel: {diagnostic}");
         Console.Error.WriteLine($"sentinel: loaded {engine.Rules.Count} rules from {engine.RulesPath}" +
                                 (engine.Diagnostics.Count > 0 ? $" ({engine.Diagnostics.Count} failed to load)" : ""));
         engine.StartWatching();
         return engine;
+    }
+
+    private static SyslogTarget ParseSyslog(string value)
+    {
+        try { return SyslogTarget.Parse(value); }
+        catch (ArgumentException ex) { throw new CliException(ex.Message); }
     }
 
     internal static IDetectionFormatter Formatter(string name)
