@@ -47,6 +47,13 @@ static __always_inline struct snt_proc_event *reserve(__u32 kind)
 	return e;
 }
 
+/* No wakeups: a fork storm would cost one per record. Userspace reads every few ms, and before it enriches
+ * a move_pages event, so records never trail the calls they precede. */
+static __always_inline void submit(struct snt_proc_event *e)
+{
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
 /* Identity, credentials, namespaces and cgroup of the process `task` belongs to. */
 static __always_inline void fill_task(struct snt_proc_event *e, struct task_struct *task)
 {
@@ -84,7 +91,7 @@ int handle_fork(struct bpf_raw_tracepoint_args *ctx)
 	if (!e)
 		return 0;
 	fill_task(e, child);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -116,7 +123,7 @@ int handle_exec(struct bpf_raw_tracepoint_args *ctx)
 		len = SNT_PROC_ARGS_LEN;
 	if (len > 0 && !bpf_probe_read_user(&e->args, len, (void *)arg_start))
 		e->args_len = len;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -133,6 +140,6 @@ int handle_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	fill_task(e, task);
 	e->exit_code = BPF_CORE_READ(task, exit_code);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }

@@ -12,6 +12,8 @@ internal static class CliCommands
         EventsCommands.Create(),
         RulesCommands.Create(),
         ReplayCommand.Create(),
+        StreamCommand.Create(),
+        StatusCommand.Create(),
         SimulateCommand.Create(),
     ];
 }

@@ -26,7 +26,7 @@ internal sealed class ProcFs(string root, int maxArgs)
     public ProcessInfo? TryRead(int pid, StringPool strings, ContainerCache containers)
     {
         var dir = Path.Combine(Root, pid.ToString(CultureInfo.InvariantCulture));
-        if (!TryReadStat(dir, out var comm, out var ppid, out var startNs)) return null;
+        if (!Directory.Exists(dir) || !TryReadStat(dir, out var comm, out var ppid, out var startNs)) return null;
         var (uid, euid, gid) = ReadIds(dir);
         var exe = ReadLink(Path.Combine(dir, "exe"));
         var cgroupPath = ReadCgroupPath(dir);
@@ -163,6 +163,8 @@ internal sealed class ProcFs(string root, int maxArgs)
 
     private static string ReadCgroupPath(string dir)
     {
+        // Most misses are short-lived processes already gone: a stat is far cheaper than a thrown exception.
+        if (!File.Exists(Path.Combine(dir, "cgroup"))) return "";
         try
         {
             string? firstContainer = null;

@@ -47,6 +47,13 @@ public sealed class ProcessTree
 
     public ProcessTreeOptions Options { get; }
 
+    /// <summary>
+    /// Applies the records the kernel wrote up to a boot-clock time (0: up to now) that the feeder has not read yet;
+    /// set by the live feeder. The enricher calls it with each event's time, so an event never outruns the fork
+    /// or exec that preceded it.
+    /// </summary>
+    public Action<ulong>? DrainPending { get; set; }
+
     /// <summary>pid 1's namespace; where init hides it (some sandboxes), the agent's own, as it runs on the host.</summary>
     private ulong HostNamespace(string kind)
     {
@@ -181,7 +188,72 @@ public sealed class ProcessTree
             }
         }
         // A parent we never saw: only the exact identity will do, or ancestry would name a stranger.
-        return child.ParentStartTimeNs == 0 ? null : ResolveFromProc(child.ParentPid, 0, child.ParentStartTimeNs);
+        var parent = child.ParentStartTimeNs == 0 ? null : ResolveFromProc(child.ParentPid, 0, child.ParentStartTimeNs);
+        if (parent is null)
+        {
+            // Gone for good (exited and pruned): do not look for it again on every event of its children.
+            lock (_lock)
+                if (FindEntity(child.Pid, child.StartTimeNs) is { } node) node.ParentGone = true;
+        }
+        return parent;
+    }
+
+    /// <summary>What <see cref="EnrichFromTree"/> could not find in the tree.</summary>
+    [Flags]
+    internal enum Missing
+    {
+        None = 0,
+        Caller = 1,
+        Ancestry = 2,
+        Target = 4,
+    }
+
+    /// <summary>
+    /// The enrichment fast path: caller, ancestry and target from the tree under one lock, allocating nothing
+    /// unless the caller's credentials or namespaces changed. Reports what it could not find, for the enricher
+    /// to finish through /proc. <paramref name="targetPid"/> ≤ 0 means no target to resolve.
+    /// </summary>
+    internal Missing EnrichFromTree(MovePagesEvent evt, ulong atNs, int depth, int targetPid)
+    {
+        var e = evt.Enrichment;
+        var missing = Missing.None;
+        lock (_lock)
+        {
+            if (evt.Pid > 0 && FindAt(evt.Pid, atNs) is { } caller)
+            {
+                Touch(caller);
+                e.Caller = RefreshLocked(caller, evt);
+                for (var node = caller; e.AncestryBuffer.Count < depth && node.Info.ParentPid > 0 && !node.ParentGone;)
+                {
+                    if (FindEntity(node.Info.ParentPid, node.Info.ParentStartTimeNs) is not { } parent)
+                    {
+                        missing |= Missing.Ancestry;
+                        break;
+                    }
+                    Touch(parent);
+                    e.AncestryBuffer.Add(parent.Info);
+                    node = parent;
+                }
+            }
+            else
+            {
+                missing |= Missing.Caller | Missing.Ancestry;
+            }
+
+            if (targetPid > 0)
+            {
+                if (FindAt(targetPid, atNs) is { } target)
+                {
+                    Touch(target);
+                    e.Target = target.Info;
+                }
+                else
+                {
+                    missing |= Missing.Target;
+                }
+            }
+        }
+        return missing;
     }
 
     /// <summary>
@@ -190,27 +262,30 @@ public sealed class ProcessTree
     /// </summary>
     internal ProcessInfo RefreshFromEvent(ProcessInfo caller, MovePagesEvent evt)
     {
-        var mnt = evt.MountNamespace != 0 ? evt.MountNamespace : caller.MountNamespace;
-        var pidNs = evt.PidNamespace != 0 ? evt.PidNamespace : caller.PidNamespace;
         lock (_lock)
-        {
-            var node = FindEntity(caller.Pid, caller.StartTimeNs);
-            if (node is { CgroupId: 0 } && !node.Exited) node.CgroupId = evt.CgroupId; // seeded from /proc: learn it
-            var cgroupChanged = node is not null && evt.CgroupId != 0 && node.CgroupId != 0 && evt.CgroupId != node.CgroupId;
-            if (caller.Uid == evt.Uid && caller.Euid == evt.Euid && caller.Gid == evt.Gid &&
-                caller.MountNamespace == mnt && caller.PidNamespace == pidNs && !cgroupChanged)
-                return caller;
-            if (node is null || node.Exited) return caller;
+            return FindEntity(caller.Pid, caller.StartTimeNs) is { } node ? RefreshLocked(node, evt) : caller;
+    }
 
-            var (cgroupPath, containerId) = cgroupChanged ? CgroupOf(evt.CgroupId, caller.Pid) : (caller.CgroupPath, caller.ContainerId);
-            node.Info = node.Info with
-            {
-                Uid = evt.Uid, Euid = evt.Euid, Gid = evt.Gid, MountNamespace = mnt, PidNamespace = pidNs,
-                CgroupPath = cgroupPath, ContainerId = containerId,
-            };
-            if (cgroupChanged) node.CgroupId = evt.CgroupId;
-            return node.Info;
-        }
+    private ProcessInfo RefreshLocked(Node node, MovePagesEvent evt)
+    {
+        var info = node.Info;
+        if (node.Exited) return info;
+        if (node.CgroupId == 0) node.CgroupId = evt.CgroupId; // seeded from /proc: learn it
+        var mnt = evt.MountNamespace != 0 ? evt.MountNamespace : info.MountNamespace;
+        var pidNs = evt.PidNamespace != 0 ? evt.PidNamespace : info.PidNamespace;
+        var cgroupChanged = evt.CgroupId != 0 && evt.CgroupId != node.CgroupId;
+        if (info.Uid == evt.Uid && info.Euid == evt.Euid && info.Gid == evt.Gid &&
+            info.MountNamespace == mnt && info.PidNamespace == pidNs && !cgroupChanged)
+            return info;
+
+        var (cgroupPath, containerId) = cgroupChanged ? CgroupOf(evt.CgroupId, info.Pid) : (info.CgroupPath, info.ContainerId);
+        node.Info = info with
+        {
+            Uid = evt.Uid, Euid = evt.Euid, Gid = evt.Gid, MountNamespace = mnt, PidNamespace = pidNs,
+            CgroupPath = cgroupPath, ContainerId = containerId,
+        };
+        node.CgroupId = evt.CgroupId != 0 ? evt.CgroupId : node.CgroupId;
+        return node.Info;
     }
 
     private void ApplyFork(in ProcTreeRecord r, ulong start)
@@ -269,6 +344,7 @@ public sealed class ProcessTree
     /// <summary>The path and container of a cgroup id: cached, else read once from the process's /proc entry.</summary>
     private (string Path, string ContainerId) CgroupOf(ulong cgroupId, int pid)
     {
+        if (cgroupId == 0) return ("", "");
         if (_containers.TryGet(cgroupId, out var path, out var id)) return (path, id);
         path = _procFs.ReadCgroupPath(pid);
         if (path.Length == 0) return ("", "");
@@ -432,6 +508,8 @@ public sealed class ProcessTree
         /// <summary>The previous holder of the same pid, still in its grace period.</summary>
         public Node? Older;
         public Node? Prev, Next;
+        /// <summary>The parent is known to be gone from the tree and /proc: ancestry stops here.</summary>
+        public bool ParentGone;
         public bool Exited => ExitNs != 0;
     }
 

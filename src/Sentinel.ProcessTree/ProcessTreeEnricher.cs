@@ -16,20 +16,16 @@ public sealed class ProcessTreeEnricher(ProcessTree tree) : IEventEnricher
         var e = evt.Enrichment;
         e.Reset();
         var at = BootClock.FromUnixNs(evt.TimeUnixNs);
-
-        var caller = Tree.Resolve(evt.Pid, at);
-        if (caller is not null) caller = Tree.RefreshFromEvent(caller, evt);
-        e.Caller = caller;
-
+        Tree.DrainPending?.Invoke(at);
         var depth = Tree.Options.AncestryDepth;
-        for (var p = caller; p is not null && e.AncestryBuffer.Count < depth;)
-        {
-            p = Tree.ResolveParent(p);
-            if (p is not null) e.AncestryBuffer.Add(p);
-        }
+        var targetPid = evt.IsSelf ? 0 : TargetInHostPids(evt);
 
+        var missing = Tree.EnrichFromTree(evt, at, depth, targetPid);
+        if (missing != ProcessTree.Missing.None) FinishFromProc(evt, at, depth, targetPid, missing);
+
+        var caller = e.Caller;
         e.IsCrossProcess = !evt.IsSelf;
-        e.Target = evt.IsSelf ? caller : ResolveTarget(evt, caller, at);
+        if (evt.IsSelf) e.Target = caller;
 
         // The caller's credentials are the kernel's at the call; the target's are the tree's.
         if (e.Target is { } target && !ReferenceEquals(target, caller))
@@ -45,12 +41,30 @@ public sealed class ProcessTreeEnricher(ProcessTree tree) : IEventEnricher
         e.Enriched = caller is not null;
     }
 
-    private ProcessInfo? ResolveTarget(MovePagesEvent evt, ProcessInfo? caller, ulong at)
+    /// <summary>The slow path, for processes the probes have not reported (yet): /proc, rate-limited.</summary>
+    private void FinishFromProc(MovePagesEvent evt, ulong at, int depth, int targetPid, ProcessTree.Missing missing)
     {
-        // The pid argument is a number in the caller's pid namespace; the tree is keyed by host pids. Inside
-        // another pid namespace we cannot map it without the caller's view, so we do not guess.
-        var callerPidNs = evt.PidNamespace != 0 ? evt.PidNamespace : caller?.PidNamespace ?? 0;
-        if (Tree.HostPidNamespace != 0 && callerPidNs != 0 && callerPidNs != Tree.HostPidNamespace) return null;
-        return Tree.Resolve(evt.TargetPid, at);
+        var e = evt.Enrichment;
+        if ((missing & ProcessTree.Missing.Caller) != 0 && Tree.Resolve(evt.Pid, at) is { } found)
+            e.Caller = Tree.RefreshFromEvent(found, evt);
+        if ((missing & ProcessTree.Missing.Ancestry) != 0)
+        {
+            for (var p = e.Ancestry.Count > 0 ? e.Ancestry[^1] : e.Caller; p is not null && e.AncestryBuffer.Count < depth;)
+            {
+                p = Tree.ResolveParent(p);
+                if (p is not null) e.AncestryBuffer.Add(p);
+            }
+        }
+        if ((missing & ProcessTree.Missing.Target) != 0) e.Target = Tree.Resolve(targetPid, at);
+    }
+
+    /// <summary>
+    /// The pid argument is a number in the caller's pid namespace; the tree is keyed by host pids. Inside another
+    /// pid namespace we cannot map it without the caller's view, so we do not guess (0: no target).
+    /// </summary>
+    private int TargetInHostPids(MovePagesEvent evt)
+    {
+        var callerPidNs = evt.PidNamespace;
+        return Tree.HostPidNamespace != 0 && callerPidNs != 0 && callerPidNs != Tree.HostPidNamespace ? 0 : evt.TargetPid;
     }
 }

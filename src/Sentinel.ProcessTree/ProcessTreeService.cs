@@ -7,12 +7,15 @@ namespace Sentinel.ProcessTree;
 
 /// <summary>
 /// The live feeder: loads bpf/proctree.bpf.o, attaches the fork/exec/exit probes, seeds the tree from /proc
-/// (after attaching, so no process falls in between), then applies every record on a dedicated thread and
-/// prunes exited processes once a second.
+/// (after attaching, so no process falls in between), then applies the records every few ms on a dedicated
+/// thread and prunes exited processes once a second. It also gives the tree <see cref="ProcessTree.DrainPending"/>,
+/// so the enricher applies what the kernel has written before each event: a process's fork and exec happen
+/// before its move_pages call, so they are always in the tree when that call is enriched.
 /// </summary>
 public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeService>? logger = null) : IHostedService, IDisposable
 {
     public const string ObjectName = "proctree";
+    private const int PollIntervalMs = 5;
     private static readonly string[] Programs = ["handle_fork", "handle_exec", "handle_exit"];
 
     private readonly ILogger _logger = logger ?? NullLogger<ProcessTreeService>.Instance;
@@ -20,7 +23,9 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
     private RingBufferReader? _reader;
     private KernelCounters? _lost;
     private Thread? _thread;
+    private readonly Lock _consumeLock = new(); // libbpf's ring_buffer is single-consumer
     private volatile bool _stopping;
+    private long _lastDrainStartNs;
     private long _records, _malformed;
 
     public ProcessTree Tree { get; } = tree;
@@ -57,7 +62,8 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
         }
         var seeded = Tree.SeedFromProc();
         // Records that arrived during the seed are applied now, before anyone enriches.
-        _reader.Consume();
+        Drain();
+        Tree.DrainPending = DrainUpTo;
         Attached = true;
         _logger.LogInformation("process tree attached (sched fork/exec/exit), seeded {Seeded} processes from /proc", seeded);
 
@@ -74,22 +80,40 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
         return Task.CompletedTask;
     }
 
-    /// <summary>Applies everything the kernel has written so far (tests use it to stop racing the feeder thread).</summary>
-    public void Drain() => _reader?.Consume();
+    /// <summary>Applies everything the kernel has written so far.</summary>
+    public void Drain()
+    {
+        lock (_consumeLock)
+        {
+            Volatile.Write(ref _lastDrainStartNs, (long)BootClock.NowNs);
+            _reader?.Consume();
+        }
+    }
+
+    /// <summary>
+    /// Makes sure every record written before <paramref name="atNs"/> (boot clock; 0 = unknown) is applied. A drain
+    /// that started after that time already saw them, which is the common case: events reach the pipeline a few ms
+    /// after their call, and the feeder drains every few ms.
+    /// </summary>
+    public void DrainUpTo(ulong atNs)
+    {
+        const long marginNs = 1_000_000; // clock conversions and commit latency
+        if (atNs != 0 && Volatile.Read(ref _lastDrainStartNs) >= (long)atNs + marginNs) return;
+        Drain();
+    }
 
     private void Run()
     {
         var nextPrune = Environment.TickCount64 + 1000;
         while (!_stopping)
         {
-            var rc = _reader!.Poll(100);
-            if (rc < 0 && rc != -4 /* EINTR */)
-                _logger.LogWarning("process tree ring buffer poll failed: {Error}", rc);
+            Drain();
             if (Environment.TickCount64 >= nextPrune)
             {
                 Tree.Prune(BootClock.NowNs);
                 nextPrune = Environment.TickCount64 + 1000;
             }
+            Thread.Sleep(PollIntervalMs);
         }
     }
 
@@ -109,8 +133,12 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
         _stopping = true;
         _thread?.Join();
         _thread = null;
-        _reader?.Dispose();
-        _reader = null;
+        Tree.DrainPending = null;
+        lock (_consumeLock)
+        {
+            _reader?.Dispose();
+            _reader = null;
+        }
         _lost = null;
         _object?.Dispose();
         _object = null;

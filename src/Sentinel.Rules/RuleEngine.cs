@@ -21,11 +21,14 @@ public sealed class RuleEngine : IDetector, IDisposable
     private readonly RuleFactory _factory;
     private readonly ILogger _logger;
     private readonly Findings _findings = new();
+    private readonly DetectionPublisher _publisher = new();
     private readonly Lock _reloadLock = new();
     private RuleSet _active = RuleSet.Empty;
     private RuleSet? _pending;
     private RuleWatcher? _watcher;
     private bool _disposed;
+    private readonly int _sampleInterval;
+    private int _untilSample;
 
     private RuleEngine(string path, RuleEngineOptions options, ILogger logger)
     {
@@ -33,6 +36,7 @@ public sealed class RuleEngine : IDetector, IDisposable
         _logger = logger;
         _factory = new RuleFactory(options, options.Host ?? HostInfo.Detect(), logger);
         Options = options;
+        _sampleInterval = _untilSample = Math.Max(1, options.LatencySampleInterval);
     }
 
     /// <summary>Compiles and loads every rule under <paramref name="rulesPath"/> (a directory or one .csx file).
@@ -65,18 +69,34 @@ public sealed class RuleEngine : IDetector, IDisposable
     public void Evaluate(MovePagesEvent evt, IDetectionSink sink)
     {
         if (Volatile.Read(ref _pending) is not null) ApplyPending();
-        var slots = _active.Slots;
-        MovePagesEvent? snapshot = null;
-        foreach (var slot in slots)
+        _publisher.Begin(sink);
+        // One event in LatencySampleInterval is timed; a countdown, since a modulo would cost more than a rule.
+        if (--_untilSample != 0)
         {
-            if (!slot.Evaluate(evt, _findings)) continue;
-            // One detached copy per event, shared by its detections: the pooled original is reused next.
-            snapshot ??= evt.Clone();
-            foreach (var finding in _findings.Items)
-                sink.OnDetection(new Detection
+            RuleEvaluation.Run(_active.Slots, evt, _findings, _publisher);
+            return;
+        }
+        _untilSample = _sampleInterval;
+        RuleEvaluation.RunTimed(_active.Slots, evt, _findings, _publisher);
+    }
+
+    /// <summary>Turns findings into detections, with one detached copy of the event shared by all of them.</summary>
+    private sealed class DetectionPublisher : IFindingsPublisher
+    {
+        private IDetectionSink? _sink;
+        private MovePagesEvent? _snapshot;
+
+        public void Begin(IDetectionSink sink) => (_sink, _snapshot) = (sink, null);
+
+        public void Publish(RuleSlot slot, MovePagesEvent evt, Findings findings)
+        {
+            // The pooled original is reused after this event; the detections keep the copy.
+            _snapshot ??= evt.Clone();
+            foreach (var finding in findings.Items)
+                _sink!.OnDetection(new Detection
                 {
-                    Rule = slot.Info, Time = snapshot.Time, Message = finding.Message, Fields = finding.Fields,
-                    Event = snapshot,
+                    Rule = slot.Info, Time = _snapshot!.Time, Message = finding.Message, Fields = finding.Fields,
+                    Event = _snapshot,
                 });
         }
     }

@@ -14,21 +14,19 @@ internal sealed class RuleSlot
     private readonly LoadedRule _loaded;
     private readonly BudgetLimits _limits;
     private readonly int _quarantineAfter;
-    private readonly int _sampleInterval;
     private readonly ILogger _logger;
-    private Rule? _rule;
     private long _evaluations, _detections, _errors, _latencySamples, _latencyTotalTicks, _latencyMaxTicks;
     private volatile string? _quarantineReason;
+    private bool _quarantined;
     private volatile string? _lastError;
 
     public RuleSlot(LoadedRule loaded, Rule rule, RuleInfo info, RuleEngineOptions options, ILogger logger)
     {
         _loaded = loaded;
-        _rule = rule;
+        Live = rule;
         Info = info;
         _limits = options.Budget;
         _quarantineAfter = options.QuarantineAfterErrors;
-        _sampleInterval = Math.Max(1, options.LatencySampleInterval);
         _logger = logger;
     }
 
@@ -36,40 +34,39 @@ internal sealed class RuleSlot
     public string File => _loaded.File;
     public string ContentHash => _loaded.ContentHash;
     public LoadedRule Loaded => _loaded;
-    public bool Quarantined => _quarantineReason is not null;
+    public bool Quarantined => _quarantined;
     public volatile string? ReloadError;
 
-    /// <summary>Runs the rule on one event. Returns true if it completed with findings to publish.</summary>
-    public bool Evaluate(MovePagesEvent evt, Findings findings)
+    /// <summary>The rule while it may run; null once quarantined or unloaded (one load and test per event).</summary>
+    internal Rule? Live;
+
+    public BudgetLimits Limits => _limits;
+    public bool IsInstrumented => _loaded.IsInstrumented;
+
+    internal void CountEvaluation() => _evaluations++;
+
+    internal void CountDetections(int count) => _detections += count;
+
+    /// <summary>Records a failed evaluation: a budget overrun quarantines at once, an exception counts toward it.</summary>
+    internal void OnFailure(Exception ex)
     {
-        var rule = _rule;
-        if (rule is null || _quarantineReason is not null) return false;
-        findings.Clear();
-        var sample = ++_evaluations % _sampleInterval == 0;
-        var start = sample ? Stopwatch.GetTimestamp() : 0;
-        if (_loaded.IsInstrumented) RuleBudget.Begin(_limits);
-        try
+        if (ex is RuleBudgetExceededException budget)
         {
-            rule.Match(evt, findings);
-        }
-        catch (RuleBudgetExceededException ex)
-        {
-            findings.Clear();
             _errors++;
-            _lastError = ex.Message;
-            Quarantine(ex.Message);
-            return false;
+            _lastError = budget.Message;
+            Quarantine(budget.Message);
         }
-        catch (Exception ex)
+        else
         {
-            findings.Clear();
             OnError(ex);
-            return false;
         }
-        if (sample) RecordLatency(Stopwatch.GetTimestamp() - start);
-        if (findings.Count == 0) return false;
-        _detections += findings.Count;
-        return true;
+    }
+
+    internal void RecordLatency(long ticks)
+    {
+        _latencySamples++;
+        _latencyTotalTicks += ticks;
+        if (ticks > _latencyMaxTicks) _latencyMaxTicks = ticks;
     }
 
     private void OnError(Exception ex)
@@ -84,16 +81,11 @@ internal sealed class RuleSlot
 
     private void Quarantine(string reason)
     {
+        Live = null;
+        _quarantined = true;
         _quarantineReason = reason;
         _logger.LogError("rule {RuleId} ({File}) quarantined: {Reason}. The other rules keep running; fix the file to reload it.",
             Info.Id, File, reason);
-    }
-
-    private void RecordLatency(long ticks)
-    {
-        _latencySamples++;
-        _latencyTotalTicks += ticks;
-        if (ticks > _latencyMaxTicks) _latencyMaxTicks = ticks;
     }
 
     public RuleStatus Snapshot()
@@ -114,7 +106,7 @@ internal sealed class RuleSlot
 
     public void Unload()
     {
-        _rule = null;
+        Live = null;
         _loaded.Unload();
     }
 }

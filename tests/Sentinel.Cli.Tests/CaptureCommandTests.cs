@@ -55,7 +55,7 @@ public sealed class CaptureCommandTests
     [LiveFact]
     public void Run_without_rules_streams_a_lone_event_and_prints_counters_on_sigterm()
     {
-        using var agent = SentinelProcess.Start("run", "--no-rules", "--format", "json");
+        using var agent = SentinelProcess.Start("run", "--no-rules", "--no-server", "--format", "json");
         agent.WaitForStderr("attached");
 
         var call = MovePagesHelper.Run("move_pages64", "--pid 1073741808 --query").Single();

@@ -143,6 +143,21 @@ public class EnrichmentTests
     }
 
     [Fact]
+    public void A_parent_that_is_gone_for_good_is_looked_for_once_not_on_every_event()
+    {
+        var orphan = Proc(4300, 5, comm: "orphan", ppid: 4299, parentStartSec: 4); // its parent exited long ago
+        _tree.Add(orphan);
+
+        var first = Enrich(Event(orphan, 0, 10));
+        Assert.Empty(first.Ancestry);
+        var lookups = _tree.Stats.ProcLookups;
+        Assert.Equal(1, lookups);
+
+        for (var i = 0; i < 10; i++) Assert.Empty(Enrich(Event(orphan, 0, 10)).Ancestry);
+        Assert.Equal(lookups, _tree.Stats.ProcLookups);
+    }
+
+    [Fact]
     public void Steady_state_enrichment_allocates_nothing()
     {
         var evt = Event(_attacker, targetPid: 700, atSec: 10);

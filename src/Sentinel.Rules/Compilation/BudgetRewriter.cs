@@ -53,8 +53,11 @@ internal sealed class BudgetRewriter(SemanticModel model) : CSharpSyntaxRewriter
     public override SyntaxNode? VisitMethodDeclaration(MethodDeclarationSyntax node)
     {
         var visited = (MethodDeclarationSyntax)base.VisitMethodDeclaration(node)!;
-        if (IsMatchOverride(node)) return visited;
+        if (IsEngineEntry(node, nameof(Rule.Match))) return visited;
         var (body, arrow) = Instrument(visited.Body, visited.ExpressionBody, IsVoid(visited.ReturnType));
+        // Configure runs once, armed by the engine, and rule code may not call it: its entry check alone does
+        // not make the rule need arming on every event.
+        if (IsEngineEntry(node, nameof(Rule.Configure)) && (body is not null || arrow is not null)) Injected--;
         return visited.WithBody(body).WithExpressionBody(arrow).WithSemicolonToken(Semicolon(body, visited.SemicolonToken));
     }
 
@@ -183,6 +186,6 @@ internal sealed class BudgetRewriter(SemanticModel model) : CSharpSyntaxRewriter
     private bool LambdaReturnsVoid(AnonymousFunctionExpressionSyntax lambda) =>
         model.GetSymbolInfo(lambda).Symbol is IMethodSymbol { ReturnsVoid: true };
 
-    private static bool IsMatchOverride(MethodDeclarationSyntax method) =>
-        method.Identifier.Text == nameof(Rule.Match) && method.Modifiers.Any(SyntaxKind.OverrideKeyword);
+    private static bool IsEngineEntry(MethodDeclarationSyntax method, string name) =>
+        method.Identifier.Text == name && method.Modifiers.Any(SyntaxKind.OverrideKeyword);
 }

@@ -139,9 +139,9 @@ internal sealed class SandboxChecker
         // `File` in `File.Delete(...)`: the member's diagnostic names the full symbol, once.
         if (symbol is ITypeSymbol && IsReceiverOfMember(name)) return;
         CheckSymbol(symbol, name.GetLocation());
-        if (symbol is IMethodSymbol method && OverridesMatch(method))
+        if (symbol is IMethodSymbol method && OverriddenEngineEntry(method) is { } entry)
             Report(RuleDiagnosticCodes.ForbiddenSymbol, name.GetLocation(),
-                $"'{Display(symbol)}' is not allowed: only the engine calls Match (it is not budget-checked on entry)");
+                $"'{Display(symbol)}' is not allowed: only the engine calls {entry}");
         if (symbol is IPropertySymbol or IFieldSymbol && IsSentinelEvents(symbol.ContainingType) && IsWrittenTo(name))
             Report(RuleDiagnosticCodes.EventMutation, name.GetLocation(),
                 $"assignment to {Display(symbol)} is not allowed: rules must not mutate the event");
@@ -209,12 +209,14 @@ internal sealed class SandboxChecker
         || type is INamedTypeSymbol named && !SymbolEqualityComparer.Default.Equals(named.ContainingAssembly, _ruleAssembly)
            && MutableCollections.Contains(SandboxPolicy.MetadataName(named.OriginalDefinition));
 
-    private bool OverridesMatch(IMethodSymbol method)
+    /// <summary>Match and Configure, when a rule-defined override of them is named: only the engine calls them.</summary>
+    private string? OverriddenEngineEntry(IMethodSymbol method)
     {
-        if (!SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _ruleAssembly)) return false;
+        if (!SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _ruleAssembly)) return null;
         for (var m = method.OverriddenMethod; m is not null; m = m.OverriddenMethod)
-            if (m.Name == nameof(Rule.Match) && m.ContainingType.ToDisplayString() == typeof(Rule).FullName) return true;
-        return false;
+            if (m.Name is nameof(Rule.Match) or nameof(Rule.Configure) && m.ContainingType.ToDisplayString() == typeof(Rule).FullName)
+                return m.Name;
+        return null;
     }
 
     private static bool IsSentinelEvents(INamedTypeSymbol? type) =>

@@ -87,7 +87,8 @@ internal static class SandboxPolicy
         ["Sentinel.Events.EventEnrichment.AncestryBuffer"] = "mutable event buffer",
         ["Sentinel.Events.EventEnrichment.Reset"] = "event mutation",
         ["Sentinel.Events.EventEnrichment.CopyTo"] = "event mutation",
-        ["Sentinel.Rules.Rule.Match"] = "only the engine calls Match (it is not budget-checked on entry)",
+        ["Sentinel.Rules.Rule.Match"] = "only the engine calls Match",
+        ["Sentinel.Rules.Rule.Configure"] = "only the engine calls Configure",
     };
 
     /// <summary>Constructors that take a size: a rule could ask for gigabytes in one call.</summary>

@@ -14,43 +14,55 @@ namespace Sentinel.Rules.Runtime;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class RuleBudget
 {
-    [ThreadStatic] private static long t_steps;
-    [ThreadStatic] private static nuint t_stackLimit;
-    [ThreadStatic] private static long t_allocBase;
-    [ThreadStatic] private static BudgetLimits? t_limits;
+    /// <summary>One evaluation's budget; one object per thread, so arming it is a single thread-static read.</summary>
+    private sealed class State
+    {
+        public long Steps;
+        public nuint StackLimit;
+        public long AllocBase;
+        public BudgetLimits Limits = BudgetLimits.Default;
+    }
+
+    [ThreadStatic] private static State? t_state;
+
+    private static State Current => t_state ??= new State { Steps = -1 };
 
     /// <summary>Arms the budget for one evaluation on this thread.</summary>
     internal static void Begin(BudgetLimits limits)
     {
         byte marker;
-        t_limits = limits;
-        t_steps = limits.MaxSteps;
-        t_stackLimit = (nuint)(&marker) - (nuint)limits.MaxStackBytes;
-        t_allocBase = -1;
+        var state = Current;
+        state.Limits = limits;
+        state.Steps = limits.MaxSteps;
+        state.StackLimit = (nuint)(&marker) - (nuint)limits.MaxStackBytes;
+        state.AllocBase = -1;
     }
 
     /// <summary>Called on every loop iteration.</summary>
     public static void Loop()
     {
-        if (--t_steps < 0) throw Exceeded(BudgetKind.Steps);
-        CheckAllocation();
+        var state = Current;
+        if (--state.Steps < 0) throw Exceeded(state, BudgetKind.Steps);
+        CheckAllocation(state);
     }
 
     /// <summary>Called on entry to every function a rule defines (methods, accessors, lambdas, local functions).</summary>
     public static void Enter()
     {
         byte marker;
-        if (--t_steps < 0) throw Exceeded(BudgetKind.Steps);
+        var state = Current;
+        if (--state.Steps < 0) throw Exceeded(state, BudgetKind.Steps);
         // Recursion is stopped by depth in bytes, long before the thread's stack (and the agent) would overflow.
-        if ((nuint)(&marker) < t_stackLimit) { t_steps = -1; throw Exceeded(BudgetKind.Stack); }
-        CheckAllocation();
+        if ((nuint)(&marker) < state.StackLimit) throw Exceeded(state, BudgetKind.Stack);
+        CheckAllocation(state);
     }
 
     /// <summary>Wraps every array length a rule computes.</summary>
     public static int Length(int length)
     {
-        var max = t_limits?.MaxArrayLength ?? BudgetLimits.Default.MaxArrayLength;
-        if ((uint)length > (uint)max) { t_steps = -1; throw Exceeded(BudgetKind.Allocation, $"an array of {length} elements (limit {max})"); }
+        var state = Current;
+        var max = state.Limits.MaxArrayLength;
+        if ((uint)length > (uint)max) throw Exceeded(state, BudgetKind.Allocation, $"an array of {length} elements (limit {max})");
         return length;
     }
 
@@ -58,21 +70,21 @@ public static unsafe class RuleBudget
 
     public static ulong Length(ulong length) => (ulong)Length((int)Math.Min(length, int.MaxValue));
 
-    private static void CheckAllocation()
+    private static void CheckAllocation(State state)
     {
         var now = GC.GetAllocatedBytesForCurrentThread();
-        if (t_allocBase < 0) { t_allocBase = now; return; }
-        var limit = t_limits?.MaxAllocatedBytes ?? BudgetLimits.Default.MaxAllocatedBytes;
-        if (now - t_allocBase > limit) { t_steps = -1; throw Exceeded(BudgetKind.Allocation, $"more than {limit} bytes"); }
+        if (state.AllocBase < 0) { state.AllocBase = now; return; }
+        if (now - state.AllocBase > state.Limits.MaxAllocatedBytes)
+            throw Exceeded(state, BudgetKind.Allocation, $"more than {state.Limits.MaxAllocatedBytes} bytes");
     }
 
-    private static RuleBudgetExceededException Exceeded(BudgetKind kind, string? detail = null)
+    private static RuleBudgetExceededException Exceeded(State state, BudgetKind kind, string? detail = null)
     {
-        t_steps = -1;
+        state.Steps = -1; // sticky: every later check throws again
         return new RuleBudgetExceededException(kind, kind switch
         {
-            BudgetKind.Steps => $"exceeded its step budget of {t_limits?.MaxSteps} loop iterations and calls (an endless loop?)",
-            BudgetKind.Stack => $"exceeded its stack budget of {t_limits?.MaxStackBytes} bytes (unbounded recursion?)",
+            BudgetKind.Steps => $"exceeded its step budget of {state.Limits.MaxSteps} loop iterations and calls (an endless loop?)",
+            BudgetKind.Stack => $"exceeded its stack budget of {state.Limits.MaxStackBytes} bytes (unbounded recursion?)",
             _ => $"exceeded its allocation budget: {detail}",
         });
     }

@@ -81,18 +81,29 @@ public sealed class FixtureRunner
         var slot = _factory.NewSlot(loaded, FixtureHost, diagnostics);
         if (slot is null) return new FixtureCaseResult(fixtureCase.Name, fixtureCase.Line, false, "the rule failed to instantiate");
         var findings = new Findings();
+        var publisher = new FirstFinding();
+        RuleSlot[] slots = [slot];
         foreach (var step in fixtureCase.Steps)
         {
-            var fired = slot.Evaluate(step.Event, findings);
+            publisher.Message = null;
+            RuleEvaluation.Run(slots, step.Event, findings, publisher);
             var status = slot.Snapshot();
             if (status.Errors > 0)
                 return Fail(fixtureCase, $"line {step.Line}: the rule failed: {status.LastError}");
+            var (fired, firstMessage) = (publisher.Message is not null, publisher.Message);
             if (fired != step.Fires)
                 return Fail(fixtureCase, step.Fires
                     ? $"line {step.Line}: expected the rule to fire, it did not"
-                    : $"line {step.Line}: expected no finding, got: {findings.Items[0].Message}");
+                    : $"line {step.Line}: expected no finding, got: {firstMessage}");
         }
         return new FixtureCaseResult(fixtureCase.Name, fixtureCase.Line, true, null);
+    }
+
+    private sealed class FirstFinding : IFindingsPublisher
+    {
+        public string? Message;
+
+        public void Publish(RuleSlot slot, MovePagesEvent evt, Findings findings) => Message ??= findings.Items[0].Message;
     }
 
     private static FixtureCaseResult Fail(FixtureCase c, string why) => new(c.Name, c.Line, false, why);

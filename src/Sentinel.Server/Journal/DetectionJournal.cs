@@ -21,7 +21,7 @@ public readonly record struct JournalRange(ulong First, ulong Last)
 /// disk; one writer commits them in batches (one fsync per batch), assigns gap-free sequences that continue across
 /// restarts, and only then publishes them to streams. Nothing reaches a client before it is durable.
 /// </summary>
-public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDisposable
+public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDisposable, IDisposable
 {
     public const int MaxBatch = 1024;
     private const int PendingCapacity = 65_536;
@@ -112,6 +112,9 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         if (_writer is not null) await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (_retention is not null) await _retention.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
+
+    /// <summary>For hosts disposed synchronously: commits what is queued, then closes.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     public async ValueTask DisposeAsync()
     {

@@ -24,7 +24,7 @@ public interface IRuleCatalog
 /// <summary>Builds GetStatus from the contributors; the metrics endpoint reads the same snapshot.</summary>
 public sealed class AgentStatusBuilder(IEnumerable<IAgentStatusContributor> contributors, IServiceProvider services)
 {
-    private static readonly DateTimeOffset StartedAt = DateTimeOffset.UtcNow;
+    private static readonly DateTimeOffset StartedAt = System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime();
     private readonly IAgentStatusContributor[] _contributors = contributors.ToArray();
 
     public AgentStatus Build()

@@ -8,55 +8,72 @@ namespace Sentinel.Simulate.Scenarios;
 /// </summary>
 internal sealed unsafe class Toctou : Scenario
 {
-    /// <summary>Entries per call: long enough (hundreds of ms) that the writer always runs during it.</summary>
+    /// <summary>Entries per call: long enough (tens of ms) for the writer to run during it.</summary>
     private const int Entries = 1 << 18;
-    private const int Calls = 2;
-    /// <summary>The entries the writer flips: the probe copies the first 16.</summary>
-    private const int Flipped = 16;
+    /// <summary>The entries the writer rewrites: the probe copies the first 16.</summary>
+    private const int Rewritten = 16;
+    /// <summary>
+    /// The writer cycles each entry through this many pages, so an entry is back to its entry value at exit only
+    /// if exactly a multiple of this many rewrites happened (flipping between two values would undo itself half
+    /// the time).
+    /// </summary>
+    private const int Pages = 1024;
+    private const int RacedCallsWanted = 2, MaxCalls = 20;
 
     public override string Name => "toctou";
     public override string? RuleId => RuleIds.Toctou;
-    public override string Description => $"a writer thread flips pages[0..{Flipped - 1}] during self move_pages calls of {Entries} entries";
+    public override string Description =>
+        $"a writer thread rewrites pages[0..{Rewritten - 1}] during self move_pages calls of {Entries} entries";
 
     public override ScenarioResult Run(SimulationContext context)
     {
-        using var mapping = new Syscalls.Mapping(2);
-        var a = (ulong)mapping.Address;
-        var b = a + (ulong)Syscalls.PageSize;
+        using var mapping = new Syscalls.Mapping(Pages);
+        var first = (ulong)mapping.Address;
+        var page = (ulong)Syscalls.PageSize;
         var pages = (ulong*)NativeMemory.Alloc(Entries, sizeof(ulong));
         var nodes = (int*)NativeMemory.Alloc(Entries, sizeof(int));
         var status = (int*)NativeMemory.Alloc(Entries, sizeof(int));
+        long sweeps = 0;
         var stop = 0;
         var result = new ScenarioResult
         {
             Scenario = Name, ExpectedRules = ExpectedRules,
             CallerPid = Environment.ProcessId, TargetPid = Environment.ProcessId, PidArgument = 0,
         };
+        Thread? writer = null;
         try
         {
             for (var i = 0; i < Entries; i++)
             {
-                pages[i] = a; // every entry names a resident page, already on node 0
+                pages[i] = first; // every entry names a resident page, already on node 0
                 nodes[i] = 0;
             }
-            var writer = new Thread(() =>
+            writer = new Thread(() =>
             {
-                while (Volatile.Read(ref stop) == 0)
-                    for (var i = 0; i < Flipped; i++)
-                        Volatile.Write(ref pages[i], pages[i] == a ? b : a);
+                for (ulong n = 1; Volatile.Read(ref stop) == 0; n++)
+                {
+                    for (var i = 0; i < Rewritten; i++) Volatile.Write(ref pages[i], first + (n + (ulong)i) % Pages * page);
+                    Interlocked.Increment(ref sweeps);
+                }
             }) { IsBackground = true, Name = "toctou-writer" };
             writer.Start();
-            for (var call = 0; call < Calls; call++)
+            while (Interlocked.Read(ref sweeps) == 0) Thread.Yield();
+
+            // On a busy machine the writer may not get a CPU during a call: count only calls it raced.
+            var raced = 0;
+            for (var call = 0; call < MaxCalls && raced < RacedCallsWanted; call++)
             {
+                var before = Interlocked.Read(ref sweeps);
                 var ret = Syscalls.MovePages(0, Entries, pages, nodes, status, flags: 2);
+                if (Interlocked.Read(ref sweeps) - before >= 2) raced++;
                 result.Results.Add(ret < 0 ? Events.Errno.Name((int)-ret) : $"ret={ret}");
             }
-            Volatile.Write(ref stop, 1);
-            writer.Join();
+            if (raced == 0) throw new SimulationException($"the writer thread never ran during any of {MaxCalls} calls");
         }
         finally
         {
             Volatile.Write(ref stop, 1);
+            writer?.Join();
             NativeMemory.Free(pages);
             NativeMemory.Free(nodes);
             NativeMemory.Free(status);

@@ -1,0 +1,117 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Sentinel.TestSupport;
+
+namespace Sentinel.Server.Tests;
+
+/// <summary>`sentinel stream` and `sentinel status` as processes, against the agent as a process.</summary>
+public sealed class CliStreamTests
+{
+    private static string SentinelDll()
+    {
+        var configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
+        return Path.Combine(RepoPaths.Root, "src", "Sentinel.Cli", "bin", configuration, "net10.0", "sentinel.dll");
+    }
+
+    [Fact]
+    public async Task Stream_follow_survives_an_agent_sigkill_and_prints_every_detection_exactly_once()
+    {
+        using var dir = new TempDir();
+        var journal = Path.Combine(dir.Path, "journal.db");
+        var port = ServerHarness.FreePort();
+        var listen = $"127.0.0.1:{port}";
+
+        var agent = await AgentProcess.StartAsync(journal, "--listen", listen);
+        await agent.EmitAsync(100);
+        using var tail = new CliProcess(SentinelDll(), "stream", "--server", listen, "--follow", "--format", "json");
+        await tail.WaitForLinesAsync(100);
+
+        await agent.SendAsync("emit 500 SNT-0002 5");
+        await tail.WaitForLinesAsync(150);
+        agent.Kill(); // mid-stream
+        agent.Dispose();
+        await tail.WaitForStderrAsync("reconnecting");
+
+        using var restarted = await AgentProcess.StartAsync(journal, "--listen", listen);
+        var last = await restarted.EmitAsync(100, "SNT-0003", 3);
+        await tail.WaitForLinesAsync((int)last);
+
+        var sequences = tail.Lines.Select(l => ulong.Parse((string)JsonNode.Parse(l)!["sequence"]!)).ToList();
+        Assert.Equal(Enumerable.Range(1, (int)last).Select(i => (ulong)i), sequences);
+        await restarted.QuitAsync();
+    }
+
+    [Fact]
+    public async Task Status_prints_a_table_and_json()
+    {
+        using var dir = new TempDir();
+        var port = ServerHarness.FreePort();
+        using var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "j.db"), "--listen", $"127.0.0.1:{port}");
+        await agent.EmitAsync(7);
+
+        using var table = new CliProcess(SentinelDll(), "status", "--server", $"127.0.0.1:{port}");
+        Assert.Equal(0, await table.WaitForExitAsync());
+        var text = string.Join("\n", table.Lines);
+        Assert.Contains("sequences 1..7", text);
+        Assert.Contains("processed 7, detections 7", text);
+
+        using var json = new CliProcess(SentinelDll(), "status", "--server", $"127.0.0.1:{port}", "--json");
+        Assert.Equal(0, await json.WaitForExitAsync());
+        var status = JsonNode.Parse(string.Join("\n", json.Lines))!;
+        Assert.Equal("7", (string)status["journal"]!["lastSequence"]!);
+
+        using var refused = new CliProcess(SentinelDll(), "stream", "--server", $"127.0.0.1:{port}", "--after", "99");
+        Assert.Equal(2, await refused.WaitForExitAsync());
+        Assert.Contains("OutOfRange", refused.Stderr);
+    }
+}
+
+internal sealed class CliProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly ConcurrentQueue<string> _stderr = new();
+
+    public CliProcess(string dll, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])[dll, .. args]) start.ArgumentList.Add(a);
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 }) _lines.Enqueue(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public IReadOnlyList<string> Lines => _lines.ToArray();
+    public string Stderr => string.Join("\n", _stderr);
+
+    public Task WaitForLinesAsync(int count) => WaitAsync(() => _lines.Count >= count, $"{count} lines");
+
+    public Task WaitForStderrAsync(string text) => WaitAsync(() => Stderr.Contains(text), $"'{text}' on stderr");
+
+    public async Task<int> WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(120)).Token);
+        _process.WaitForExit(); // drains the async readers
+        return _process.ExitCode;
+    }
+
+    private async Task WaitAsync(Func<bool> condition, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(120) || _process.HasExited && !condition())
+                throw new TimeoutException($"waited for {what}; have {_lines.Count} lines; stderr: {Stderr}");
+            await Task.Delay(20);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill();
+        _process.Dispose();
+    }
+}
