@@ -9,6 +9,7 @@ internal static class CliCommands
     [
         RunCommand.Create(),
         CaptureCommands.Record(),
+        CaptureCommands.Record(),
         EventsCommands.Create(),
         RulesCommands.Create(),
         ReplayCommand.Create(),
