@@ -9,7 +9,6 @@ internal static class CliCommands
     [
         RunCommand.Create(),
         CaptureCommands.Record(),
-        CaptureCommands.Record(),
         EventsCommands.Create(),
         RulesCommands.Create(),
         ReplayCommand.Create(),
