@@ -94,21 +94,35 @@ public sealed class EventPipeline : IDetectionSink
 }
 
 /// <summary>Runs <see cref="EventPipeline"/> over the channel until the source completes or the host stops.</summary>
-public sealed class PipelineService(EventChannel channel, EventPipeline pipeline) : BackgroundService
+/// <remarks>
+/// It runs until the source completes the channel, not until the host's stop token: every event the source
+/// accepted is processed, however long the backlog. Sources stop before this service does.
+/// </remarks>
+public sealed class PipelineService(EventChannel channel, EventPipeline pipeline) : IHostedService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private Task? _run;
+
+    /// <summary>Completes once the channel is completed and drained.</summary>
+    public Task Completion => _run ?? Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _run = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // A source that never started (start-up failed) never completes the channel.
+        channel.Channel.Writer.TryComplete();
+        await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task RunAsync()
     {
         var reader = channel.Channel.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
-                Drain(reader);
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-        // What the source already handed over is still processed: nothing accepted is lost at shutdown.
-        Drain(reader);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            Drain(reader);
     }
 
     private void Drain(ChannelReader<MovePagesEvent> reader)

@@ -76,12 +76,18 @@ public sealed class BpfObject : IDisposable
         return prog != 0 ? prog : throw new BpfException($"{Path} has no program '{name}'");
     }
 
+    /// <summary>Detaches every attached program; maps stay readable until <see cref="Dispose"/>.</summary>
+    public void Detach()
+    {
+        foreach (var link in _links) link.Dispose();
+        _links.Clear();
+    }
+
     private static string Detail() => LibbpfLog.LastWarning is { } warning ? $" (libbpf: {warning})" : "";
 
     public void Dispose()
     {
-        foreach (var link in _links) link.Dispose();
-        _links.Clear();
+        Detach();
         _handle.Dispose();
     }
 }

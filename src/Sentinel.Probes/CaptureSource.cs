@@ -69,7 +69,10 @@ public sealed class CaptureSource : IDisposable
                 _logger.LogWarning("ring buffer poll failed: {Error}", Native.Libbpf.ErrorMessage(rc));
             _reader.Consume();
         }
-        _reader.Consume(); // what the kernel already wrote is delivered, not dropped, at shutdown
+        // Detach first, so nothing is submitted after the last drain: every submitted event is received,
+        // and the counters read afterwards are final.
+        Probe.Detach();
+        _reader.Consume();
         _writer.TryComplete();
     }
 

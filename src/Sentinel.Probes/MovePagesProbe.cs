@@ -88,6 +88,9 @@ public sealed class MovePagesProbe : IDisposable
         _ => throw new ArgumentException($"unknown strategy '{name}' (expected auto, kprobe, tracepoint or raw_syscalls)"),
     };
 
+    /// <summary>Stops capturing; the ring buffer and the counters stay readable for the final drain.</summary>
+    public void Detach() => _object.Detach();
+
     public void Dispose() => _object.Dispose();
 }
 

@@ -36,8 +36,14 @@ public sealed class CaptureCommandTests
         Assert.Equal(5UL, compatEvent.Count);
         Assert.Equal(compat.Status, compatEvent.Status.ToArray());
 
+        // Other tests may flood move_pages at the same time; what the kernel could not queue is counted, never silent.
+        var counters = Counters(agent.Stderr);
+        Assert.Equal(counters["submitted"], counters["received"]);
+        Assert.Equal(counters["received"], counters["processed"]);
+        Assert.Equal(counters["received"], events.Count);
         var raced = events.Where(e => e.Pid == racing[0].Pid).ToList();
-        Assert.Equal(300, raced.Count);
+        if (counters["lost"] == 0) Assert.Equal(300, raced.Count);
+        else Assert.True(raced.Count + counters["lost"] >= 300, $"{raced.Count} raced events and {counters["lost"]} lost");
         Assert.Contains(raced, e => e.HasToctouEvidence && (e.PagesChangedMask & 1) == 1);
 
         // The file itself carries each argument's type and tags, as the schema defines them.
@@ -48,9 +54,16 @@ public sealed class CaptureCommandTests
         Assert.Equal("const void**", args["pages"].GetProperty("type").GetString());
         Assert.Equal(["K", "U"], args["count"].GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
         Assert.Equal(0, line.GetProperty("context").GetProperty("uid").GetInt32()); // defaults are written, not implied
-        Assert.Contains("wrote", agent.Stderr);
-        Assert.Contains("lost=0", agent.Stderr);
+        Assert.Contains($"wrote {events.Count} events", agent.Stderr);
     }
+
+    /// <summary>The counters line `run` and `record` print on exit, as name → value.</summary>
+    internal static Dictionary<string, long> Counters(string stderr) =>
+        stderr.Split('\n').Single(l => l.Contains("counters:"))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Where(f => f.Contains('='))
+            .Select(f => f.TrimEnd(';').Split('='))
+            .ToDictionary(kv => kv[0], kv => long.Parse(kv[1]));
 
     [LiveFact]
     public void Run_without_rules_streams_a_lone_event_and_prints_counters_on_sigterm()
@@ -68,7 +81,8 @@ public sealed class CaptureCommandTests
 
         agent.Signal("TERM");
         Assert.Equal(0, agent.WaitForExit(TimeSpan.FromSeconds(30)));
-        Assert.Matches(@"counters: kernel submitted=\d+ lost=0", agent.Stderr);
+        var counters = Counters(agent.Stderr);
+        Assert.Equal(counters["submitted"], counters["received"]);
     }
 
     private static IEnumerable<MovePagesEvent> Parsed(IEnumerable<string> lines)

@@ -69,6 +69,8 @@ internal static class AgentRunner
             lifetime.StopApplication();
         }
         await host.WaitForShutdownAsync();
+        // Past the host's shutdown timeout the backlog is still processed: accepted events are never dropped.
+        await host.Services.GetServices<IHostedService>().OfType<PipelineService>().Single().Completion;
 
         Console.Error.WriteLine(CountersLine(capture, host.Services.GetRequiredService<EventPipeline>()));
         foreach (var disposable in settings.Observers.OfType<IDisposable>()) disposable.Dispose();
@@ -85,15 +87,16 @@ internal static class AgentRunner
         }
         var web = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         web.WebHost.UseKestrelCore();
-        Configure(web.Services, web.Logging, settings);
         try
         {
+            // First, so the journal starts before capture and stops after the pipeline has drained into it.
             SentinelServer.ConfigureServices(web, server);
         }
         catch (ServerConfigurationException ex)
         {
             throw new CliException(ex.Message);
         }
+        Configure(web.Services, web.Logging, settings);
         var app = web.Build();
         SentinelServer.MapEndpoints(app);
         return app;
@@ -102,7 +105,7 @@ internal static class AgentRunner
     private static void Configure(IServiceCollection services, ILoggingBuilder logging, AgentSettings settings)
     {
         ConfigureLogging(logging, settings.Verbose);
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<IHostLifetime, ConsoleLifetime>();
         services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 

@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Sentinel.TestSupport;
+
+namespace Sentinel.Cli.Tests;
+
+/// <summary>
+/// The agent as a user runs it: `sentinel run` with the built-in rules and its gRPC server, a real
+/// unprivileged MOVE_ALL call, then `sentinel status` and `sentinel stream` against it.
+/// </summary>
+[Collection("live")]
+public sealed class AgentEndToEndTests
+{
+    [LiveFact]
+    public void Run_fires_a_built_in_rule_live_journals_it_and_serves_it_to_status_and_stream()
+    {
+        var dir = Directory.CreateTempSubdirectory("sentinel-agent").FullName;
+        var listen = $"127.0.0.1:{FreePort()}";
+        using var agent = SentinelProcess.Start("run", "--format", "json", "--listen", listen,
+            "--journal", Path.Combine(dir, "journal.db"), "--rules", RepoPaths.Rules);
+        agent.WaitForStderr("serving gRPC");
+
+        var call = MovePagesHelper.Run("move_pages64", "--flags 4 --node 0",
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups").Single();
+        Assert.Equal(-1, call.Ret);
+
+        JsonElement detection = default;
+        agent.WaitUntil(() => agent.StdoutLines.Select(l => JsonDocument.Parse(l).RootElement)
+            .Any(d => (detection = d).GetProperty("event").GetProperty("context").GetProperty("pid").GetInt32() == call.Pid),
+            "a detection for the MOVE_ALL call");
+        Assert.Equal("SNT-0002", detection.GetProperty("ruleId").GetString());
+        Assert.Equal("EPERM", detection.GetProperty("event").GetProperty("errno").GetString());
+
+        var (statusCode, statusJson, statusErr) = SentinelProcess.Run("status", "--server", listen, "--json");
+        Assert.True(statusCode == 0, statusErr);
+        var status = JsonDocument.Parse(statusJson).RootElement;
+        Assert.Equal("ATTACH_STRATEGY_TRACEPOINT", status.GetProperty("probes").GetProperty("strategy").GetString());
+        Assert.Contains(status.GetProperty("rules").EnumerateArray(), r => r.GetProperty("ruleId").GetString() == "SNT-0002");
+
+        var (streamCode, streamOut, streamErr) = SentinelProcess.Run("stream", "--server", listen, "--after", "0", "--format", "json");
+        Assert.True(streamCode == 0, streamErr);
+        var streamed = streamOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var fromJournal = Assert.Single(streamed, d => d.GetProperty("event").GetProperty("context").GetProperty("pid").GetInt32() == call.Pid);
+        Assert.Equal("SNT-0002", fromJournal.GetProperty("ruleId").GetString());
+        Assert.True(ulong.Parse(fromJournal.GetProperty("sequence").GetString()!) >= 1);
+
+        agent.Signal("TERM");
+        Assert.Equal(0, agent.WaitForExit(TimeSpan.FromSeconds(30)));
+    }
+
+    [LiveFact]
+    public void A_second_agent_on_a_busy_port_exits_2_naming_the_address()
+    {
+        var dir = Directory.CreateTempSubdirectory("sentinel-agent").FullName;
+        using var blocker = new TcpListener(IPAddress.Loopback, 0);
+        blocker.Start();
+        var listen = $"127.0.0.1:{((IPEndPoint)blocker.LocalEndpoint).Port}";
+
+        using var agent = SentinelProcess.Start("run", "--listen", listen, "--journal", Path.Combine(dir, "j.db"), "--rules", RepoPaths.Rules);
+
+        Assert.Equal(2, agent.WaitForExit(TimeSpan.FromSeconds(90)));
+        Assert.Contains($"cannot listen on {listen}", agent.Stderr);
+    }
+
+    [Fact]
+    public void A_plaintext_listener_off_loopback_refuses_to_start()
+    {
+        var (code, _, stderr) = SentinelProcess.Run("run", "--listen", "0.0.0.0:50999", "--journal", "/tmp/never.db");
+
+        Assert.Equal(2, code);
+        Assert.Contains("TLS", stderr);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
