@@ -187,7 +187,7 @@ internal sealed class ProcFs(string root, int maxArgs)
 
     private static bool IsSetuid(string exe)
     {
-        if (exe.Length == 0 || exe.EndsWith(" (deleted)", StringComparison.Ordinal)) return false;
+        if (OperatingSystem.IsWindows() || exe.Length == 0 || exe.EndsWith(" (deleted)", StringComparison.Ordinal)) return false;
         try { return (File.GetUnixFileMode(exe) & UnixFileMode.SetUser) != 0; }
         catch (IOException) { return false; }
         catch (UnauthorizedAccessException) { return false; }

@@ -54,16 +54,16 @@ public sealed class ProcessTree
     /// </summary>
     public Action<ulong>? DrainPending { get; set; }
 
+    /// <summary>The mount and pid namespaces of pid 1: a caller in both runs on the host.</summary>
+    public ulong HostMountNamespace { get; }
+    public ulong HostPidNamespace { get; }
+
     /// <summary>pid 1's namespace; where init hides it (some sandboxes), the agent's own, as it runs on the host.</summary>
     private ulong HostNamespace(string kind)
     {
         var init = _procFs.ReadNamespace(1, kind);
         return init != 0 ? init : _procFs.ReadNamespace(Environment.ProcessId, kind);
     }
-
-    /// <summary>The mount and pid namespaces of pid 1: a caller in both runs on the host.</summary>
-    public ulong HostMountNamespace { get; }
-    public ulong HostPidNamespace { get; }
 
     public int Count { get { lock (_lock) return _count; } }
 

@@ -8,6 +8,8 @@ public static class ProcessTreeServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the tree, its enricher (as <see cref="IEventEnricher"/>) and the live feeder (as a hosted service).
+    /// Hosted services start in registration order: register this before the capture service, so the tree is
+    /// attached and seeded before the first event.
     /// Without a host: <c>new ProcessTree(options)</c>, <c>new ProcessTreeEnricher(tree)</c>, and
     /// <c>new ProcessTreeService(tree).StartAsync(...)</c> before the capture source starts.
     /// </summary>

@@ -23,6 +23,7 @@ internal sealed class RuleSlot
     public RuleSlot(LoadedRule loaded, Rule rule, RuleInfo info, RuleEngineOptions options, ILogger logger)
     {
         _loaded = loaded;
+        IsInstrumented = loaded.IsInstrumented;
         Live = rule;
         Info = info;
         _limits = options.Budget;
@@ -41,7 +42,8 @@ internal sealed class RuleSlot
     internal Rule? Live;
 
     public BudgetLimits Limits => _limits;
-    public bool IsInstrumented => _loaded.IsInstrumented;
+    /// <summary>Copied from the loaded rule: read on every evaluation.</summary>
+    public readonly bool IsInstrumented;
 
     internal void CountEvaluation() => _evaluations++;
 

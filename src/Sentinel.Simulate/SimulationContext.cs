@@ -36,6 +36,7 @@ public sealed class SimulationContext : IDisposable
     /// </summary>
     public string HelperForAnyUser(string name)
     {
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException();
         if (_privateDir is null)
         {
             _privateDir = Directory.CreateTempSubdirectory("sentinel-simulate-").FullName;

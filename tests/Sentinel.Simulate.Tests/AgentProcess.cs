@@ -20,7 +20,7 @@ public sealed partial class AgentProcess : IDisposable
 
     public AgentProcess()
     {
-        var psi = new ProcessStartInfo(Sentinel, ["run", "--format", "json", "--rules", RepoPaths.Rules])
+        var psi = new ProcessStartInfo(Sentinel, ["run", "--format", "json", "--no-server", "--rules", RepoPaths.Rules])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

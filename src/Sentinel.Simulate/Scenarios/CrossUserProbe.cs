@@ -17,8 +17,6 @@ internal sealed class CrossUserProbe : Scenario
     {
         var victim = context.Start("setpriv", [.. SetprivNobody.Args, "--", "sleep", "60"]);
         SimulationContext.WaitUntilRunning(victim.Id, "sleep", SimulationContext.Nobody);
-        // Let the agent's process tree apply the victim's exec (its new uid) before the probe.
-        Thread.Sleep(200);
         var call = Syscalls.MovePages(victim.Id, SimulationContext.PagesOf(victim.Id, 8), node: null, flags: 0);
         return new ScenarioResult
         {

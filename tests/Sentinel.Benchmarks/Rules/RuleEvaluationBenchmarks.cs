@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Engines;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 using Sentinel.Rules;
@@ -94,8 +93,10 @@ public class RuleEvaluationBenchmarks
     }
 }
 
-/// <summary>Rules-ready times: a first compile (empty cache), a start from a warm cache, and a one-file reload.</summary>
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 5)]
+/// <summary>
+/// Rules-ready times: a first compile (empty cache), a start from a warm cache, and a one-file reload. Each
+/// operation takes milliseconds to seconds: run with --strategy Monitoring --iterationCount 5 (docs/BENCHMARKS.md).
+/// </summary>
 [MemoryDiagnoser]
 public class RuleCompileBenchmarks
 {

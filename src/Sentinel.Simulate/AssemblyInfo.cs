@@ -1,2 +1,0 @@
-// /proc, setpriv, unshare and raw syscalls: Linux only.
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
