@@ -11,9 +11,10 @@ public sealed class CaptureOptions
 
     /// <summary>
     /// The longest the reader waits without a wakeup before draining the ring anyway. The probes wake it only
-    /// under load, so this bounds the latency of a lone event (must stay under 100 ms).
+    /// under load, so this bounds the latency of a lone event (must stay under 100 ms; detections
+    /// aim for a p99 under 50 ms end to end). An idle agent pays 100 cheap wakeups a second for it.
     /// </summary>
-    public int DrainIntervalMs { get; set; } = 50;
+    public int DrainIntervalMs { get; set; } = 10;
 }
 
 /// <summary>Userspace-side counters: what reached us and what we could not decode.</summary>

@@ -43,7 +43,10 @@ public sealed class AgentEndToEndTests
         var streamed = streamOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         var fromJournal = Assert.Single(streamed, d => d.GetProperty("event").GetProperty("context").GetProperty("pid").GetInt32() == call.Pid);
         Assert.Equal("SNT-0002", fromJournal.GetProperty("ruleId").GetString());
-        Assert.True(ulong.Parse(fromJournal.GetProperty("sequence").GetString()!) >= 1);
+        // What the agent printed was already committed and numbered: the same sequence the journal serves.
+        var sequence = ulong.Parse(fromJournal.GetProperty("sequence").GetString()!);
+        Assert.True(sequence >= 1);
+        Assert.Equal(sequence, ulong.Parse(detection.GetProperty("sequence").GetString()!));
 
         agent.Signal("TERM");
         Assert.Equal(0, agent.WaitForExit(TimeSpan.FromSeconds(30)));

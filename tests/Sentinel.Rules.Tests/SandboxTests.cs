@@ -44,6 +44,7 @@ public sealed class SandboxTests
         { "enrichment mutation", "e.Enrichment.Caller = null;", "Caller", RuleDiagnosticCodes.EventMutation, "assignment to Sentinel.Events.EventEnrichment.Caller" },
         { "downcast of a read-only view", "((List<ProcessInfo>)e.Enrichment.Ancestry).Clear();", "(List", RuleDiagnosticCodes.EventMutation, "read-only collections stay read-only" },
         { "pattern downcast of a read-only view", "if (e.Enrichment.Ancestry is List<ProcessInfo> l) l.Clear();", "List<ProcessInfo> l", RuleDiagnosticCodes.EventMutation, "read-only collections stay read-only" },
+        { "array cast of a shared process's argv", "if (e.Enrichment.Caller is { } c) Array.Clear((Array)(object)c.Args);", "(Array)", RuleDiagnosticCodes.EventMutation, "a cast to System.Array is not allowed" },
         { "calling Match", "Match(e, findings);", "Match(e", RuleDiagnosticCodes.ForbiddenSymbol, "only the engine calls Match" },
     };
 

@@ -67,6 +67,49 @@ public sealed class CliStreamTests
     }
 }
 
+public sealed class CliTlsTests
+{
+    [Fact]
+    public async Task Status_and_stream_authenticate_with_a_client_certificate_or_a_token_over_tls()
+    {
+        var dir = new TempDir();
+        using var pki = new TestCertificates(dir);
+        await using var server = await ServerHarness.StartAsync(o =>
+        {
+            o.TlsCertificatePath = pki.ServerCertPath; o.TlsKeyPath = pki.ServerKeyPath; o.ClientCaPath = pki.CaPath; o.Token = "cli-token";
+        }, dir: dir);
+        await server.EmitAsync(3);
+        var address = new Uri(server.Address).Authority;
+        var dll = CliStreamTestsPaths.SentinelDll();
+        using var client = pki.Issue("CN=cli");
+        var (cert, key) = pki.WriteClient(client, "cli");
+
+        using var mtls = new CliProcess(dll, "stream", "--server", address, "--ca", pki.CaPath, "--cert", cert, "--key", key);
+        Assert.Equal(0, await mtls.WaitForExitAsync());
+        Assert.Equal(3, mtls.Lines.Count);
+
+        using var token = new CliProcess(dll, "status", "--server", address, "--ca", pki.CaPath, "--token", "cli-token", "--json");
+        Assert.Equal(0, await token.WaitForExitAsync());
+
+        using var anonymous = new CliProcess(dll, "status", "--server", address, "--ca", pki.CaPath);
+        Assert.Equal(2, await anonymous.WaitForExitAsync());
+        Assert.Contains("Unauthenticated", anonymous.Stderr);
+
+        using var wrong = new CliProcess(dll, "stream", "--server", address, "--ca", pki.CaPath, "--token", "nope");
+        Assert.Equal(2, await wrong.WaitForExitAsync());
+        Assert.Contains("invalid bearer token", wrong.Stderr);
+    }
+}
+
+internal static class CliStreamTestsPaths
+{
+    public static string SentinelDll()
+    {
+        var configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
+        return Path.Combine(RepoPaths.Root, "src", "Sentinel.Cli", "bin", configuration, "net10.0", "sentinel.dll");
+    }
+}
+
 internal sealed class CliProcess : IDisposable
 {
     private readonly Process _process;

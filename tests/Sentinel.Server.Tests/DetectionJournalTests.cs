@@ -32,6 +32,8 @@ public sealed class DetectionJournalTests
         await using (var journal = await OpenAsync(path))
         {
             Assert.Equal(new JournalRange(1, 10), journal.Range);
+            Assert.True(journal.KnowsRule("SNT-0001")); // rule ids persist, so rule_ids filters work after a restart
+            Assert.False(journal.KnowsRule("SNT-0404"));
             await EmitAsync(journal, 5);
             var all = new List<V1.Detection>();
             journal.ReadAfter(0, 100, all);

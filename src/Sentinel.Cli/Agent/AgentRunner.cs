@@ -10,6 +10,7 @@ using Sentinel.Probes;
 using Sentinel.ProcessTree;
 using Sentinel.Rules;
 using Sentinel.Server;
+using Sentinel.Server.Journal;
 
 namespace Sentinel.Cli.Agent;
 
@@ -99,6 +100,8 @@ internal static class AgentRunner
         Configure(web.Services, web.Logging, settings);
         var app = web.Build();
         SentinelServer.MapEndpoints(app);
+        var journal = app.Services.GetRequiredService<DetectionJournal>();
+        foreach (var sink in settings.DetectionSinks) journal.AddCommittedSink(sink);
         return app;
     }
 
@@ -118,8 +121,8 @@ internal static class AgentRunner
             sp.GetServices<IEventEnricher>(),
             settings.Rules,
             settings.Observers.Concat(sp.GetServices<IEventObserver>()),
-            // The journal (a DI sink) commits before the printers see a detection.
-            sp.GetServices<IDetectionSink>().Concat(settings.DetectionSinks),
+            // With a server, the journal (a DI sink) hands detections to the printers once committed and numbered.
+            settings.Server is null ? settings.DetectionSinks : sp.GetServices<IDetectionSink>(),
             sp.GetRequiredService<ILogger<EventPipeline>>()));
         services.AddSingleton<IAgentStatusContributor, ProbeStatusContributor>();
         if (settings.Rules is { } rules)

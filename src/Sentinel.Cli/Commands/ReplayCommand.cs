@@ -50,7 +50,10 @@ internal static class ReplayCommand
             }
             catch (EventFileException ex)
             {
-                throw new CliException($"{ex.Path}:{ex.Line}: field '{ex.Field}': {ex.Message[(ex.Message.IndexOf(": ", ex.Path.Length, StringComparison.Ordinal) + 2)..]}");
+                // The message is "path:line: field: reason"; say it once, naming the field explicitly.
+                var reason = ex.Message[$"{ex.Path}:{ex.Line}: ".Length..];
+                if (reason.StartsWith(ex.Field + ": ", StringComparison.Ordinal)) reason = reason[(ex.Field.Length + 2)..];
+                throw new CliException($"{ex.Path}:{ex.Line}: field '{ex.Field}': {reason}");
             }
             Console.Out.Flush();
             return counter.Count > 0 ? ExitCodes.Findings : ExitCodes.Ok;

@@ -18,7 +18,7 @@ internal sealed class SandboxChecker
         "System.Collections.Generic.Stack`1", "System.Collections.Generic.SortedSet`1",
         "System.Collections.Generic.SortedDictionary`2", "System.Collections.Generic.IList`1",
         "System.Collections.Generic.ICollection`1", "System.Collections.Generic.IDictionary`2",
-        "System.Collections.Generic.ISet`1",
+        "System.Collections.Generic.ISet`1", "System.Array",
     };
 
     private readonly SemanticModel _model;

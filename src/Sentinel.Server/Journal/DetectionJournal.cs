@@ -69,6 +69,14 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
 
     public string Path { get; }
 
+    private IDetectionSink[] _afterCommit = [];
+
+    /// <summary>
+    /// Adds a sink (a printer, syslog) that sees each detection only once it is committed, with its sequence,
+    /// in sequence order, on the journal's writer thread. Register before the host starts.
+    /// </summary>
+    public void AddCommittedSink(IDetectionSink sink) => _afterCommit = [.. _afterCommit, sink];
+
     public JournalRange Range
     {
         get { lock (_signalLock) return new JournalRange(_first, _last); }
@@ -227,6 +235,19 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
                 bytes += payload.Length;
                 committed[i] = proto;
             }
+            // Rule ids get a row the first time they appear, instead of an index on every detection.
+            HashSet<string>? added = null;
+            foreach (var d in committed)
+            {
+                bool isNew;
+                lock (_ruleIds) isNew = !_ruleIds.Contains(d.RuleId);
+                if (!isNew || !(added ??= []).Add(d.RuleId)) continue;
+                using var rule = _connection.CreateCommand();
+                rule.Transaction = transaction;
+                rule.CommandText = "INSERT OR IGNORE INTO rules (rule_id) VALUES ($r)";
+                rule.Parameters.AddWithValue("$r", d.RuleId);
+                rule.ExecuteNonQuery();
+            }
             using (var meta = _connection.CreateCommand())
             {
                 meta.Transaction = transaction;
@@ -251,6 +272,12 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         }
         signal.SetResult();
         _metrics?.OnCommitted(committed, Stopwatch.GetElapsedTime(started));
+        foreach (var sink in _afterCommit)
+            for (var i = 0; i < batch.Count; i++)
+            {
+                try { sink.OnDetection(batch[i] with { Sequence = committed[i].Sequence }); }
+                catch (Exception ex) { _logger.LogError(ex, "{Sink} failed after commit; the journal continues", sink.GetType().Name); }
+            }
     }
 
     private async Task RetentionLoopAsync(CancellationToken cancellationToken)
@@ -339,7 +366,7 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
                 rule_id TEXT NOT NULL,
                 severity INTEGER NOT NULL,
                 payload BLOB NOT NULL);
-            CREATE INDEX IF NOT EXISTS detections_rule ON detections (rule_id);
+            CREATE TABLE IF NOT EXISTS rules (rule_id TEXT PRIMARY KEY);
             """);
     }
 
@@ -353,7 +380,7 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         _first = min == 0 ? last + 1 : min;
         _payloadBytes = ScalarLong("SELECT COALESCE(SUM(length(payload)), 0) FROM detections");
         using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT DISTINCT rule_id FROM detections";
+        command.CommandText = "SELECT rule_id FROM rules";
         using var reader = command.ExecuteReader();
         while (reader.Read()) _ruleIds.Add(reader.GetString(0));
     }

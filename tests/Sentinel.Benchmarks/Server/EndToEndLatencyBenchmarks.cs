@@ -18,7 +18,7 @@ namespace Sentinel.Benchmarks.Server;
 /// An unbounded flood only measures queue depth: past the journal's throughput, latency grows without limit.
 /// p50/p99 are printed at cleanup; BenchmarkDotNet's columns stop at P95. Baseline: light load.
 /// </summary>
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 4, invocationCount: 40)]
+[InProcess, WarmupCount(1), IterationCount(4), InvocationCount(40)]
 public unsafe class EndToEndLatencyBenchmarks
 {
     private Microsoft.AspNetCore.Builder.WebApplication _app = null!;
