@@ -15,14 +15,15 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
 /* Wake the reader only once this much is pending; below it the reader's poll timeout bounds latency. */
-#define WAKEUP_BYTES (64 * sizeof(struct snt_move_pages_event))
+#define RECORD_SLOT (sizeof(struct snt_move_pages_event) + 8) /* + the ring's record header */
+#define WAKEUP_BYTES (64 * RECORD_SLOT)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
-/* LRU, so a thread that dies mid-call cannot leak its entry. */
+/* One slot per thread. LRU, so the slots of threads that died (mid-call or not) are recycled, never leaked. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -53,8 +54,7 @@ static __always_inline void count(__u32 which)
 
 static __always_inline bool task_is_compat(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+	return bpf_get_current_task_btf()->thread_info.status & TS_COMPAT;
 }
 
 /* Reads min(n, SNT_MAX_COPIED) user pointers. A compat caller's array holds 32-bit pointers. */
@@ -83,11 +83,27 @@ static __always_inline bool read_ints(__s32 *dst, __u64 user_array, __u32 n)
 	return bpf_probe_read_user(dst, n * sizeof(__s32), (void *)user_array) == 0;
 }
 
+/* The thread's slot in inflight. A thread reuses its slot across calls: an in-place write is far cheaper
+ * than a hash update, which allocates a new element every time. */
+static __always_inline struct snt_move_pages_entry *thread_slot(__u32 tid)
+{
+	struct snt_move_pages_entry *e = bpf_map_lookup_elem(&inflight, &tid);
+	if (e)
+		return e;
+	__u32 zero = 0;
+	struct snt_move_pages_entry *blank = bpf_map_lookup_elem(&entry_scratch, &zero);
+	if (!blank)
+		return NULL;
+	blank->enter_ns = 0;
+	bpf_map_update_elem(&inflight, &tid, blank, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&inflight, &tid);
+}
+
 static __always_inline int on_enter(__s64 pid, __u64 count_arg, __u64 pages, __u64 nodes, __u64 status,
 				    __s64 flags, bool compat)
 {
-	__u32 zero = 0, tid = (__u32)bpf_get_current_pid_tgid();
-	struct snt_move_pages_entry *e = bpf_map_lookup_elem(&entry_scratch, &zero);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct snt_move_pages_entry *e = thread_slot(tid);
 	if (!e)
 		return 0;
 
@@ -113,10 +129,10 @@ static __always_inline int on_enter(__s64 pid, __u64 count_arg, __u64 pages, __u
 		e->copies |= SNT_COPY_PAGES_ENTRY;
 	if (read_ints(e->nodes_at_entry, nodes, e->copied))
 		e->copies |= SNT_COPY_NODES_ENTRY;
-	bpf_map_update_elem(&inflight, &tid, e, BPF_ANY);
 	return 0;
 }
 
+/* The task is a trusted BTF pointer: plain loads (CO-RE relocated) instead of a helper call per field. */
 static __always_inline void fill_context(struct snt_move_pages_event *ev)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -125,16 +141,17 @@ static __always_inline void fill_context(struct snt_move_pages_event *ev)
 
 	ev->pid = id >> 32;
 	ev->tid = (__u32)id;
-	ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	ev->uid = BPF_CORE_READ(cred, uid.val);
-	ev->euid = BPF_CORE_READ(cred, euid.val);
-	ev->gid = BPF_CORE_READ(cred, gid.val);
+	ev->ppid = task->real_parent->tgid;
+	ev->uid = cred->uid.val;
+	ev->euid = cred->euid.val;
+	ev->gid = cred->gid.val;
 	/* kernel_cap_t is a u64 since 6.3 and u32[2] before: the same 8 bytes either way. */
 	bpf_core_read(&ev->cap_effective, sizeof(ev->cap_effective), &cred->cap_effective);
-	ev->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-	unsigned int level = BPF_CORE_READ(task, thread_pid, level);
+	ev->mnt_ns = task->nsproxy->mnt_ns->ns.inum;
+	/* The pid namespace the task lives in: numbers[] indexed by its level (a variable offset, so a read). */
+	struct pid *pid = task->thread_pid;
 	struct upid upid;
-	bpf_core_read(&upid, sizeof(upid), &task->thread_pid->numbers[level & 0x1f]);
+	bpf_core_read(&upid, sizeof(upid), &pid->numbers[pid->level & 0x1f]);
 	ev->pid_ns = BPF_CORE_READ(upid.ns, ns.inum);
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	ev->cpu = bpf_get_smp_processor_id();
@@ -145,7 +162,7 @@ static __always_inline int on_exit(__s64 ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct snt_move_pages_entry *e = bpf_map_lookup_elem(&inflight, &tid);
-	if (!e) {
+	if (!e || !e->enter_ns) {
 		count(SNT_CNT_NO_ENTRY);
 		return 0;
 	}
@@ -153,7 +170,7 @@ static __always_inline int on_exit(__s64 ret)
 	struct snt_move_pages_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		count(SNT_CNT_LOST);
-		bpf_map_delete_elem(&inflight, &tid);
+		e->enter_ns = 0;
 		return 0;
 	}
 
@@ -184,11 +201,14 @@ static __always_inline int on_exit(__s64 ret)
 	if (read_ints(ev->status_at_exit, e->status, e->copied))
 		copies |= SNT_COPY_STATUS_EXIT;
 	ev->copies = copies;
-	bpf_map_delete_elem(&inflight, &tid);
+	e->enter_ns = 0; /* consumed: an exit without a fresh entry must not join this one */
 
-	/* Batch wakeups: one per WAKEUP_BYTES under load instead of ~1.8 us per event. */
+	/* Batch wakeups (~1.8 us each): wake the reader only when this record takes the backlog across
+	 * WAKEUP_BYTES. A reader that is awake drains without being told (the ring polls readable while data
+	 * is pending), and one that sleeps found the ring empty, so the crossing always reaches it. */
 	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(ev, pending >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bool crossing = pending >= WAKEUP_BYTES && pending < WAKEUP_BYTES + RECORD_SLOT;
+	bpf_ringbuf_submit(ev, crossing ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	count(SNT_CNT_SUBMITTED);
 	return 0;
 }
@@ -265,9 +285,12 @@ static __always_inline int raw_enter(struct bpf_raw_tracepoint_args *ctx, bool n
 
 static __always_inline int raw_exit(struct bpf_raw_tracepoint_args *ctx, bool native_too)
 {
+	/* Runs on every syscall exit: the cheap compat test first, the register read only if it can matter. */
+	bool compat = task_is_compat();
+	if (!compat && !native_too)
+		return 0;
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	long id = BPF_CORE_READ(regs, orig_ax);
-	bool compat = task_is_compat();
 	if ((compat && id == SNT_NR_MOVE_PAGES_IA32) || (native_too && !compat && id == SNT_NR_MOVE_PAGES_X64))
 		return on_exit(ctx->args[1]);
 	return 0;
