@@ -77,7 +77,7 @@ public sealed class RuleEngine : IDetector, IDisposable
             return;
         }
         _untilSample = _sampleInterval;
-        RuleEvaluation.RunTimed(_active.Slots, evt, _findings, _publisher);
+        RuleEvaluation.RunTimed(_active.Slots, evt, _findings, _publisher, Options.LatencyObserver);
     }
 
     /// <summary>Turns findings into detections, with one detached copy of the event shared by all of them.</summary>

@@ -18,6 +18,8 @@ public sealed record RuleEngineOptions
     public TimeSpan ReloadDebounce { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>One evaluation in this many is timed for the latency figures (timing every one costs more than a rule).</summary>
     public int LatencySampleInterval { get; init; } = 64;
+    /// <summary>Called with each sampled evaluation time (rule id, elapsed), e.g. to feed a metrics histogram.</summary>
+    public Action<string, TimeSpan>? LatencyObserver { get; init; }
 
     public static RuleEngineOptions Default { get; } = new();
 }

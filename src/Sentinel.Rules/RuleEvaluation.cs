@@ -46,7 +46,8 @@ internal static class RuleEvaluation
     }
 
     /// <summary><see cref="Run"/> with each rule timed, for the sampled latency figures.</summary>
-    public static void RunTimed(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher)
+    public static void RunTimed(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher,
+        Action<string, TimeSpan>? observer)
     {
         foreach (var slot in slots)
         {
@@ -62,7 +63,9 @@ internal static class RuleEvaluation
                 slot.OnFailure(ex);
                 continue;
             }
-            slot.RecordLatency(Stopwatch.GetTimestamp() - start);
+            var elapsed = Stopwatch.GetTimestamp() - start;
+            slot.RecordLatency(elapsed);
+            observer?.Invoke(slot.Info.Id, Stopwatch.GetElapsedTime(start, start + elapsed));
             if (findings.Count != 0) Publish(slot, evt, findings, publisher);
         }
     }

@@ -52,7 +52,11 @@ public sealed class SentinelMetrics
     public Counter JournalErrors { get; }
 
     /// <summary>For the rule engine: one evaluation of one rule took <paramref name="elapsed"/>.</summary>
-    public void ObserveRuleEvaluation(string ruleId, TimeSpan elapsed) => _ruleLatency.WithLabels(ruleId).Observe(elapsed.TotalSeconds);
+    public void ObserveRuleEvaluation(string ruleId, TimeSpan elapsed) =>
+        _ruleLatencyByRule.GetOrAdd(ruleId, static (id, h) => h.WithLabels(id), _ruleLatency).Observe(elapsed.TotalSeconds);
+
+    // WithLabels allocates its label array per call; the children are cached so the sampled path does not.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Histogram.Child> _ruleLatencyByRule = new(StringComparer.Ordinal);
 
     internal void OnCommitted(IReadOnlyList<V1.Detection> batch, TimeSpan commitDuration)
     {

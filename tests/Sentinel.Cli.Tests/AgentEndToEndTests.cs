@@ -17,7 +17,8 @@ public sealed class AgentEndToEndTests
     {
         var dir = Directory.CreateTempSubdirectory("sentinel-agent").FullName;
         var listen = $"127.0.0.1:{FreePort()}";
-        using var agent = SentinelProcess.Start("run", "--format", "json", "--listen", listen,
+        var metrics = $"127.0.0.1:{FreePort()}";
+        using var agent = SentinelProcess.Start("run", "--format", "json", "--listen", listen, "--metrics", metrics,
             "--journal", Path.Combine(dir, "journal.db"), "--rules", RepoPaths.Rules);
         agent.WaitForStderr("serving gRPC");
 
@@ -47,6 +48,13 @@ public sealed class AgentEndToEndTests
         var sequence = ulong.Parse(fromJournal.GetProperty("sequence").GetString()!);
         Assert.True(sequence >= 1);
         Assert.Equal(sequence, ulong.Parse(detection.GetProperty("sequence").GetString()!));
+
+        // Per-rule latency histograms are sampled (one evaluation in 64): enough calls to take a sample.
+        MovePagesHelper.Run("move_pages64", "--query --repeat 130");
+        string scrape = "";
+        agent.WaitUntil(() => (scrape = new HttpClient().GetStringAsync($"http://{metrics}/metrics").GetAwaiter().GetResult())
+            .Contains("sentinel_rule_evaluation_seconds_count{rule=\"SNT-0002\"}"), "a rule latency sample in /metrics");
+        Assert.Matches(@"sentinel_rule_evaluations_total\{rule=""SNT-0002""\} \d+", scrape);
 
         agent.Signal("TERM");
         Assert.Equal(0, agent.WaitForExit(TimeSpan.FromSeconds(30)));

@@ -180,12 +180,6 @@ public sealed class CliTests
         return new Run(process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    private static string SentinelBinary()
-    {
-        // The configuration this test assembly was built in (bin/<Configuration>/net10.0/).
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-        var binary = Path.Combine(RepoPaths.Root, "src", "Sentinel.Cli", "bin", configuration, "net10.0", "sentinel");
-        Assert.True(File.Exists(binary), $"{binary} not found: build src/Sentinel.Cli ({configuration}) first");
-        return binary;
-    }
+    // The apphost is copied next to this assembly by the project reference, which also orders the build.
+    private static string SentinelBinary() => SentinelProcess.Binary;
 }

@@ -21,6 +21,8 @@ internal sealed class AgentSettings
     public List<IEventObserver> Observers { get; } = [];
     public List<IDetectionSink> DetectionSinks { get; } = [];
     public RuleEngine? Rules { get; init; }
+    /// <summary>Where the rule engine sends its sampled latencies; connected to the metrics when serving.</summary>
+    public RuleLatencyRelay? RuleLatency { get; init; }
     /// <summary>When set, the gRPC server, the journal and the metrics run in the same host.</summary>
     public ServerOptions? Server { get; init; }
     public TimeSpan? Duration { get; init; }
@@ -100,6 +102,7 @@ internal static class AgentRunner
         Configure(web.Services, web.Logging, settings);
         var app = web.Build();
         SentinelServer.MapEndpoints(app);
+        settings.RuleLatency?.Attach(app.Services.GetRequiredService<SentinelMetrics>());
         var journal = app.Services.GetRequiredService<DetectionJournal>();
         foreach (var sink in settings.DetectionSinks) journal.AddCommittedSink(sink);
         return app;

@@ -72,9 +72,11 @@ internal static class RunCommand
                 Token = parse.GetValue(token),
             };
             await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
-            using var engine = printer is null ? null : LoadRules(parse.GetValue(rules) ?? RuleDirectories.Default(), verbose);
+            var latency = new RuleLatencyRelay();
+            using var engine = printer is null ? null : LoadRules(parse.GetValue(rules) ?? RuleDirectories.Default(), verbose, latency);
             var settings = new AgentSettings
             {
+                RuleLatency = latency,
                 Strategies = CaptureCommands.ParseStrategies(parse.GetValue(CaptureCommands.Strategy)!),
                 Verbose = verbose,
                 Rules = engine,
@@ -98,12 +100,13 @@ internal static class RunCommand
     }
 
     /// <summary>Compiles the rules before anything attaches; broken files are reported and the others run.</summary>
-    private static RuleEngine LoadRules(string path, bool verbose)
+    private static RuleEngine LoadRules(string path, bool verbose, RuleLatencyRelay latency)
     {
         if (!File.Exists(path) && !Directory.Exists(path))
             throw new CliException($"rules path '{path}' does not exist");
         using var loggers = LoggerFactory.Create(logging => AgentRunner.ConfigureLogging(logging, verbose));
-        var engine = RuleEngine.Load(path, RuleEngineOptions.Default, loggers.CreateLogger("Sentinel.Rules"));
+        var engine = RuleEngine.Load(path, RuleEngineOptions.Default with { LatencyObserver = latency.Observe },
+            loggers.CreateLogger("Sentinel.Rules"));
         foreach (var diagnostic in engine.Diagnostics)
             Console.Error.WriteLine($"sentinel: {diagnostic}");
         Console.Error.WriteLine($"sentinel: loaded {engine.Rules.Count} rules from {engine.RulesPath}" +
