@@ -18,7 +18,8 @@ public static class EventConverter
         var proto = new V1.Event
         {
             Name = MovePages.Name,
-            Time = Timestamp.FromDateTimeOffset(e.Time),
+            // From the nanoseconds, not DateTimeOffset, whose 100 ns ticks would drop the kernel's precision.
+            Time = new Timestamp { Seconds = Math.DivRem(e.TimeUnixNs, 1_000_000_000, out var nanos), Nanos = (int)nanos },
             Context = new V1.ProcessContext
             {
                 Pid = e.Pid, Tid = e.Tid, Ppid = e.Ppid, Uid = e.Uid, Euid = e.Euid, Gid = e.Gid,
