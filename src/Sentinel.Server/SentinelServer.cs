@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Hosting.Server;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
@@ -118,6 +120,10 @@ public static class SentinelServer
         app.MapGrpcReflectionService();
         app.MapMetrics("/metrics", metrics.Registry);
     }
+
+    /// <summary>The addresses Kestrel bound, with a port 0 resolved, e.g. "http://127.0.0.1:50551"; empty before start.</summary>
+    public static IReadOnlyList<string> BoundAddresses(IServiceProvider services) =>
+        services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
 
     /// <summary>A standalone server host (tests, benchmarks, the test host); `sentinel run` uses the pair above on its own builder.</summary>
     public static WebApplication Build(ServerOptions options, Action<WebApplicationBuilder>? configure = null)

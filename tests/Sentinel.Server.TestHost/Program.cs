@@ -3,8 +3,6 @@
 //   emit N RULE SEVERITY   N events, each firing one detection of RULE at SEVERITY (1-5); answers "ok LAST"
 //   quit                   stops gracefully
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sentinel.Engine;
@@ -37,7 +35,7 @@ var app = SentinelServer.Build(options, builder =>
     builder.Services.AddHostedService<PipelineService>();
 });
 await app.StartAsync();
-var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+var address = SentinelServer.BoundAddresses(app.Services)[0];
 var journal = app.Services.GetRequiredService<DetectionJournal>();
 Console.WriteLine($"listening {address} last {journal.Range.Last}");
 

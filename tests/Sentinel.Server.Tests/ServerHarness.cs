@@ -3,8 +3,6 @@ using System.Net.Sockets;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Sentinel.Events;
 using Sentinel.Server.Journal;
@@ -23,7 +21,7 @@ public sealed class ServerHarness : IAsyncDisposable
     private ServerHarness(WebApplication app, ServerOptions options, TempDir dir)
     {
         App = app; Options = options; Dir = dir;
-        Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Address = SentinelServer.BoundAddresses(app.Services)[0];
     }
 
     public WebApplication App { get; }

@@ -1,6 +1,4 @@
 using Google.Protobuf.WellKnownTypes;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Sentinel.Engine;
 using Sentinel.Events;
@@ -38,8 +36,7 @@ public sealed class AgentStatusBuilder(IEnumerable<IAgentStatusContributor> cont
             Counters = new V1.Counters(),
             Journal = new JournalStatus(),
         };
-        if (services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>() is { } addresses)
-            status.Listen.Add(addresses.Addresses);
+        status.Listen.Add(SentinelServer.BoundAddresses(services));
         foreach (var contributor in _contributors) contributor.Contribute(status);
         return status;
     }

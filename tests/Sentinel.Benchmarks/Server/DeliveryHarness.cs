@@ -1,8 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Sentinel.Events;
 using Sentinel.Server;
@@ -27,7 +25,7 @@ internal sealed class DeliveryHarness : IAsyncDisposable
         };
         App = SentinelServer.Build(options);
         App.StartAsync().GetAwaiter().GetResult();
-        Address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Address = SentinelServer.BoundAddresses(App.Services)[0];
         Journal = App.Services.GetRequiredService<DetectionJournal>();
     }
 

@@ -52,8 +52,7 @@ public unsafe class EndToEndLatencyBenchmarks
         _capture = new CaptureSource(MovePagesProbe.Attach(NullLogger.Instance), channel.Channel.Writer, channel.Pool,
             new CaptureOptions(), NullLogger.Instance);
         _capture.Start();
-        var address = _app.Urls.FirstOrDefault() ?? _app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
-            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        var address = SentinelServer.BoundAddresses(_app.Services)[0];
         _follower = new CountingFollower(new Sentinel.V1.DetectionService.DetectionServiceClient(Grpc.Net.Client.GrpcChannel.ForAddress(address)), 0,
             d => { if (d.Event.Context.Tid == Volatile.Read(ref _myTid)) _arrived.Set(); });
         _page = (ulong*)MapTouched(1);
