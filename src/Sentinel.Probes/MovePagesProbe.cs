@@ -100,14 +100,16 @@ public sealed class ProbeAttachException(IReadOnlyList<StrategyAttempt> attempts
     public IReadOnlyList<StrategyAttempt> Attempts { get; } = attempts;
 }
 
-/// <summary>Sums the per-CPU kernel counters.</summary>
+/// <summary>Sums the per-CPU counters of a BPF_MAP_TYPE_PERCPU_ARRAY of u64 (any probe's counter map).</summary>
 public sealed unsafe class KernelCounters(int mapFd)
 {
     private readonly int _cpus = Math.Max(1, Native.Libbpf.libbpf_num_possible_cpus());
 
-    public ulong Read(KernelCounter counter)
+    public ulong Read(KernelCounter counter) => Read((uint)counter);
+
+    /// <summary>The counter at <paramref name="key"/>, summed over all CPUs; 0 if the key is absent.</summary>
+    public ulong Read(uint key)
     {
-        var key = (uint)counter;
         var values = stackalloc ulong[_cpus];
         if (Native.Libbpf.bpf_map_lookup_elem(mapFd, &key, values) != 0) return 0;
         ulong sum = 0;

@@ -38,7 +38,7 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
     public long HandlerErrors => _reader?.HandlerErrors ?? 0;
 
     /// <summary>Records the kernel dropped because the ring buffer was full (proc_lost[0]).</summary>
-    public ulong LostInKernel => _lost?.Read((KernelCounter)0) ?? 0;
+    public ulong LostInKernel => _lost?.Read(0u) ?? 0;
 
     /// <summary>Path of the BPF object; by default the one built next to the assemblies or in bpf/.output.</summary>
     public string? ObjectPath { get; init; }
