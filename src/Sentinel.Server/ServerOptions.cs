@@ -44,6 +44,9 @@ public sealed class ServerOptions
     /// <summary>The most rule ids one StreamDetections request may name.</summary>
     public int MaxRuleIds { get; set; } = 1024;
 
+    /// <summary>The host's fleet identity stamped on every detection; null resolves <see cref="HostIdentity.Default"/>.</summary>
+    public string? HostId { get; set; }
+
     public bool UsesTls => TlsCertificatePath is not null;
     public bool RequiresAuth => ClientCaPath is not null || Token is not null;
 

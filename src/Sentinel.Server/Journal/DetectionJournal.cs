@@ -62,12 +62,22 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
             throw new ServerConfigurationException($"cannot open the journal {Path}: {ex.Message}");
         }
         InitializeSchema();
+        JournalId = LoadOrCreateJournalId();
+        _hostId = options.HostId ?? HostIdentity.Default();
         _readConnectionString = new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
         LoadState();
         Prune(DateTimeOffset.UtcNow);
     }
 
     public string Path { get; }
+
+    /// <summary>A random id fixed when the journal file was created; a new one tells consumers the journal was reset.</summary>
+    public string JournalId { get; }
+
+    private readonly string _hostId;
+
+    /// <summary>The host id stamped on every committed detection.</summary>
+    public string HostId => _hostId;
 
     private IDetectionSink[] _afterCommit = [];
 
@@ -226,6 +236,9 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
             {
                 var proto = DetectionConverter.ToProto(batch[i]);
                 proto.Sequence = ++last;
+                proto.AgentSequence = last;
+                proto.JournalId = JournalId;
+                proto.HostId = _hostId;
                 var payload = proto.ToByteArray();
                 seqParam.Value = (long)proto.Sequence;
                 ruleParam.Value = proto.RuleId;
@@ -368,6 +381,19 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
                 payload BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS rules (rule_id TEXT PRIMARY KEY);
             """);
+    }
+
+    private string LoadOrCreateJournalId()
+    {
+        // Its own table: meta holds integers. INSERT OR IGNORE keeps the first id ever written.
+        Execute("CREATE TABLE IF NOT EXISTS identity (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+        using (var insert = _connection.CreateCommand())
+        {
+            insert.CommandText = "INSERT OR IGNORE INTO identity (key, value) VALUES ('journal_id', $id)";
+            insert.Parameters.AddWithValue("$id", Guid.NewGuid().ToString("N"));
+            insert.ExecuteNonQuery();
+        }
+        return ScalarString("SELECT value FROM identity WHERE key = 'journal_id'")!;
     }
 
     private void LoadState()

@@ -51,7 +51,9 @@ internal sealed class JournalStatusContributor(DetectionJournal journal, ServerO
         {
             Path = journal.Path, FirstSequence = range.First, LastSequence = range.Last, SizeBytes = (ulong)journal.FileBytes,
             SyncMode = options.JournalSync.ToString().ToUpperInvariant(), Pruned = (ulong)journal.Pruned,
+            JournalId = journal.JournalId,
         };
+        status.HostId = journal.HostId;
     }
 }
 

@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+
+namespace Sentinel.TestSupport;
+
+/// <summary>
+/// A real nats-server (the Debian package, installed by .ci/setup) with JetStream, on loopback with its own store
+/// directory. Stop, kill and restart keep the ports and the store, as an operator's restart would.
+/// </summary>
+public sealed class NatsNode : IDisposable
+{
+    private readonly string[] _args;
+    private readonly string _logPath;
+    private Process? _process;
+
+    internal NatsNode(string name, int clientPort, int monitorPort, string storeDir, string[] extraArgs)
+    {
+        Name = name;
+        ClientPort = clientPort;
+        MonitorPort = monitorPort;
+        StoreDir = storeDir;
+        _logPath = Path.Combine(storeDir, "server.log");
+        _args = ["-n", name, "-a", "127.0.0.1", "-p", clientPort.ToString(), "-m", monitorPort.ToString(),
+                 "-js", "-sd", storeDir, "-l", _logPath, .. extraArgs];
+    }
+
+    public string Name { get; }
+    public int ClientPort { get; }
+    public int MonitorPort { get; }
+    public string StoreDir { get; }
+    public string Url => $"nats://127.0.0.1:{ClientPort}";
+    public bool IsRunning => _process is { HasExited: false };
+    public string Log => File.Exists(_logPath) ? File.ReadAllText(_logPath) : "";
+
+    public void Start()
+    {
+        if (IsRunning) return;
+        var info = new ProcessStartInfo(NatsServers.Binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in _args) info.ArgumentList.Add(a);
+        _process = Process.Start(info) ?? throw new InvalidOperationException("cannot start nats-server");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    /// <summary>SIGTERM, then waits for exit (the store is flushed).</summary>
+    public void Stop()
+    {
+        if (_process is not { HasExited: false } p) return;
+        Signals.Send(p.Id, Signals.SIGTERM);
+        if (!p.WaitForExit(15_000)) p.Kill();
+        p.WaitForExit();
+    }
+
+    /// <summary>SIGKILL: a crash.</summary>
+    public void Kill()
+    {
+        if (_process is not { HasExited: false } p) return;
+        p.Kill();
+        p.WaitForExit();
+    }
+
+    /// <summary>Waits until /healthz reports the server (and JetStream) ready.</summary>
+    public async Task WaitReadyAsync(TimeSpan timeout, bool jetStreamOnly = false)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + timeout;
+        var url = $"http://127.0.0.1:{MonitorPort}/healthz" + (jetStreamOnly ? "?js-enabled-only=true" : "");
+        string last = "no answer";
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process is { HasExited: true }) throw new InvalidOperationException($"nats-server {Name} exited: {Log}");
+            try
+            {
+                using var response = await http.GetAsync(url);
+                if (response.IsSuccessStatusCode) return;
+                last = await response.Content.ReadAsStringAsync();
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                last = ex.Message;
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"nats-server {Name} not ready after {timeout}: {last}\n{Log}");
+    }
+
+    public void Dispose()
+    {
+        try { Kill(); } catch (InvalidOperationException) { }
+        _process?.Dispose();
+    }
+}
+
+/// <summary>One JetStream node, or a 3-node JetStream cluster (for R3 streams), in a temporary directory.</summary>
+public sealed class NatsServers : IDisposable
+{
+    private readonly string _root;
+
+    private NatsServers(IReadOnlyList<NatsNode> nodes, string root)
+    {
+        Nodes = nodes;
+        _root = root;
+    }
+
+    public static string Binary =>
+        new[] { "/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server" }.FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException("nats-server is not installed: run `bash .ci/setup` (Debian package nats-server)");
+
+    public IReadOnlyList<NatsNode> Nodes { get; }
+
+    /// <summary>All node URLs, comma-separated, as `--nats` takes them.</summary>
+    public string Urls => string.Join(",", Nodes.Select(n => n.Url));
+
+    public static async Task<NatsServers> StartSingleAsync()
+    {
+        var root = Directory.CreateTempSubdirectory("sentinel-nats-").FullName;
+        var node = new NatsNode("n1", FreePort(), FreePort(), Path.Combine(root, "n1"), []);
+        Directory.CreateDirectory(node.StoreDir);
+        var servers = new NatsServers([node], root);
+        node.Start();
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(30), jetStreamOnly: true);
+        return servers;
+    }
+
+    /// <summary>Three nodes with routes to each other; returns once JetStream has a meta leader.</summary>
+    public static async Task<NatsServers> StartClusterAsync()
+    {
+        var root = Directory.CreateTempSubdirectory("sentinel-nats-").FullName;
+        var clusterPorts = new[] { FreePort(), FreePort(), FreePort() };
+        var routes = string.Join(",", clusterPorts.Select(p => $"nats://127.0.0.1:{p}"));
+        var nodes = new List<NatsNode>();
+        for (var i = 0; i < 3; i++)
+        {
+            var dir = Path.Combine(root, $"n{i + 1}");
+            Directory.CreateDirectory(dir);
+            nodes.Add(new NatsNode($"n{i + 1}", FreePort(), FreePort(), dir,
+                ["--cluster_name", "sentinel-test", "--cluster", $"nats://127.0.0.1:{clusterPorts[i]}", "--routes", routes]));
+        }
+        var servers = new NatsServers(nodes, root);
+        foreach (var n in nodes) n.Start();
+        foreach (var n in nodes) await n.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        // healthz without js-enabled-only waits for the JetStream meta group to have a leader.
+        foreach (var n in nodes) await n.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        return servers;
+    }
+
+    public void Dispose()
+    {
+        foreach (var n in Nodes) n.Dispose();
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+internal static class Signals
+{
+    public const int SIGTERM = 15;
+
+    public static void Send(int pid, int signal) => kill(pid, signal);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+}
