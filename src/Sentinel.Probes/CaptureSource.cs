@@ -73,6 +73,7 @@ public sealed class CaptureSource : IDisposable
         // Detach first, so nothing is submitted after the last drain: every submitted event is received,
         // and the counters read afterwards are final.
         Probe.Detach();
+        _reader.ResumeConsuming(); // detached: what is left is finite, so drain all of it
         _reader.Consume();
         _writer.TryComplete();
     }
@@ -105,6 +106,7 @@ public sealed class CaptureSource : IDisposable
     public void Stop()
     {
         _stopping = true;
+        _reader.YieldSoon();
         if (_thread.IsAlive) _thread.Join();
         else _writer.TryComplete();
     }

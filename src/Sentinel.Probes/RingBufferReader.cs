@@ -16,6 +16,7 @@ public sealed unsafe class RingBufferReader : IDisposable
     private readonly RecordHandler _handler;
     private GCHandle _self;
     private long _handlerErrors;
+    private volatile bool _yield;
 
     public RingBufferReader(int mapFd, RecordHandler handler)
     {
@@ -41,6 +42,15 @@ public sealed unsafe class RingBufferReader : IDisposable
     /// <summary>Consumes everything pending without waiting (the producer may have skipped the wakeup).</summary>
     public int Consume() => Libbpf.ring_buffer__consume(_ring);
 
+    /// <summary>
+    /// Makes a running <see cref="Poll"/> or <see cref="Consume"/> return after the current record. Under a flood
+    /// the producer refills the ring as fast as it drains, so libbpf's consume loop would otherwise never return
+    /// and a stop request would never be seen. <see cref="ResumeConsuming"/> clears it.
+    /// </summary>
+    public void YieldSoon() => _yield = true;
+
+    public void ResumeConsuming() => _yield = false;
+
     [UnmanagedCallersOnly]
     private static int OnSample(nint ctx, nint data, nuint size)
     {
@@ -58,7 +68,8 @@ public sealed unsafe class RingBufferReader : IDisposable
                 reader.LastHandlerError = ex;
             }
         }
-        return 0; // non-zero would stop libbpf consuming the rest of the ring
+        // libbpf has already advanced past this record, so stopping here loses nothing; 0 goes on to the next.
+        return reader is { _yield: true } ? -4 /* EINTR */ : 0;
     }
 
     public void Dispose()
