@@ -169,7 +169,9 @@ public static class SentinelServer
 internal sealed class JournalHealthCheck(DetectionJournal journal) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(File.Exists(journal.Path) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("journal file is missing"));
+        Task.FromResult(!File.Exists(journal.Path) ? HealthCheckResult.Unhealthy("journal file is missing")
+            : journal.DegradedReason is { } reason ? HealthCheckResult.Degraded("journal cannot write: " + reason)
+            : HealthCheckResult.Healthy());
 }
 
 /// <summary>Restricts the unix socket to its owner once Kestrel has created it.</summary>

@@ -42,7 +42,7 @@ public sealed class RestartLoopTests
                     agent.WaitForExit(TimeSpan.FromSeconds(30));
                     continue;
                 }
-                agent.WaitForStderr("attached move_pages probes");
+                agent.WaitForStderr("attached move_pages probes", 180);
                 var held = BpfObjects.HeldBy(agent.Id);
                 Assert.True(held.Programs.Count > 0, $"restart {i}: the attached agent holds no BPF program");
                 everHeld.Programs.UnionWith(held.Programs);

@@ -68,7 +68,7 @@ public sealed class ServiceUnitTests
         args[args.IndexOf("--journal") + 1] = journal;
         args.AddRange(["--listen", "127.0.0.1:0"]);
         using var agent = SentinelProcess.Start([.. args]);
-        agent.WaitForStderr("serving gRPC");
+        agent.WaitForStderr("serving gRPC", 180);
         agent.Signal("TERM");
         Assert.Equal(0, agent.WaitForExit(TimeSpan.FromSeconds(int.Parse(ServiceSection()["TimeoutStopSec"]))));
         Assert.Contains("sentinel: counters:", agent.Stderr);

@@ -36,7 +36,12 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
     private readonly Lock _signalLock = new();
     private readonly HashSet<string> _ruleIds = new(StringComparer.Ordinal);
     private readonly SqliteConnection _connection;
+    private SqliteConnection? _connectionForInit; // the connection being opened, before _connection is set
+    private SqliteConnection Db => _connectionForInit ?? _connection;
     private readonly string _readConnectionString;
+    // Numbered, delivered, not yet on disk (degraded mode), in sequence order. Guarded by _writeLock.
+    private readonly List<V1.Detection> _unsaved = [];
+    private string? _degradedReason;
     private TaskCompletionSource _committed = NewSignal();
     private Task? _writer, _retention;
     private CancellationTokenSource? _stopRetention;
@@ -49,30 +54,78 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _metrics = metrics;
         Path = System.IO.Path.GetFullPath(options.JournalPath);
+        try
+        {
+            _connection = Open();
+        }
+        catch (SqliteException ex) when (IsCorruption(ex))
+        {
+            // A journal we cannot read would stop the agent for good; keep it for forensics and start afresh.
+            MovedAside = MoveAside(ex.Message);
+            _connection = Open();
+            _logger.LogError("the journal {Path} was corrupt ({Reason}): moved it aside to {MovedAside} and started a new journal {JournalId}",
+                Path, ex.Message, MovedAside, JournalId);
+        }
+        _hostId = options.HostId ?? HostIdentity.Default();
+        _readConnectionString = new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
+        Prune(DateTimeOffset.UtcNow);
+        if (MovedAside is not null)
+            OnDetection(SystemDetection(JournalResetRule,
+                $"the journal was corrupt and was moved aside to {MovedAside}; a new journal {JournalId} started at sequence 1"));
+    }
+
+    /// <summary>Opens the file, checks it, and loads its state; throws a corruption <see cref="SqliteException"/> on a damaged file.</summary>
+    private SqliteConnection Open()
+    {
         var builder = new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
-        _connection = new SqliteConnection(builder.ToString());
+        var connection = new SqliteConnection(builder.ToString());
         try
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-            _connection.Open();
+            connection.Open();
+            _connectionForInit = connection;
+            // Checked before anything writes, so a damaged file is moved aside exactly as it was found.
+            var check = ScalarString("PRAGMA quick_check(1)");
+            if (!string.Equals(check, "ok", StringComparison.OrdinalIgnoreCase))
+                throw new SqliteException($"quick_check: {check}", SqliteCorrupt);
+            InitializeSchema();
+            JournalId = LoadOrCreateJournalId();
+            LoadState();
+            return connection;
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
         {
-            _connection.Dispose();
+            connection.Dispose();
+            if (ex is SqliteException sqlite && IsCorruption(sqlite)) throw;
             throw new ServerConfigurationException($"cannot open the journal {Path}: {ex.Message}");
         }
-        InitializeSchema();
-        JournalId = LoadOrCreateJournalId();
-        _hostId = options.HostId ?? HostIdentity.Default();
-        _readConnectionString = new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
-        LoadState();
-        Prune(DateTimeOffset.UtcNow);
+        finally
+        {
+            _connectionForInit = null;
+        }
     }
+
+    private const int SqliteCorrupt = 11, SqliteNotADatabase = 26;
+
+    private static bool IsCorruption(SqliteException ex) => ex.SqliteErrorCode is SqliteCorrupt or SqliteNotADatabase;
+
+    /// <summary>Renames the journal and its WAL/SHM files to PATH.corrupt-TIMESTAMP*; returns the new name.</summary>
+    private string MoveAside(string reason)
+    {
+        SqliteConnection.ClearAllPools();
+        var target = $"{Path}.corrupt-{DateTimeOffset.UtcNow:yyyyMMddTHHmmssZ}";
+        foreach (var suffix in (string[])["", "-wal", "-shm"])
+            if (File.Exists(Path + suffix)) File.Move(Path + suffix, target + suffix, overwrite: true);
+        return target;
+    }
+
+    /// <summary>Where a corrupt journal found at start was moved, or null.</summary>
+    public string? MovedAside { get; }
 
     public string Path { get; }
 
     /// <summary>A random id fixed when the journal file was created; a new one tells consumers the journal was reset.</summary>
-    public string JournalId { get; }
+    public string JournalId { get; private set; } = "";
 
     private readonly string _hostId;
 
@@ -110,7 +163,7 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         catch (ChannelClosedException)
         {
             // After shutdown began (a late detection while the pipeline drains): commit it here, never drop it.
-            CommitWithRetry([detection], CancellationToken.None);
+            Commit([detection]);
         }
     }
 
@@ -165,73 +218,96 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
     public void ReadAfter(ulong after, int max, List<V1.Detection> into)
     {
         if (after >= Range.Last || _recent.TryRead(after, max, into)) return;
-        using var connection = new SqliteConnection(_readConnectionString);
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT payload FROM detections WHERE seq > $after ORDER BY seq LIMIT $max";
-        command.Parameters.AddWithValue("$after", (long)after);
-        command.Parameters.AddWithValue("$max", max);
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-            into.Add(V1.Detection.Parser.ParseFrom((byte[])reader[0]));
+        using (var connection = new SqliteConnection(_readConnectionString))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT payload FROM detections WHERE seq > $after ORDER BY seq LIMIT $max";
+            command.Parameters.AddWithValue("$after", (long)after);
+            command.Parameters.AddWithValue("$max", max);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+                into.Add(V1.Detection.Parser.ParseFrom((byte[])reader[0]));
+        }
+        if (into.Count >= max || !IsDegraded) return;
+        // Degraded: the rest is numbered but only in memory.
+        var next = into.Count > 0 ? into[^1].Sequence : after;
+        lock (_writeLock)
+            foreach (var d in _unsaved)
+                if (d.Sequence > next && into.Count < max) into.Add(d);
     }
 
     private void WriteLoop()
     {
         var reader = _pending.Reader;
         var batch = new List<Detection>(MaxBatch);
-        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-        {
-            // Group commit: whatever queued while the last fsync ran goes into this one.
-            while (batch.Count < MaxBatch && reader.TryRead(out var d)) batch.Add(d);
-            CommitWithRetry(batch, CancellationToken.None);
-            batch.Clear();
-        }
-    }
-
-    /// <summary>Commits the batch, retrying a failing disk until it works: the journal never skips a detection.</summary>
-    private void CommitWithRetry(IReadOnlyList<Detection> batch, CancellationToken cancellationToken)
-    {
-        var delay = TimeSpan.FromMilliseconds(100);
         while (true)
         {
-            try
-            {
-                Commit(batch);
-                return;
-            }
-            catch (SqliteException ex)
-            {
-                _logger.LogError(ex, "journal commit of {Count} detections failed; retrying in {Delay}", batch.Count, delay);
-                _metrics?.JournalErrors.Inc();
-                Thread.Sleep(delay);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
-                if (cancellationToken.IsCancellationRequested) throw;
-            }
+            var ready = reader.WaitToReadAsync().AsTask();
+            // Degraded: retry the disk every second even when no new detection arrives.
+            while (IsDegraded && !ready.Wait(UnsavedRetryInterval)) TryWriteUnsaved();
+            if (!ready.GetAwaiter().GetResult()) break;
+            // Past the memory bound, stop taking detections until the disk takes the backlog: the pipeline then
+            // waits, and the kernel counts what it cannot hand over.
+            while (UnsavedCount >= MaxUnsaved && !TryWriteUnsaved()) Thread.Sleep(UnsavedRetryInterval);
+            // Group commit: whatever queued while the last fsync ran goes into this one.
+            while (batch.Count < MaxBatch && reader.TryRead(out var d)) batch.Add(d);
+            Commit(batch);
+            batch.Clear();
+        }
+        if (IsDegraded && !TryWriteUnsaved())
+            _logger.LogError("stopping with {Count} detections the journal could not write ({Reason}): they were delivered but are not on disk",
+                UnsavedCount, _degradedReason);
+    }
+
+    /// <summary>The most detections held in memory while the journal cannot write.</summary>
+    public const int MaxUnsaved = 262_144;
+
+    private static readonly TimeSpan UnsavedRetryInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>True while the journal cannot write; detections are then numbered, delivered and held in memory.</summary>
+    public bool IsDegraded
+    {
+        get { lock (_signalLock) return _degradedReason is not null; }
+    }
+
+    public string? DegradedReason
+    {
+        get { lock (_signalLock) return _degradedReason; }
+    }
+
+    /// <summary>The last sequence on disk: what a crash cannot take back. Equals Range.Last unless degraded.</summary>
+    public ulong DurableLast
+    {
+        get
+        {
+            lock (_writeLock)
+                if (_unsaved.Count > 0) return _unsaved[0].Sequence - 1;
+            return Range.Last;
         }
     }
 
+    public int UnsavedCount
+    {
+        get { lock (_signalLock) return _unsavedCount; }
+    }
+
+    private int _unsavedCount;
+
+    /// <summary>
+    /// Numbers the batch, writes it (after any unsaved backlog) in one transaction, then publishes it. If the disk
+    /// refuses, the batch is still numbered and published, kept in memory, and written when the disk takes it.
+    /// </summary>
     private void Commit(IReadOnlyList<Detection> batch)
     {
         if (batch.Count == 0) return;
         var started = Stopwatch.GetTimestamp();
         var committed = new V1.Detection[batch.Count];
-        long bytes = 0;
         ulong last;
+        string? failure = null;
         lock (_writeLock)
         {
             last = _last;
-            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
-            using var transaction = _connection.BeginTransaction();
-            using var insert = _connection.CreateCommand();
-            insert.Transaction = transaction;
-            insert.CommandText = "INSERT INTO detections (seq, committed_ns, rule_id, severity, payload) VALUES ($seq, $now, $rule, $severity, $payload)";
-            var seqParam = insert.Parameters.Add("$seq", SqliteType.Integer);
-            insert.Parameters.AddWithValue("$now", now);
-            var ruleParam = insert.Parameters.Add("$rule", SqliteType.Text);
-            var severityParam = insert.Parameters.Add("$severity", SqliteType.Integer);
-            var payloadParam = insert.Parameters.Add("$payload", SqliteType.Blob);
-            insert.Prepare();
             for (var i = 0; i < batch.Count; i++)
             {
                 var proto = DetectionConverter.ToProto(batch[i]);
@@ -239,39 +315,18 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
                 proto.AgentSequence = last;
                 proto.JournalId = JournalId;
                 proto.HostId = _hostId;
-                var payload = proto.ToByteArray();
-                seqParam.Value = (long)proto.Sequence;
-                ruleParam.Value = proto.RuleId;
-                severityParam.Value = (int)proto.Severity;
-                payloadParam.Value = payload;
-                insert.ExecuteNonQuery();
-                bytes += payload.Length;
                 committed[i] = proto;
             }
-            // Rule ids get a row the first time they appear, instead of an index on every detection.
-            HashSet<string>? added = null;
-            foreach (var d in committed)
+            _unsaved.AddRange(committed);
+            try
             {
-                bool isNew;
-                lock (_ruleIds) isNew = !_ruleIds.Contains(d.RuleId);
-                if (!isNew || !(added ??= []).Add(d.RuleId)) continue;
-                using var rule = _connection.CreateCommand();
-                rule.Transaction = transaction;
-                rule.CommandText = "INSERT OR IGNORE INTO rules (rule_id) VALUES ($r)";
-                rule.Parameters.AddWithValue("$r", d.RuleId);
-                rule.ExecuteNonQuery();
+                WriteUnsaved();
             }
-            using (var meta = _connection.CreateCommand())
+            catch (SqliteException ex)
             {
-                meta.Transaction = transaction;
-                meta.CommandText = "UPDATE meta SET value = $last WHERE key = 'last_sequence'";
-                meta.Parameters.AddWithValue("$last", (long)last);
-                meta.ExecuteNonQuery();
+                failure = ex.Message;
             }
-            transaction.Commit(); // in WAL with synchronous=FULL this is the batch's one fsync
         }
-
-        Interlocked.Add(ref _payloadBytes, bytes);
         lock (_ruleIds)
             foreach (var d in committed) _ruleIds.Add(d.RuleId);
         _recent.Add(committed);
@@ -283,6 +338,9 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
             signal = _committed;
             _committed = NewSignal();
         }
+        // After the range moved, so status never shows unsaved detections beyond its last sequence.
+        if (failure is not null) EnterDegraded(failure);
+        else LeaveDegraded();
         signal.SetResult();
         _metrics?.OnCommitted(committed, Stopwatch.GetElapsedTime(started));
         foreach (var sink in _afterCommit)
@@ -291,7 +349,137 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
                 try { sink.OnDetection(batch[i] with { Sequence = committed[i].Sequence }); }
                 catch (Exception ex) { _logger.LogError(ex, "{Sink} failed after commit; the journal continues", sink.GetType().Name); }
             }
+        if (failure is not null && _raiseDegraded)
+        {
+            _raiseDegraded = false;
+            // Numbered and delivered like any detection, and written with the backlog once the disk takes it.
+            Commit([SystemDetection(JournalDegradedRule,
+                $"the journal cannot write ({failure}); detections are still delivered and held in memory (at most {MaxUnsaved}) until it can")]);
+        }
     }
+
+    private bool _raiseDegraded;
+
+    /// <summary>Writes the unsaved backlog in one transaction (one fsync); on failure nothing is written and it stays.</summary>
+    private void WriteUnsaved()
+    {
+        if (_unsaved.Count == 0) return;
+        long bytes = 0;
+        using (var transaction = Db.BeginTransaction())
+        {
+            using var insert = Db.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = "INSERT INTO detections (seq, committed_ns, rule_id, severity, payload) VALUES ($seq, $now, $rule, $severity, $payload)";
+            var seqParam = insert.Parameters.Add("$seq", SqliteType.Integer);
+            insert.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000);
+            var ruleParam = insert.Parameters.Add("$rule", SqliteType.Text);
+            var severityParam = insert.Parameters.Add("$severity", SqliteType.Integer);
+            var payloadParam = insert.Parameters.Add("$payload", SqliteType.Blob);
+            insert.Prepare();
+            foreach (var proto in _unsaved)
+            {
+                var payload = proto.ToByteArray();
+                seqParam.Value = (long)proto.Sequence;
+                ruleParam.Value = proto.RuleId;
+                severityParam.Value = (int)proto.Severity;
+                payloadParam.Value = payload;
+                insert.ExecuteNonQuery();
+                bytes += payload.Length;
+            }
+            // Rule ids get a row the first time they appear, instead of an index on every detection.
+            HashSet<string>? added = null;
+            foreach (var d in _unsaved)
+            {
+                bool isNew;
+                lock (_ruleIds) isNew = !_ruleIds.Contains(d.RuleId);
+                if (!isNew || !(added ??= []).Add(d.RuleId)) continue;
+                using var rule = Db.CreateCommand();
+                rule.Transaction = transaction;
+                rule.CommandText = "INSERT OR IGNORE INTO rules (rule_id) VALUES ($r)";
+                rule.Parameters.AddWithValue("$r", d.RuleId);
+                rule.ExecuteNonQuery();
+            }
+            using (var meta = Db.CreateCommand())
+            {
+                meta.Transaction = transaction;
+                meta.CommandText = "UPDATE meta SET value = $last WHERE key = 'last_sequence'";
+                meta.Parameters.AddWithValue("$last", (long)_unsaved[^1].Sequence);
+                meta.ExecuteNonQuery();
+            }
+            transaction.Commit(); // in WAL with synchronous=FULL this is the batch's one fsync
+        }
+        Interlocked.Add(ref _payloadBytes, bytes);
+        _unsaved.Clear();
+    }
+
+    /// <summary>Degraded mode only: tries to write the backlog now. True when nothing is left unsaved.</summary>
+    private bool TryWriteUnsaved()
+    {
+        try
+        {
+            lock (_writeLock) WriteUnsaved();
+        }
+        catch (SqliteException ex)
+        {
+            EnterDegraded(ex.Message);
+            return false;
+        }
+        LeaveDegraded();
+        return true;
+    }
+
+    private void EnterDegraded(string reason)
+    {
+        int unsaved;
+        lock (_writeLock) unsaved = _unsaved.Count;
+        bool first;
+        lock (_signalLock)
+        {
+            first = _degradedReason is null;
+            _degradedReason = reason;
+            _unsavedCount = unsaved;
+        }
+        _metrics?.JournalErrors.Inc();
+        if (!first) return;
+        _raiseDegraded = true;
+        _logger.LogError("the journal {Path} cannot write ({Reason}): detections are still delivered, and held in memory until it can", Path, reason);
+    }
+
+    private void LeaveDegraded()
+    {
+        string? was;
+        lock (_signalLock)
+        {
+            was = _degradedReason;
+            _degradedReason = null;
+            _unsavedCount = 0;
+        }
+        if (was is not null)
+            _logger.LogWarning("the journal {Path} writes again: the detections held in memory are on disk", Path);
+    }
+
+    /// <summary>The built-in detections the journal raises about itself.</summary>
+    public static readonly RuleInfo JournalDegradedRule = new()
+    {
+        Id = "SNT-0009", Version = "1.0.0", Name = "Detection journal cannot write", Severity = Severity.High,
+        Description = "The agent's journal refused a write (a full disk, an I/O error). Detections are still delivered to stdout, " +
+                      "syslog and the streams, and held in memory until the journal can write them.",
+        MitreTactics = ["TA0005"], MitreTechniques = ["T1562"], Tags = ["agent-health", "journal"],
+    };
+
+    public static readonly RuleInfo JournalResetRule = new()
+    {
+        Id = "SNT-0010", Version = "1.0.0", Name = "Detection journal was corrupt and was reset", Severity = Severity.High,
+        Description = "The journal file could not be read at start. It was moved aside for forensics and a new journal, with a new " +
+                      "journal id, was started.",
+        MitreTactics = ["TA0005"], MitreTechniques = ["T1070"], Tags = ["agent-health", "journal"],
+    };
+
+    private Detection SystemDetection(RuleInfo rule, string message) => new()
+    {
+        Rule = rule, Time = DateTimeOffset.UtcNow, Message = message, Event = new MovePagesEvent(),
+        Fields = new Dictionary<string, string> { ["journal"] = Path },
+    };
 
     private async Task RetentionLoopAsync(CancellationToken cancellationToken)
     {
@@ -327,10 +515,10 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
                 cutoff = Math.Max(cutoff, SizeCutoff(PayloadBytes - maxBytes));
             if (cutoff <= 0 || (ulong)cutoff < _first) return;
 
-            using var transaction = _connection.BeginTransaction();
+            using var transaction = Db.BeginTransaction();
             var removedBytes = ScalarLong("SELECT COALESCE(SUM(length(payload)), 0) FROM detections WHERE seq <= $p", cutoff, transaction);
             var removed = ScalarLong("SELECT COUNT(*) FROM detections WHERE seq <= $p", cutoff, transaction);
-            using (var delete = _connection.CreateCommand())
+            using (var delete = Db.CreateCommand())
             {
                 delete.Transaction = transaction;
                 delete.CommandText = "DELETE FROM detections WHERE seq <= $p";
@@ -350,7 +538,7 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
     /// <summary>The sequence through which the oldest rows add up to at least <paramref name="excess"/> bytes.</summary>
     private long SizeCutoff(long excess)
     {
-        using var command = _connection.CreateCommand();
+        using var command = Db.CreateCommand();
         command.CommandText = "SELECT seq, length(payload) FROM detections ORDER BY seq";
         using var reader = command.ExecuteReader();
         long total = 0, seq = 0;
@@ -387,7 +575,7 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
     {
         // Its own table: meta holds integers. INSERT OR IGNORE keeps the first id ever written.
         Execute("CREATE TABLE IF NOT EXISTS identity (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-        using (var insert = _connection.CreateCommand())
+        using (var insert = Db.CreateCommand())
         {
             insert.CommandText = "INSERT OR IGNORE INTO identity (key, value) VALUES ('journal_id', $id)";
             insert.Parameters.AddWithValue("$id", Guid.NewGuid().ToString("N"));
@@ -405,7 +593,7 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         _last = last;
         _first = min == 0 ? last + 1 : min;
         _payloadBytes = ScalarLong("SELECT COALESCE(SUM(length(payload)), 0) FROM detections");
-        using var command = _connection.CreateCommand();
+        using var command = Db.CreateCommand();
         command.CommandText = "SELECT rule_id FROM rules";
         using var reader = command.ExecuteReader();
         while (reader.Read()) _ruleIds.Add(reader.GetString(0));
@@ -413,21 +601,21 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
 
     private void Execute(string sql)
     {
-        using var command = _connection.CreateCommand();
+        using var command = Db.CreateCommand();
         command.CommandText = sql;
         command.ExecuteNonQuery();
     }
 
     private string? ScalarString(string sql)
     {
-        using var command = _connection.CreateCommand();
+        using var command = Db.CreateCommand();
         command.CommandText = sql;
         return command.ExecuteScalar()?.ToString();
     }
 
     private long ScalarLong(string sql, long? parameter = null, SqliteTransaction? transaction = null)
     {
-        using var command = _connection.CreateCommand();
+        using var command = Db.CreateCommand();
         command.CommandText = sql;
         command.Transaction = transaction;
         if (parameter is { } p) command.Parameters.AddWithValue("$p", p);

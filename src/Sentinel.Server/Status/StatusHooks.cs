@@ -52,6 +52,8 @@ internal sealed class JournalStatusContributor(DetectionJournal journal, ServerO
             Path = journal.Path, FirstSequence = range.First, LastSequence = range.Last, SizeBytes = (ulong)journal.FileBytes,
             SyncMode = options.JournalSync.ToString().ToUpperInvariant(), Pruned = (ulong)journal.Pruned,
             JournalId = journal.JournalId,
+            Degraded = journal.IsDegraded, DegradedReason = journal.DegradedReason ?? "", Unsaved = (ulong)journal.UnsavedCount,
+            MovedAside = journal.MovedAside ?? "",
         };
         status.HostId = journal.HostId;
     }
