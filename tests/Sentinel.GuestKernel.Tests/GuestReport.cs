@@ -72,7 +72,8 @@ public sealed class GuestReport
     public string Single(string tag) => All(tag) switch
     {
         [var one] => one,
-        var many => throw new Xunit.Sdk.XunitException($"expected one '{tag}' line, found {many.Count}: {string.Join(" | ", many)}"),
+        var many => throw new Xunit.Sdk.XunitException(
+            $"expected one '{tag}' line, found {many.Count}: {string.Join(" | ", many)}{GuestErrors()}"),
     };
 
     public bool Has(string tag, string rest) => _facts.Contains((tag, rest));
@@ -85,7 +86,16 @@ public sealed class GuestReport
         var matches = Records.Where(r => r.Event.Pid == pid).ToArray();
         return matches.Length == 1
             ? matches[0].Event
-            : throw new Xunit.Sdk.XunitException($"expected one event from pid {pid} ({what}), found {matches.Length}");
+            : throw new Xunit.Sdk.XunitException($"expected one event from pid {pid} ({what}), found {matches.Length}{GuestErrors()}");
+    }
+
+    /// <summary>What the guest said went wrong, for a failure message: its errors and libbpf's last words (the verifier's verdict).</summary>
+    public string GuestErrors()
+    {
+        var errors = All("error");
+        if (errors.Count == 0) return "";
+        var libbpf = All("libbpf").TakeLast(12);
+        return $"\nthe guest reported:\n  {string.Join("\n  ", errors)}\nlibbpf's last lines:\n  {string.Join("\n  ", libbpf)}";
     }
 
     private static (string, string) Split(string text)

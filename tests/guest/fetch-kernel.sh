@@ -7,7 +7,11 @@ set -euo pipefail
 cache=${SENTINEL_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sentinel-guest}
 mkdir -p "$cache/kernel"
 
-resolve() { apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1; }
+# "linux-image-6.1.0-NN-amd64=VERSION", from the metapackage's exact dependency (one apt-cache call).
+resolve() {
+  apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
+    sed -n 's/^Depends: .*\(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1=\2/p' | head -1
+}
 
 package=$(resolve)
 if [ -z "$package" ] && [ "$(id -u)" -eq 0 ]; then
@@ -21,13 +25,12 @@ if [ -z "$package" ]; then
   exit 1
 fi
 
-version=$(apt-cache policy "$package" | sed -n 's/^ *Candidate: //p')
-dir="$cache/kernel/$package-$version"
+dir="$cache/kernel/${package/=/-}"
 if [ ! -r "$dir/vmlinuz" ]; then
   work=$(mktemp -d "$cache/kernel/.fetch.XXXXXX")
   trap 'rm -rf "$work"' EXIT
-  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$package=$version" >/dev/null) || {
-    echo "guest: apt-get download $package=$version failed (no Debian mirror reachable?)" >&2
+  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$package" >/dev/null) || {
+    echo "guest: apt-get download $package failed (no Debian mirror reachable?)" >&2
     exit 1
   }
   dpkg-deb -x "$work"/*.deb "$work/x"
@@ -35,7 +38,7 @@ if [ ! -r "$dir/vmlinuz" ]; then
   cp "$work"/x/boot/vmlinuz-* "$work/out/vmlinuz"
   cp "$work"/x/boot/config-* "$work/out/config"
   sha256sum "$work"/*.deb | cut -d' ' -f1 > "$work/out/package.sha256"
-  echo "$package $version" > "$work/out/package"
+  echo "$package" > "$work/out/package"
   rm -rf "$dir" && mv "$work/out" "$dir"
 fi
 echo "$dir"
