@@ -40,6 +40,13 @@ public sealed class KprobeCaptureTests(GuestBoot guest)
     }
 
     [GuestFact]
+    public void The_other_strategies_pass_this_kernels_verifier_too()
+    {
+        Assert.True(Report.Has("verify", "tracepoint ok"), string.Join(" | ", Report.All("verify")) + Report.GuestErrors());
+        Assert.True(Report.Has("verify", "raw_tracepoint ok"), string.Join(" | ", Report.All("verify")) + Report.GuestErrors());
+    }
+
+    [GuestFact]
     public void Self_query_mode_captures_the_pages_and_the_nodes_the_kernel_reported()
     {
         var call = Report.Calls["self_query"].Single();

@@ -7,6 +7,7 @@
  *
  * Data port lines (one fact each; the host parses them):
  *   kernel R | lsm LIST | lockdown MODES | prog NAME SECTION loaded|off | attach NAME ok|error MSG | kprobe LINE
+ *   verify GROUP ok|error MSG
  *   strategy kprobe | scenario NAME | call NAME <helper line> | record NAME HEX | counter NAME N
  *   victim PID | lsm-attach ok|error MSG | lsm-call NAME ret=R errno=E status=S pid=P
  *   lsm-query NAME status=S | lsm-denied N | error MSG | done                                             */
@@ -238,6 +239,25 @@ static struct bpf_object *attach_kprobe_strategy(struct bpf_link **links, int ma
 	return obj;
 }
 
+/* Loads (without attaching) the programs whose section starts with prefix: the other strategies must pass
+ * this kernel's verifier too, or the agent has nothing to fall back to here. */
+static void verify_group(const char *name, const char *prefix)
+{
+	struct bpf_object *obj = bpf_object__open_file("/move_pages.bpf.o", NULL);
+	if (!obj) {
+		say("error open move_pages.bpf.o: %s", strerror(errno));
+		return;
+	}
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, !strncmp(bpf_program__section_name(prog), prefix, strlen(prefix)));
+	if (bpf_object__load(obj))
+		say("verify %s error %s", name, strerror(errno));
+	else
+		say("verify %s ok", name);
+	bpf_object__close(obj);
+}
+
 static void drain(struct ring_buffer *ring)
 {
 	if (ring)
@@ -399,6 +419,8 @@ int main(void)
 	struct bpf_link *links[8];
 	struct bpf_object *obj = attach_kprobe_strategy(links, 8);
 	say_file("kprobe", "/sys/kernel/debug/kprobes/list");
+	verify_group("tracepoint", "tracepoint/");
+	verify_group("raw_tracepoint", "raw_tracepoint/");
 	struct ring_buffer *ring =
 		obj ? ring_buffer__new(bpf_object__find_map_fd_by_name(obj, "events"), on_record, NULL, NULL) : NULL;
 	if (obj && !ring)
