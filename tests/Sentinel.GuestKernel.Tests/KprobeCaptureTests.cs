@@ -1,4 +1,5 @@
 using Sentinel.Events;
+using Xunit.Abstractions;
 
 namespace Sentinel.GuestKernel.Tests;
 
@@ -9,7 +10,7 @@ namespace Sentinel.GuestKernel.Tests;
 /// asserted are those the tracepoint strategy's live tests assert on this machine.
 /// </summary>
 [Collection("guest")]
-public sealed class KprobeCaptureTests(GuestBoot guest)
+public sealed class KprobeCaptureTests(GuestBoot guest, ITestOutputHelper output)
 {
     private const int PageSize = 4096, InitPid = 1, Nobody = 65534;
     private GuestReport Report => guest.Report;
@@ -17,6 +18,7 @@ public sealed class KprobeCaptureTests(GuestBoot guest)
     [GuestFact]
     public void The_guest_runs_debians_stock_kernel_locked_down_and_reports_no_errors()
     {
+        output.WriteLine($"guest boot and scenarios: {guest.Run.Elapsed.TotalSeconds:0.0} s; image cached: {guest.Image.WasCached}");
         Assert.StartsWith("6.1.", Report.Single("kernel"));
         // Locked down as under Secure Boot: kprobes and BPF LSM must work even so.
         Assert.Equal("none [integrity] confidentiality", Report.Single("lockdown"));
