@@ -14,6 +14,15 @@ public sealed class HarnessTests(GuestBoot guest)
     }
 
     [GuestFact]
+    public void The_image_is_reused_while_its_inputs_are_unchanged()
+    {
+        var again = GuestImage.Build();
+
+        Assert.True(again.WasCached);
+        Assert.Equal((guest.Image.Kernel, guest.Image.Initramfs), (again.Kernel, again.Initramfs));
+    }
+
+    [GuestFact]
     public void Without_qemu_the_boot_fails_with_the_reason()
     {
         var error = Assert.Throws<GuestException>(() =>

@@ -200,7 +200,7 @@ static int is_kprobe_section(const char *section)
 
 /* Loads move_pages.bpf.o with the kprobe strategy's programs only, and attaches them. NULL if it cannot:
  * the calls and the deny path still run, so every failure is reported, not only the first. */
-static struct bpf_object *attach_kprobe_strategy(struct bpf_link **links, int max_links)
+static struct bpf_object *attach_kprobe_strategy(void)
 {
 	struct bpf_object *obj = bpf_object__open_file("/move_pages.bpf.o", NULL);
 	if (!obj) {
@@ -224,13 +224,11 @@ static struct bpf_object *attach_kprobe_strategy(struct bpf_link **links, int ma
 		if (!bpf_program__autoload(prog))
 			continue;
 		wanted++;
-		struct bpf_link *link = bpf_program__attach(prog);
-		if (!link) {
+		/* The links stay attached until the guest powers off. */
+		if (!bpf_program__attach(prog)) {
 			say("attach %s error %s", bpf_program__name(prog), strerror(errno));
 			continue;
 		}
-		if (attached < max_links)
-			links[attached] = link;
 		attached++;
 		say("attach %s ok", bpf_program__name(prog));
 	}
@@ -276,21 +274,27 @@ static void say_status(char *buf, size_t size, const int *status, int n)
 		used += snprintf(buf + used, size - used, i ? ",%d" : "%d", status[i]);
 }
 
-/* One move of the victim's page to node 1, as nobody; reports like the helpers do. */
-static void lsm_call(const char *name, pid_t victim, void *page, int target_pid)
+/* Moves one page of process pid to node 1 and reports the result in the helpers' format. */
+static void move_one_to_node1(const char *name, int pid, char *page)
+{
+	void *pages[1] = { page };
+	int nodes[1] = { 1 }, status[1] = { 0x7f7f7f7f };
+	long ret = move_pages(pid, 1, pages, nodes, status, MPOL_MF_MOVE);
+	char s[64];
+	say_status(s, sizeof(s), status, 1);
+	say("lsm-call %s ret=%ld errno=%d status=%s pages=%p pid=%d", name, ret, ret < 0 ? errno : 0, s,
+	    (void *)pages, getpid());
+}
+
+/* The cross-process call of the deny test, from a separate process running as nobody. */
+static void lsm_call(const char *name, pid_t victim, char *page)
 {
 	scenario = name;
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_NAME, "lsm_caller");
 		drop_to_nobody();
-		void *pages[1] = { page };
-		int nodes[1] = { 1 }, status[1] = { 0x7f7f7f7f };
-		long ret = move_pages(target_pid ? target_pid : victim, 1, pages, nodes, status, MPOL_MF_MOVE);
-		char s[64];
-		say_status(s, sizeof(s), status, 1);
-		say("lsm-call %s ret=%ld errno=%d status=%s pages=%p pid=%d", name, ret, ret < 0 ? errno : 0, s,
-		    (void *)pages, getpid());
+		move_one_to_node1(name, victim, page);
 		_exit(0);
 	}
 	int status;
@@ -309,17 +313,6 @@ static void lsm_query(const char *name, pid_t victim, char *mem, int npages)
 	say("lsm-query %s ret=%ld status=%s", name, ret, s);
 }
 
-static void victim_self_call(const char *name, int pid, char *page)
-{
-	void *pages[1] = { page };
-	int nodes[1] = { 1 }, status[1] = { 0x7f7f7f7f };
-	long ret = move_pages(pid, 1, pages, nodes, status, MPOL_MF_MOVE);
-	char s[64];
-	say_status(s, sizeof(s), status, 1);
-	say("lsm-call %s ret=%ld errno=%d status=%s pages=%p pid=%d", name, ret, ret < 0 ? errno : 0, s,
-	    (void *)pages, getpid());
-}
-
 /* The victim of the deny test runs as nobody and owns two pages. On a byte from init it moves its own
  * second page to node 1 twice: naming its own pid (the hook runs), then with pid 0 (the hook does not). */
 static pid_t start_lsm_victim(char *mem, int commands, int ready)
@@ -333,8 +326,8 @@ static pid_t start_lsm_victim(char *mem, int commands, int ready)
 		char c = 1;
 		write(ready, &c, 1);
 		while (read(commands, &c, 1) == 1) {
-			victim_self_call("self_by_pid", getpid(), mem + 4096);
-			victim_self_call("self_by_zero", 0, mem + 4096);
+			move_one_to_node1("self_by_pid", getpid(), mem + 4096);
+			move_one_to_node1("self_by_zero", 0, mem + 4096);
 			write(ready, &c, 1);
 		}
 		_exit(0);
@@ -369,7 +362,7 @@ static void deny_path(struct ring_buffer *ring)
 	lsm_query("before", victim, mem, 2);
 
 	/* No policy yet: the same call as below moves the first page, so the refusal below is the policy's. */
-	lsm_call("allowed", victim, mem, 0);
+	lsm_call("allowed", victim, mem);
 	drain(ring);
 
 	__u32 uid = NOBODY;
@@ -377,7 +370,7 @@ static void deny_path(struct ring_buffer *ring)
 	if (bpf_map_update_elem(bpf_object__find_map_fd_by_name(obj, "deny_uids"), &uid, &one, BPF_ANY))
 		fail("install deny policy");
 	say("lsm-policy deny uid %u", uid);
-	lsm_call("denied", victim, mem + 4096, 0);
+	lsm_call("denied", victim, mem + 4096);
 	drain(ring);
 	lsm_query("after", victim, mem, 2);
 
@@ -416,8 +409,7 @@ int main(void)
 	say_file("lockdown", "/sys/kernel/security/lockdown");
 	libbpf_set_print(libbpf_warnings);
 
-	struct bpf_link *links[8];
-	struct bpf_object *obj = attach_kprobe_strategy(links, 8);
+	struct bpf_object *obj = attach_kprobe_strategy();
 	say_file("kprobe", "/sys/kernel/debug/kprobes/list");
 	verify_group("tracepoint", "tracepoint/");
 	verify_group("raw_tracepoint", "raw_tracepoint/");
