@@ -64,6 +64,28 @@ public sealed class BpfObject : IDisposable
         _links.Add(link);
     }
 
+    /// <summary>
+    /// Runs a loaded (not attached) raw_tp program once on <paramref name="cpu"/> (BPF_PROG_TEST_RUN), for work
+    /// that must happen on the CPU whose per-CPU state it touches. Returns the program's return value.
+    /// </summary>
+    public unsafe uint RunOnCpu(string program, int cpu)
+    {
+        var fd = Libbpf.bpf_program__fd(Program(program));
+        var context = stackalloc ulong[1];
+        var opts = new BpfTestRunOptions
+        {
+            Size = (nuint)sizeof(BpfTestRunOptions),
+            ContextIn = (nint)context,
+            ContextSizeIn = sizeof(ulong),
+            Flags = BpfTestRunOptions.RunOnCpu,
+            Cpu = (uint)cpu,
+        };
+        var rc = Libbpf.bpf_prog_test_run_opts(fd, &opts);
+        if (rc != 0)
+            throw new BpfException($"run {program} on cpu {cpu}: {Libbpf.ErrorMessage(rc)}");
+        return opts.ReturnValue;
+    }
+
     public int MapFd(string map)
     {
         var fd = Libbpf.bpf_object__find_map_fd_by_name(_handle, map);
