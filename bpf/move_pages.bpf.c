@@ -26,6 +26,15 @@ char LICENSE[] SEC("license") = "GPL";
 #define FOLD_BACKLOG (RING_BYTES / 4)
 #define FOLD_SLOTS 16 /* distinct calls that can fold at once on one CPU */
 
+/* Set by userspace before load: capture only this process (0: every process). For exact counts on a shared
+ * machine (the flood tests); a frozen constant, so the verifier drops the test when it is 0. */
+const volatile __u32 only_tgid = 0;
+
+static __always_inline bool ignored(void)
+{
+	return only_tgid && (bpf_get_current_pid_tgid() >> 32) != only_tgid;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, RING_BYTES);
@@ -135,6 +144,8 @@ static __always_inline struct snt_call *thread_slot(__u32 tid)
 static __always_inline int on_enter(__s64 pid, __u64 count_arg, __u64 pages, __u64 nodes, __u64 status,
 				    __s64 flags, bool compat)
 {
+	if (ignored())
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct snt_call *e = thread_slot(tid);
 	if (!e)
@@ -179,16 +190,26 @@ static __always_inline void fill_context(struct snt_move_pages_event *ev)
 	ev->euid = cred->euid.val;
 	ev->gid = cred->gid.val;
 	/* kernel_cap_t is a u64 since 6.3 and u32[2] before: the same 8 bytes either way. */
-	bpf_core_read(&ev->cap_effective, sizeof(ev->cap_effective), &cred->cap_effective);
+	if (bpf_core_field_exists(cred->cap_effective.val))
+		ev->cap_effective = cred->cap_effective.val;
+	else
+		bpf_core_read(&ev->cap_effective, sizeof(ev->cap_effective), &cred->cap_effective);
 	ev->mnt_ns = task->nsproxy->mnt_ns->ns.inum;
-	/* The pid namespace the task lives in: numbers[] indexed by its level (a variable offset, so a read). */
+	/* The pid namespace the task lives in: numbers[] indexed by its level. Level 0 (the host) is a fixed
+	 * offset, so plain loads; deeper levels are a variable offset, so a read. */
 	struct pid *pid = task->thread_pid;
-	struct upid upid;
-	bpf_core_read(&upid, sizeof(upid), &pid->numbers[pid->level & 0x1f]);
-	ev->pid_ns = BPF_CORE_READ(upid.ns, ns.inum);
+	unsigned int level = pid->level;
+	if (level == 0) {
+		ev->pid_ns = pid->numbers[0].ns->ns.inum;
+	} else {
+		struct upid upid;
+		bpf_core_read(&upid, sizeof(upid), &pid->numbers[level & 0x1f]);
+		ev->pid_ns = BPF_CORE_READ(upid.ns, ns.inum);
+	}
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	ev->cpu = bpf_get_smp_processor_id();
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	/* The kernel keeps comm NUL-padded: a copy of its 16 bytes is what bpf_get_current_comm returns. */
+	__builtin_memcpy(ev->comm, task->comm, sizeof(ev->comm));
 }
 
 /* These fail before the kernel reads or writes any array: nothing more to read at exit. */
@@ -316,6 +337,8 @@ static __always_inline void release(struct fold_table *t)
 
 static __always_inline int on_exit(__s64 ret)
 {
+	if (ignored())
+		return 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct snt_call *e = bpf_map_lookup_elem(&inflight, &tid);
 	if (!e || !e->enter_ns) {

@@ -46,6 +46,27 @@ public sealed class BpfObject : IDisposable
             Libbpf.bpf_program__set_autoload(Program(name), programs.Contains(name));
     }
 
+    /// <summary>
+    /// Sets a <c>const volatile</c> u32 in the object's .rodata before <see cref="Load"/>. The section must hold
+    /// exactly the u32s named in <paramref name="layout"/>, in order (checked by size).
+    /// </summary>
+    public unsafe void SetReadOnly(string[] layout, string name, uint value)
+    {
+        for (var map = Libbpf.bpf_object__next_map(_handle, 0); map != 0; map = Libbpf.bpf_object__next_map(_handle, map))
+        {
+            if (Marshal.PtrToStringUTF8(Libbpf.bpf_map__name(map)) is not { } mapName || !mapName.EndsWith(".rodata", StringComparison.Ordinal))
+                continue;
+            nuint size;
+            var data = (uint*)Libbpf.bpf_map__initial_value(map, &size);
+            var index = Array.IndexOf(layout, name);
+            if (data is null || size != (nuint)(layout.Length * sizeof(uint)) || index < 0)
+                throw new BpfException($"{Path}: .rodata is {size} bytes, expected {layout.Length} u32s ({string.Join(", ", layout)})");
+            data[index] = value;
+            return;
+        }
+        throw new BpfException($"{Path} has no .rodata");
+    }
+
     public void Load()
     {
         var rc = Libbpf.bpf_object__load(_handle);

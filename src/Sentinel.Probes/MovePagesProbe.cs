@@ -24,6 +24,9 @@ public sealed class MovePagesProbe : IDisposable
     /// <summary>Loaded with every strategy and never attached: the reader runs it to flush a CPU's folds.</summary>
     private const string FlushProgram = "flush_folds";
 
+    /// <summary>move_pages.bpf.c's const volatile globals, in order.</summary>
+    private static readonly string[] ReadOnlyLayout = ["only_tgid"];
+
     public static IReadOnlyList<AttachStrategy> DefaultOrder { get; } =
         [AttachStrategy.Kprobe, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
 
@@ -44,7 +47,9 @@ public sealed class MovePagesProbe : IDisposable
     public KernelCounters Counters { get; }
 
     /// <summary>Tries each strategy in <paramref name="order"/>; throws with every failure's reason if none attaches.</summary>
-    public static MovePagesProbe Attach(ILogger logger, IReadOnlyList<AttachStrategy>? order = null, string? objectPath = null)
+    /// <param name="onlyProcess">Capture only this process id (exact counts on a shared machine); null for all.</param>
+    public static MovePagesProbe Attach(ILogger logger, IReadOnlyList<AttachStrategy>? order = null, string? objectPath = null,
+        int? onlyProcess = null)
     {
         objectPath ??= BpfObjectFiles.Path(ObjectName);
         var attempts = new List<StrategyAttempt>();
@@ -55,6 +60,7 @@ public sealed class MovePagesProbe : IDisposable
             {
                 obj = BpfObject.Open(objectPath);
                 obj.SelectPrograms([.. Programs[strategy], FlushProgram]);
+                if (onlyProcess is { } pid) obj.SetReadOnly(ReadOnlyLayout, "only_tgid", (uint)pid);
                 obj.Load();
                 foreach (var program in Programs[strategy])
                     obj.Attach(program);

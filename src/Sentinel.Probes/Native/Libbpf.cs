@@ -37,6 +37,15 @@ public static unsafe partial class Libbpf
     [LibraryImport(Library)]
     internal static partial int bpf_program__fd(nint prog);
 
+    [LibraryImport(Library)]
+    internal static partial nint bpf_object__next_map(BpfObjectHandle obj, nint previous);
+
+    [LibraryImport(Library)]
+    internal static partial nint bpf_map__name(nint map);
+
+    [LibraryImport(Library)]
+    internal static partial nint bpf_map__initial_value(nint map, nuint* size);
+
     [LibraryImport(Library, SetLastError = true)]
     internal static partial int bpf_prog_test_run_opts(int progFd, BpfTestRunOptions* opts);
 
