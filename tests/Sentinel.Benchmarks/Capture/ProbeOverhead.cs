@@ -181,7 +181,7 @@ internal static class ProbeOverhead
         }
         process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         process.BeginErrorReadLine();
-        if (!ready.Wait(TimeSpan.FromSeconds(60)))
+        if (!ready.Wait(TimeSpan.FromSeconds(300))) // rule compilation on a loaded machine
             throw new InvalidOperationException($"'{command}' did not report '{readyMarker}': {stderr}");
         Thread.Sleep(300);
         return new RunningProcess(process, stderr, graceful);
