@@ -8,7 +8,8 @@ public sealed record StrategyAttempt(AttachStrategy Strategy, bool Attached, str
 
 /// <summary>
 /// The move_pages probes, attached by the first strategy that loads and attaches (DESIGN.md §3):
-/// kprobes, then syscall tracepoints plus raw_syscalls for compat calls, then raw_syscalls alone.
+/// kprobes, then syscall tracepoints plus BTF raw tracepoints (filtered on the number) for compat calls, then
+/// raw_syscalls alone.
 /// </summary>
 public sealed class MovePagesProbe : IDisposable
 {

@@ -12,7 +12,7 @@ namespace Sentinel.Probes.Tests;
 /// this test's alone even while other processes flood.
 /// </summary>
 [Collection("live")]
-public sealed unsafe class FloodTests
+public sealed unsafe class FloodTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int UnknownPid = 0x3ffffff0; // above pid_max: every call fails with ESRCH at once
 
@@ -36,6 +36,8 @@ public sealed unsafe class FloodTests
         for (var i = 0; i < calls; i++) MovePages(UnknownPid, 1, page, null, status, 0);
 
         var (singles, folds) = Collect(live, e => e.TargetPid == UnknownPid && e.PagesAddress == (ulong)page, calls, lostBefore);
+        output.WriteLine($"identical: {calls} calls = {singles} alone + {folds.Sum(f => f.FoldCount)} in {folds.Count} folds; " +
+                         $"lost {live.Probe.Counters.Read(KernelCounter.LostRingBufferFull) - lostBefore}");
         Assert.Equal(calls, singles + folds.Sum(f => f.FoldCount));
         Assert.NotEmpty(folds);
         // Everything past the backlog threshold folded: far fewer records than calls.
@@ -72,6 +74,8 @@ public sealed unsafe class FloodTests
         Assert.All(folds, f => Assert.True(f.FoldCount >= 1));
 
         var raised = WaitForLossDetections(losses, lost);
+        output.WriteLine($"distinct: {calls} calls = {singles} alone + {folds.Sum(f => f.FoldCount)} in {folds.Count} folds + " +
+                         $"{lost} lost; SNT-0000 raised {raised.Count}x for {raised.Sum(d => long.Parse(d.Fields["lost"]))} lost");
         Assert.All(raised, d => Assert.Equal("SNT-0000", d.Rule.Id));
         Assert.Equal(lost, raised.Sum(d => long.Parse(d.Fields["lost"])));
         Assert.All(raised, d => Assert.True(DateTimeOffset.Parse(d.Fields["window_start"]) <= DateTimeOffset.Parse(d.Fields["window_end"])));
