@@ -120,7 +120,15 @@ public sealed class PipelineService(EventChannel channel, EventPipeline pipeline
     {
         // A source that never started (start-up failed) never completes the channel.
         channel.Channel.Writer.TryComplete();
-        await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Past the host's shutdown timeout (a flood's backlog on a starved CPU) the run goes on: the caller
+            // awaits Completion itself, so accepted events are still processed instead of the host aborting.
+        }
     }
 
     private async Task RunAsync()
