@@ -18,8 +18,7 @@ public static class EventConverter
         var proto = new V1.Event
         {
             Name = MovePages.Name,
-            // From the nanoseconds, not DateTimeOffset, whose 100 ns ticks would drop the kernel's precision.
-            Time = new Timestamp { Seconds = Math.DivRem(e.TimeUnixNs, 1_000_000_000, out var nanos), Nanos = (int)nanos },
+            Time = TimestampOf(e.TimeUnixNs),
             Context = new V1.ProcessContext
             {
                 Pid = e.Pid, Tid = e.Tid, Ppid = e.Ppid, Uid = e.Uid, Euid = e.Euid, Gid = e.Gid,
@@ -45,10 +44,22 @@ public static class EventConverter
         proto.Toctou.PagesChanged.Add(Indexes(e.PagesChangedMask));
         proto.Toctou.NodesChanged.Add(Indexes(e.NodesChangedMask));
 
+        if (e.IsFold)
+        {
+            proto.FoldCount = (ulong)e.FoldCount;
+            proto.FoldFirst = TimestampOf(e.FoldFirstUnixNs);
+            proto.FoldLast = TimestampOf(e.FoldLastUnixNs);
+        }
         if (e.Enrichment.Enriched)
             proto.Enrichment = EnrichmentToProto(e.Enrichment);
         return proto;
     }
+
+    // From the nanoseconds, not DateTimeOffset, whose 100 ns ticks would drop the kernel's precision.
+    private static Timestamp TimestampOf(long unixNs) =>
+        new() { Seconds = Math.DivRem(unixNs, 1_000_000_000, out var nanos), Nanos = (int)nanos };
+
+    private static long UnixNsOf(Timestamp time) => time.Seconds * 1_000_000_000 + time.Nanos;
 
     private static V1.Argument ArgumentToProto(MovePagesEvent e, int index)
     {
@@ -117,7 +128,8 @@ public static class EventConverter
         if (proto.Name != MovePages.Name)
             throw new EventFormatException("name", $"expected \"{MovePages.Name}\", got \"{proto.Name}\"");
         target.Reset();
-        if (proto.Time is { } time) target.TimeUnixNs = time.Seconds * 1_000_000_000 + time.Nanos;
+        if (proto.Time is { } time) target.TimeUnixNs = UnixNsOf(time);
+        FoldFromProto(proto, target);
         target.DurationNs = (long)Math.Min(proto.DurationNs, long.MaxValue);
         if (proto.Context is { } c)
         {
@@ -156,6 +168,17 @@ public static class EventConverter
             e.IsCrossProcess = en.IsCrossProcess; e.IsCrossUser = en.IsCrossUser;
             e.IsCrossContainer = en.IsCrossContainer; e.CallerInHostNamespaces = en.CallerInHostNamespaces;
         }
+    }
+
+    private static void FoldFromProto(V1.Event proto, MovePagesEvent target)
+    {
+        if (proto.FoldCount > long.MaxValue)
+            throw new EventFormatException("foldCount", $"at most {long.MaxValue}, got {proto.FoldCount}");
+        target.FoldCount = Math.Max(1, (long)proto.FoldCount);
+        target.FoldFirstUnixNs = proto.FoldFirst is { } first ? UnixNsOf(first) : target.TimeUnixNs;
+        target.FoldLastUnixNs = proto.FoldLast is { } last ? UnixNsOf(last) : target.TimeUnixNs;
+        if (target.FoldLastUnixNs < target.FoldFirstUnixNs)
+            throw new EventFormatException("foldLast", "is before foldFirst");
     }
 
     private static int IndexOf(string name)

@@ -38,7 +38,8 @@ public sealed class PipelineCounters
 
 /// <summary>
 /// Enrich → observe → detect → deliver, one event at a time, in arrival order. A sink that throws is logged
-/// and counted; it never stops the pipeline.
+/// and counted; it never stops the pipeline. Capture reports its own detections (SNT-0000, events lost) through
+/// <see cref="IDetectionSink"/> from its thread: deliveries are serialised, so sinks still see one at a time.
 /// </summary>
 public sealed class EventPipeline : IDetectionSink
 {
@@ -47,6 +48,7 @@ public sealed class EventPipeline : IDetectionSink
     private readonly IDetector? _detector;
     private readonly IDetectionSink[] _sinks;
     private readonly ILogger _logger;
+    private readonly Lock _delivery = new();
 
     public EventPipeline(
         IEnumerable<IEventEnricher> enrichers,
@@ -79,10 +81,13 @@ public sealed class EventPipeline : IDetectionSink
     void IDetectionSink.OnDetection(Detection detection)
     {
         Counters.AddDetection();
-        foreach (var sink in _sinks)
+        lock (_delivery)
         {
-            try { sink.OnDetection(detection); }
-            catch (Exception ex) { SinkFailed(sink, ex); }
+            foreach (var sink in _sinks)
+            {
+                try { sink.OnDetection(detection); }
+                catch (Exception ex) { SinkFailed(sink, ex); }
+            }
         }
     }
 
@@ -115,7 +120,15 @@ public sealed class PipelineService(EventChannel channel, EventPipeline pipeline
     {
         // A source that never started (start-up failed) never completes the channel.
         channel.Channel.Writer.TryComplete();
-        await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Past the host's shutdown timeout (a flood's backlog on a starved CPU) the run goes on: the caller
+            // awaits Completion itself, so accepted events are still processed instead of the host aborting.
+        }
     }
 
     private async Task RunAsync()

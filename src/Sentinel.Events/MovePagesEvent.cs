@@ -56,6 +56,19 @@ public sealed class MovePagesEvent
     public int Flags { get; set; }
     public long ReturnValue { get; set; }
 
+    // ---- folding ----
+    /// <summary>
+    /// How many identical calls this event stands for: 1, or n &gt; 1 when the probe folded a flood while the
+    /// reader lagged (same caller, target, flags, result and array contents). The rest of the event is the first
+    /// of those calls.
+    /// </summary>
+    public long FoldCount { get; set; } = 1;
+    /// <summary>Exit time of the first call folded into this event, in ns since the Unix epoch.</summary>
+    public long FoldFirstUnixNs { get; set; }
+    /// <summary>Exit time of the last call folded into this event, in ns since the Unix epoch.</summary>
+    public long FoldLastUnixNs { get; set; }
+    public bool IsFold => FoldCount > 1;
+
     // ---- captured copies ----
     /// <summary>How many array entries were copied: min(count, <see cref="MaxCopied"/>).</summary>
     public int CopiedCount { get; set; }
@@ -126,6 +139,8 @@ public sealed class MovePagesEvent
         TargetPid = Flags = 0;
         Count = PagesAddress = NodesAddress = StatusAddress = 0;
         ReturnValue = 0;
+        FoldCount = 1;
+        FoldFirstUnixNs = FoldLastUnixNs = 0;
         CopiedCount = 0;
         Copies = CopyFlags.None;
         PagesChangedMask = NodesChangedMask = 0;
@@ -141,7 +156,8 @@ public sealed class MovePagesEvent
         target.CgroupId = CgroupId; target.Compat = Compat; target.Strategy = Strategy;
         target.TargetPid = TargetPid; target.Count = Count; target.PagesAddress = PagesAddress;
         target.NodesAddress = NodesAddress; target.StatusAddress = StatusAddress; target.Flags = Flags;
-        target.ReturnValue = ReturnValue; target.CopiedCount = CopiedCount; target.Copies = Copies;
+        target.ReturnValue = ReturnValue; target.FoldCount = FoldCount;
+        target.FoldFirstUnixNs = FoldFirstUnixNs; target.FoldLastUnixNs = FoldLastUnixNs; target.CopiedCount = CopiedCount; target.Copies = Copies;
         target.PagesChangedMask = PagesChangedMask; target.NodesChangedMask = NodesChangedMask;
         _pagesAtEntry.CopyTo(target._pagesAtEntry); _pagesAtExit.CopyTo(target._pagesAtExit);
         _nodesAtEntry.CopyTo(target._nodesAtEntry); _nodesAtExit.CopyTo(target._nodesAtExit);

@@ -46,6 +46,27 @@ public sealed class BpfObject : IDisposable
             Libbpf.bpf_program__set_autoload(Program(name), programs.Contains(name));
     }
 
+    /// <summary>
+    /// Sets a <c>const volatile</c> u32 in the object's .rodata before <see cref="Load"/>. The section must hold
+    /// exactly the u32s named in <paramref name="layout"/>, in order (checked by size).
+    /// </summary>
+    public unsafe void SetReadOnly(string[] layout, string name, uint value)
+    {
+        for (var map = Libbpf.bpf_object__next_map(_handle, 0); map != 0; map = Libbpf.bpf_object__next_map(_handle, map))
+        {
+            if (Marshal.PtrToStringUTF8(Libbpf.bpf_map__name(map)) is not { } mapName || !mapName.EndsWith(".rodata", StringComparison.Ordinal))
+                continue;
+            nuint size;
+            var data = (uint*)Libbpf.bpf_map__initial_value(map, &size);
+            var index = Array.IndexOf(layout, name);
+            if (data is null || size != (nuint)(layout.Length * sizeof(uint)) || index < 0)
+                throw new BpfException($"{Path}: .rodata is {size} bytes, expected {layout.Length} u32s ({string.Join(", ", layout)})");
+            data[index] = value;
+            return;
+        }
+        throw new BpfException($"{Path} has no .rodata");
+    }
+
     public void Load()
     {
         var rc = Libbpf.bpf_object__load(_handle);
@@ -62,6 +83,28 @@ public sealed class BpfObject : IDisposable
         var link = new BpfLinkHandle();
         Marshal.InitHandle(link, raw);
         _links.Add(link);
+    }
+
+    /// <summary>
+    /// Runs a loaded (not attached) raw_tp program once on <paramref name="cpu"/> (BPF_PROG_TEST_RUN), for work
+    /// that must happen on the CPU whose per-CPU state it touches. Returns the program's return value.
+    /// </summary>
+    public unsafe uint RunOnCpu(string program, int cpu)
+    {
+        var fd = Libbpf.bpf_program__fd(Program(program));
+        var context = stackalloc ulong[1];
+        var opts = new BpfTestRunOptions
+        {
+            Size = (nuint)sizeof(BpfTestRunOptions),
+            ContextIn = (nint)context,
+            ContextSizeIn = sizeof(ulong),
+            Flags = BpfTestRunOptions.RunOnCpu,
+            Cpu = (uint)cpu,
+        };
+        var rc = Libbpf.bpf_prog_test_run_opts(fd, &opts);
+        if (rc != 0)
+            throw new BpfException($"run {program} on cpu {cpu}: {Libbpf.ErrorMessage(rc)}");
+        return opts.ReturnValue;
     }
 
     public int MapFd(string map)

@@ -15,6 +15,9 @@ public sealed class CaptureOptions
     /// aim for a p99 under 50 ms end to end). An idle agent pays 100 cheap wakeups a second for it.
     /// </summary>
     public int DrainIntervalMs { get; set; } = 10;
+
+    /// <summary>Where SNT-0000 "events lost" detections go (the pipeline's detection path); none when null.</summary>
+    public IDetectionSink? LossSink { get; set; }
 }
 
 /// <summary>Userspace-side counters: what reached us and what we could not decode.</summary>
@@ -29,7 +32,9 @@ public sealed class CaptureCounters
 
 /// <summary>
 /// Live capture: attaches the probes and moves decoded events from the ring buffer into a channel on a
-/// dedicated thread. A full channel blocks this thread, so overflow becomes counted kernel-side losses.
+/// dedicated thread. A full channel blocks this thread; the kernel then folds identical calls, and what still
+/// overflows becomes counted kernel-side losses, reported as SNT-0000. After each drain (at most every drain
+/// interval) the thread flushes the folds waiting on idle CPUs and checks the lost counter.
 /// </summary>
 public sealed class CaptureSource : IDisposable
 {
@@ -40,6 +45,8 @@ public sealed class CaptureSource : IDisposable
     private readonly MovePagesDecoder _decoder;
     private readonly RingBufferReader _reader;
     private readonly Thread _thread;
+    private readonly LossMonitor? _losses;
+    private long _nextCheck;
     private volatile bool _stopping;
 
     public CaptureSource(MovePagesProbe probe, ChannelWriter<MovePagesEvent> writer, EventPool pool,
@@ -53,11 +60,14 @@ public sealed class CaptureSource : IDisposable
         _decoder = new MovePagesDecoder(probe.Strategy);
         _reader = new RingBufferReader(probe.EventsMapFd, OnRecord);
         _thread = new Thread(Run) { IsBackground = true, Name = "sentinel-ringbuf" };
+        if (options.LossSink is { } sink) _losses = new LossMonitor(sink, probe.Strategy);
     }
 
     public MovePagesProbe Probe { get; }
     public CaptureCounters Counters { get; } = new();
     public long HandlerErrors => _reader.HandlerErrors;
+    /// <summary>SNT-0000 detections raised (0 without a loss sink).</summary>
+    public long LossDetections => _losses?.Raised ?? 0;
 
     public void Start() => _thread.Start();
 
@@ -69,14 +79,32 @@ public sealed class CaptureSource : IDisposable
             if (rc < 0 && rc != -4 /* EINTR */)
                 _logger.LogWarning("ring buffer poll failed: {Error}", Native.Libbpf.ErrorMessage(rc));
             _reader.Consume();
+            AfterDrain(force: false);
         }
-        // Detach first, so nothing is submitted after the last drain: every submitted event is received,
-        // and the counters read afterwards are final.
+        // Detach first, so nothing is submitted after the last drain: every submitted event and every fold is
+        // received, and the counters read afterwards are final.
         Probe.Detach();
         _reader.ResumeConsuming(); // detached: what is left is finite, so drain all of it
         _reader.Consume();
+        for (var attempt = 0; attempt < 100 && Probe.FlushFolds() > 0; attempt++)
+            _reader.Consume();
+        _reader.Consume();
+        AfterDrain(force: true);
+        _losses?.Flush(UnixNowNs());
         _writer.TryComplete();
     }
+
+    /// <summary>Flushes folds left on CPUs that went quiet, and reports new losses; at most once per drain interval.</summary>
+    private void AfterDrain(bool force)
+    {
+        var now = Environment.TickCount64;
+        if (!force && now < _nextCheck) return;
+        _nextCheck = now + _options.DrainIntervalMs;
+        Probe.FlushFolds(); // what it writes is read by the next poll
+        _losses?.Observe(Probe.Counters.Read(KernelCounter.LostRingBufferFull), UnixNowNs());
+    }
+
+    private static long UnixNowNs() => (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
 
     private void OnRecord(ReadOnlySpan<byte> record)
     {

@@ -36,7 +36,8 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
         if (raw.RecordMagic != RawMovePagesEvent.Magic) return DecodeResult.BadMagic;
         if (raw.Size != RecordSize) return DecodeResult.BadSize;
         if (raw.Copied > RawMovePagesEvent.MaxCopied || raw.Copied > raw.Count || raw.Compat > 1 ||
-            raw.ExitNs < raw.EnterNs || (raw.Copies & ~0x1f) != 0)
+            raw.ExitNs < raw.EnterNs || (raw.Copies & ~0x1f) != 0 ||
+            raw.FoldCount == 0 || raw.FoldCount > long.MaxValue || raw.FoldLastNs < raw.FoldFirstNs)
             return DecodeResult.Corrupt;
 
         target.TimeUnixNs = (long)raw.ExitNs + _monotonicToUnixNs;
@@ -62,6 +63,9 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
         target.Flags = raw.Flags;
         target.ReturnValue = raw.Return;
         target.CopiedCount = raw.Copied;
+        target.FoldCount = (long)raw.FoldCount;
+        target.FoldFirstUnixNs = (long)raw.FoldFirstNs + _monotonicToUnixNs;
+        target.FoldLastUnixNs = (long)raw.FoldLastNs + _monotonicToUnixNs;
         target.Copies = (CopyFlags)raw.Copies;
 
         fixed (byte* comm = raw.Comm) target.Comm = _comms.Get(new ReadOnlySpan<byte>(comm, RawMovePagesEvent.CommLength));

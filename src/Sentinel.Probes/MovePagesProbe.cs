@@ -8,7 +8,8 @@ public sealed record StrategyAttempt(AttachStrategy Strategy, bool Attached, str
 
 /// <summary>
 /// The move_pages probes, attached by the first strategy that loads and attaches (DESIGN.md §3):
-/// kprobes, then syscall tracepoints plus raw_syscalls for compat calls, then raw_syscalls alone.
+/// kprobes, then syscall tracepoints plus BTF raw tracepoints (filtered on the number) for compat calls, then
+/// raw_syscalls alone.
 /// </summary>
 public sealed class MovePagesProbe : IDisposable
 {
@@ -17,9 +18,15 @@ public sealed class MovePagesProbe : IDisposable
     private static readonly Dictionary<AttachStrategy, string[]> Programs = new()
     {
         [AttachStrategy.Kprobe] = ["kprobe_enter", "kprobe_exit", "kprobe_enter_compat", "kprobe_exit_compat"],
-        [AttachStrategy.Tracepoint] = ["tracepoint_enter", "tracepoint_exit", "raw_enter_compat", "raw_exit_compat"],
+        [AttachStrategy.Tracepoint] = ["tracepoint_enter", "tracepoint_exit", "compat_enter", "compat_exit"],
         [AttachStrategy.RawSyscalls] = ["raw_enter_all", "raw_exit_all"],
     };
+
+    /// <summary>Loaded with every strategy and never attached: the reader runs it to flush a CPU's folds.</summary>
+    private const string FlushProgram = "flush_folds";
+
+    /// <summary>move_pages.bpf.c's const volatile globals, in order.</summary>
+    private static readonly string[] ReadOnlyLayout = ["only_tgid"];
 
     public static IReadOnlyList<AttachStrategy> DefaultOrder { get; } =
         [AttachStrategy.Kprobe, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
@@ -41,7 +48,9 @@ public sealed class MovePagesProbe : IDisposable
     public KernelCounters Counters { get; }
 
     /// <summary>Tries each strategy in <paramref name="order"/>; throws with every failure's reason if none attaches.</summary>
-    public static MovePagesProbe Attach(ILogger logger, IReadOnlyList<AttachStrategy>? order = null, string? objectPath = null)
+    /// <param name="onlyProcess">Capture only this process id (exact counts on a shared machine); null for all.</param>
+    public static MovePagesProbe Attach(ILogger logger, IReadOnlyList<AttachStrategy>? order = null, string? objectPath = null,
+        int? onlyProcess = null)
     {
         objectPath ??= BpfObjectFiles.Path(ObjectName);
         var attempts = new List<StrategyAttempt>();
@@ -51,7 +60,8 @@ public sealed class MovePagesProbe : IDisposable
             try
             {
                 obj = BpfObject.Open(objectPath);
-                obj.SelectPrograms(Programs[strategy]);
+                obj.SelectPrograms([.. Programs[strategy], FlushProgram]);
+                if (onlyProcess is { } pid) obj.SetReadOnly(ReadOnlyLayout, "only_tgid", (uint)pid);
                 obj.Load();
                 foreach (var program in Programs[strategy])
                     obj.Attach(program);
@@ -88,6 +98,34 @@ public sealed class MovePagesProbe : IDisposable
         _ => throw new ArgumentException($"unknown strategy '{name}' (expected auto, kprobe, tracepoint or raw_syscalls)"),
     };
 
+    /// <summary>
+    /// Writes the folds waiting on each CPU to the ring (those that fit). A CPU's folds live in its per-CPU
+    /// table, so the flush runs on that CPU; only CPUs with open folds are visited. Returns the CPUs still holding
+    /// folds (the table was busy or the ring full): the caller tries again later.
+    /// </summary>
+    public int FlushFolds()
+    {
+        var cpus = Counters.Cpus;
+        Span<ulong> opened = stackalloc ulong[cpus], flushed = stackalloc ulong[cpus];
+        if (!Counters.ReadPerCpu((uint)KernelCounter.FoldsOpened, opened) ||
+            !Counters.ReadPerCpu((uint)KernelCounter.FoldRecords, flushed))
+            return 0;
+        var left = 0;
+        for (var cpu = 0; cpu < cpus; cpu++)
+        {
+            if (opened[cpu] == flushed[cpu]) continue;
+            try
+            {
+                if (_object.RunOnCpu(FlushProgram, cpu) != 0) left++;
+            }
+            catch (BpfException)
+            {
+                left++; // an offline CPU: its folds wait for it to come back
+            }
+        }
+        return left;
+    }
+
     /// <summary>Stops capturing; the ring buffer and the counters stay readable for the final drain.</summary>
     public void Detach() => _object.Detach();
 
@@ -103,23 +141,41 @@ public sealed class ProbeAttachException(IReadOnlyList<StrategyAttempt> attempts
 /// <summary>Sums the per-CPU counters of a BPF_MAP_TYPE_PERCPU_ARRAY of u64 (any probe's counter map).</summary>
 public sealed unsafe class KernelCounters(int mapFd)
 {
-    private readonly int _cpus = Math.Max(1, Native.Libbpf.libbpf_num_possible_cpus());
+    public int Cpus { get; } = Math.Max(1, Native.Libbpf.libbpf_num_possible_cpus());
 
     public ulong Read(KernelCounter counter) => Read((uint)counter);
 
     /// <summary>The counter at <paramref name="key"/>, summed over all CPUs; 0 if the key is absent.</summary>
     public ulong Read(uint key)
     {
-        var values = stackalloc ulong[_cpus];
-        if (Native.Libbpf.bpf_map_lookup_elem(mapFd, &key, values) != 0) return 0;
+        var values = stackalloc ulong[Cpus];
+        if (!ReadPerCpu(key, new Span<ulong>(values, Cpus))) return 0;
         ulong sum = 0;
-        for (var i = 0; i < _cpus; i++) sum += values[i];
+        for (var i = 0; i < Cpus; i++) sum += values[i];
         return sum;
+    }
+
+    /// <summary>The counter at <paramref name="key"/> on each CPU (<paramref name="values"/> holds <see cref="Cpus"/>).</summary>
+    public bool ReadPerCpu(uint key, Span<ulong> values)
+    {
+        if (values.Length < Cpus) throw new ArgumentException($"needs room for {Cpus} CPUs", nameof(values));
+        fixed (ulong* v = values)
+            return Native.Libbpf.bpf_map_lookup_elem(mapFd, &key, v) == 0;
     }
 
     public KernelCounterSnapshot Snapshot() => new(
         Read(KernelCounter.Submitted), Read(KernelCounter.LostRingBufferFull),
-        Read(KernelCounter.ExitWithoutEntry), Read(KernelCounter.CompatCalls));
+        Read(KernelCounter.ExitWithoutEntry), Read(KernelCounter.CompatCalls),
+        Read(KernelCounter.FoldRecords), Read(KernelCounter.FoldedCalls));
 }
 
-public readonly record struct KernelCounterSnapshot(ulong Submitted, ulong Lost, ulong ExitWithoutEntry, ulong Compat);
+/// <summary>
+/// The kernel's view. Every call that exited is a single record, inside a fold, lost, or (until flushed) in an
+/// open fold: calls = (Submitted − FoldRecords) + FoldedCalls + Lost.
+/// </summary>
+public readonly record struct KernelCounterSnapshot(
+    ulong Submitted, ulong Lost, ulong ExitWithoutEntry, ulong Compat, ulong FoldRecords = 0, ulong FoldedCalls = 0)
+{
+    /// <summary>Calls delivered as records of their own.</summary>
+    public ulong SingleRecords => Submitted - FoldRecords;
+}

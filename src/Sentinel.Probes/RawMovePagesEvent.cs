@@ -2,27 +2,44 @@ using System.Runtime.InteropServices;
 
 namespace Sentinel.Probes;
 
-/// <summary>The userspace mirror of bpf/sentinel.h's struct snt_move_pages_event (600 bytes, naturally aligned).</summary>
+/// <summary>
+/// The userspace mirror of bpf/sentinel.h's struct snt_move_pages_event (632 bytes, naturally aligned). The C
+/// struct nests the entry half (struct snt_call, from EnterNs to NodesAtEntry); here it is flattened at the
+/// same offsets.
+/// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct RawMovePagesEvent
 {
-    public const uint Magic = 0x31544e53; // "SNT1"
+    public const uint Magic = 0x32544e53; // "SNT2"
     public const int MaxCopied = 16;
     public const int CommLength = 16;
 
     public uint RecordMagic;
     public uint Size;
     public ulong ExitNs;
+    // ---- struct snt_call ----
     public ulong EnterNs;
-    public ulong CapEffective;
-    public ulong MountNamespace;
-    public ulong PidNamespace;
-    public ulong CgroupId;
     public ulong Count;
     public ulong Pages;
     public ulong Nodes;
     public ulong Status;
+    public int TargetPid;
+    public int Flags;
+    public byte Compat;
+    public byte Copied;
+    public byte Copies;
+    public fixed byte CallPad[5];
+    public fixed ulong PagesAtEntry[MaxCopied];
+    public fixed int NodesAtEntry[MaxCopied];
+    // ---- the context and the exit ----
+    public ulong CapEffective;
+    public ulong MountNamespace;
+    public ulong PidNamespace;
+    public ulong CgroupId;
     public long Return;
+    public ulong FoldCount;
+    public ulong FoldFirstNs;
+    public ulong FoldLastNs;
     public uint Pid;
     public uint Tid;
     public uint Ppid;
@@ -30,16 +47,9 @@ public unsafe struct RawMovePagesEvent
     public uint Euid;
     public uint Gid;
     public uint Cpu;
-    public int TargetPid;
-    public int Flags;
-    public byte Compat;
-    public byte Copied;
-    public byte Copies;
-    public byte Pad;
+    public uint Pad;
     public fixed byte Comm[CommLength];
-    public fixed ulong PagesAtEntry[MaxCopied];
     public fixed ulong PagesAtExit[MaxCopied];
-    public fixed int NodesAtEntry[MaxCopied];
     public fixed int NodesAtExit[MaxCopied];
     public fixed int StatusAtExit[MaxCopied];
 }
@@ -51,4 +61,7 @@ public enum KernelCounter
     LostRingBufferFull = 1,
     ExitWithoutEntry = 2,
     CompatCalls = 3,
+    FoldsOpened = 4,
+    FoldRecords = 5,
+    FoldedCalls = 6,
 }

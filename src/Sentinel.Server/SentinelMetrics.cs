@@ -16,6 +16,7 @@ public sealed class SentinelMetrics
 
     private readonly Counter _events, _kernelEvents, _kernelLost, _decodeErrors, _detections, _sinkErrors;
     private readonly Counter _ruleEvaluations, _ruleDetections, _ruleErrors, _droppedEvents, _journalPruned;
+    private readonly Counter _foldedCalls, _foldEvents, _lossDetections;
     private readonly Gauge _ruleQuarantined, _streamClients, _journalFirst, _journalLast, _journalBytes;
     private readonly Histogram _ruleLatency, _commitDuration, _deliveryLatency;
 
@@ -26,6 +27,9 @@ public sealed class SentinelMetrics
         _events = f.CreateCounter("sentinel_events_total", "Events the pipeline processed.");
         _kernelEvents = f.CreateCounter("sentinel_kernel_events_total", "Records the probe submitted in the kernel.");
         _kernelLost = f.CreateCounter("sentinel_kernel_lost_events_total", "Records lost in the kernel (ring buffer full).");
+        _foldedCalls = f.CreateCounter("sentinel_kernel_folded_calls_total", "Calls the kernel folded while the agent lagged, delivered inside fold events.");
+        _foldEvents = f.CreateCounter("sentinel_kernel_fold_events_total", "Fold events delivered (each stands for several identical calls).");
+        _lossDetections = f.CreateCounter("sentinel_loss_detections_total", "SNT-0000 events-lost detections raised.");
         _decodeErrors = f.CreateCounter("sentinel_decode_errors_total", "Records that failed to decode.");
         _detections = f.CreateCounter("sentinel_detections_total", "Detections the rules produced.");
         _sinkErrors = f.CreateCounter("sentinel_sink_errors_total", "Pipeline sink failures.");
@@ -78,6 +82,9 @@ public sealed class SentinelMetrics
         _events.IncTo(c.EventsProcessed);
         _kernelEvents.IncTo(c.EventsSeen);
         _kernelLost.IncTo(c.LostInKernel);
+        _foldedCalls.IncTo(c.FoldedCalls);
+        _foldEvents.IncTo(c.FoldEvents);
+        _lossDetections.IncTo(c.LossDetections);
         _decodeErrors.IncTo(c.DecodeErrors);
         _detections.IncTo(c.Detections);
         _sinkErrors.IncTo(c.SinkErrors);

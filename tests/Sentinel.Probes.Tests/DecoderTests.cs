@@ -37,6 +37,33 @@ public unsafe class DecoderTests
     }
 
     [Fact]
+    public void A_fold_record_carries_its_count_and_times_and_survives_the_proto_round_trip()
+    {
+        var raw = RecordBuilder.Valid();
+        raw.FoldCount = 12_345;
+        raw.FoldFirstNs = raw.ExitNs;
+        raw.FoldLastNs = raw.ExitNs + 40_000_000;
+        var evt = new MovePagesEvent();
+
+        Assert.Equal(DecodeResult.Ok, _decoder.Decode(RecordBuilder.Bytes(raw), evt));
+
+        Assert.True(evt.IsFold);
+        Assert.Equal(12_345, evt.FoldCount);
+        Assert.Equal(evt.TimeUnixNs, evt.FoldFirstUnixNs);
+        Assert.Equal(40_000_000, evt.FoldLastUnixNs - evt.FoldFirstUnixNs);
+        var proto = Sentinel.Contracts.EventConverter.ToProto(evt);
+        Assert.Equal(12_345UL, proto.FoldCount);
+        var back = new MovePagesEvent();
+        Sentinel.Contracts.EventConverter.FromProto(proto, back);
+        Assert.Equal((evt.FoldCount, evt.FoldFirstUnixNs, evt.FoldLastUnixNs), (back.FoldCount, back.FoldFirstUnixNs, back.FoldLastUnixNs));
+        // A single call carries no fold fields on the wire, so existing event files and streams are unchanged.
+        var single = new MovePagesEvent();
+        Assert.Equal(DecodeResult.Ok, _decoder.Decode(RecordBuilder.Bytes(RecordBuilder.Valid()), single));
+        Assert.Equal(0UL, Sentinel.Contracts.EventConverter.ToProto(single).FoldCount);
+        Assert.Null(Sentinel.Contracts.EventConverter.ToProto(single).FoldFirst);
+    }
+
+    [Fact]
     public void Pages_that_differ_between_entry_and_exit_become_toctou_evidence()
     {
         var raw = RecordBuilder.Valid(copied: 4);
@@ -83,6 +110,8 @@ public unsafe class DecoderTests
     [InlineData("compat not a boolean")]
     [InlineData("exit before entry")]
     [InlineData("unknown copy flags")]
+    [InlineData("a fold of no calls")]
+    [InlineData("a fold that ends before it starts")]
     public void Corrupt_records_are_rejected_not_trusted(string corruption)
     {
         var raw = RecordBuilder.Valid();
@@ -93,6 +122,8 @@ public unsafe class DecoderTests
             case "compat not a boolean": raw.Compat = 7; break;
             case "exit before entry": raw.ExitNs = 10; raw.EnterNs = 20; break;
             case "unknown copy flags": raw.Copies = 0x80; break;
+            case "a fold of no calls": raw.FoldCount = 0; break;
+            case "a fold that ends before it starts": raw.FoldCount = 5; raw.FoldLastNs = raw.FoldFirstNs - 1; break;
         }
         Assert.Equal(DecodeResult.Corrupt, _decoder.Decode(RecordBuilder.Bytes(raw), new MovePagesEvent()));
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using Sentinel.Probes;
 using Sentinel.TestSupport;
@@ -10,12 +11,14 @@ public class LayoutTests
 {
     private static readonly string[] Fields =
     [
-        "magic:RecordMagic", "size:Size", "exit_ns:ExitNs", "enter_ns:EnterNs", "cap_effective:CapEffective",
-        "mnt_ns:MountNamespace", "pid_ns:PidNamespace", "cgroup_id:CgroupId", "count:Count", "pages:Pages",
-        "nodes:Nodes", "status:Status", "ret:Return", "pid:Pid", "tid:Tid", "ppid:Ppid", "uid:Uid", "euid:Euid",
-        "gid:Gid", "cpu:Cpu", "target_pid:TargetPid", "flags:Flags", "compat:Compat", "copied:Copied",
-        "copies:Copies", "comm:Comm", "pages_at_entry:PagesAtEntry", "pages_at_exit:PagesAtExit",
-        "nodes_at_entry:NodesAtEntry", "nodes_at_exit:NodesAtExit", "status_at_exit:StatusAtExit",
+        "magic:RecordMagic", "size:Size", "exit_ns:ExitNs", "call.enter_ns:EnterNs", "call.count:Count",
+        "call.pages:Pages", "call.nodes:Nodes", "call.status:Status", "call.target_pid:TargetPid", "call.flags:Flags",
+        "call.compat:Compat", "call.copied:Copied", "call.copies:Copies", "call.pad:CallPad",
+        "call.pages_at_entry:PagesAtEntry", "call.nodes_at_entry:NodesAtEntry", "cap_effective:CapEffective",
+        "mnt_ns:MountNamespace", "pid_ns:PidNamespace", "cgroup_id:CgroupId", "ret:Return",
+        "fold_count:FoldCount", "fold_first_ns:FoldFirstNs", "fold_last_ns:FoldLastNs", "pid:Pid", "tid:Tid",
+        "ppid:Ppid", "uid:Uid", "euid:Euid", "gid:Gid", "cpu:Cpu", "pad:Pad", "comm:Comm",
+        "pages_at_exit:PagesAtExit", "nodes_at_exit:NodesAtExit", "status_at_exit:StatusAtExit",
     ];
 
     [Fact]
@@ -39,6 +42,8 @@ public class LayoutTests
             Assert.True(offsets[c] == (int)Marshal.OffsetOf<RawMovePagesEvent>(managed), $"{c} vs {managed}");
         }
         Assert.Equal(offsets["sizeof"], MovePagesDecoder.RecordSize);
+        // Every managed field is listed, so a field added to the mirror without its C twin fails here too.
+        Assert.Equal(typeof(RawMovePagesEvent).GetFields(BindingFlags.Public | BindingFlags.Instance).Length, Fields.Length);
     }
 
     private static string Run(string file, string args)

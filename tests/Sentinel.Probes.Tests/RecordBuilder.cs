@@ -32,6 +32,9 @@ internal static unsafe class RecordBuilder
             Compat = 0,
             Copied = (byte)copied,
             Copies = 0b10101, // pages at entry and exit, status
+            FoldCount = 1,
+            FoldFirstNs = 1_500,
+            FoldLastNs = 1_500,
         };
         var name = Encoding.UTF8.GetBytes(comm);
         for (var i = 0; i < name.Length && i < RawMovePagesEvent.CommLength; i++) raw.Comm[i] = name[i];

@@ -119,7 +119,8 @@ internal static class AgentRunner
         services.AddSingleton(channel);
         services.AddSingleton(channel.Pool);
         services.AddSingleton(channel.Channel.Writer);
-        services.AddSingleton(new CaptureOptions { Strategies = settings.Strategies });
+        // Lost records become SNT-0000 detections on the pipeline's detection path (journal, streams, printers).
+        services.AddSingleton(sp => new CaptureOptions { Strategies = settings.Strategies, LossSink = sp.GetRequiredService<EventPipeline>() });
         services.AddSingleton(sp => new EventPipeline(
             sp.GetServices<IEventEnricher>(),
             settings.Rules,
@@ -161,7 +162,8 @@ internal static class AgentRunner
         if (capture.Source is not { } source) return "sentinel: no capture ran";
         var k = source.Probe.Counters.Snapshot();
         return $"sentinel: counters: kernel submitted={k.Submitted} lost={k.Lost} exits-without-entry={k.ExitWithoutEntry} " +
-               $"compat={k.Compat}; received={source.Counters.Received} decode-errors={source.Counters.DecodeErrors} " +
+               $"compat={k.Compat} fold-records={k.FoldRecords} folded-calls={k.FoldedCalls} " +
+               $"loss-detections={source.LossDetections}; received={source.Counters.Received} decode-errors={source.Counters.DecodeErrors} " +
                $"processed={pipeline.Counters.Events} detections={pipeline.Counters.Detections}";
     }
 }

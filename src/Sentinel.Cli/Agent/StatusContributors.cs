@@ -25,6 +25,9 @@ internal sealed class ProbeStatusContributor(CaptureService capture) : IAgentSta
         status.Counters.EventsSeen = kernel.Submitted;
         status.Counters.LostInKernel = kernel.Lost;
         status.Counters.DecodeErrors = (ulong)source.Counters.DecodeErrors;
+        status.Counters.FoldedCalls = kernel.FoldedCalls;
+        status.Counters.FoldEvents = kernel.FoldRecords;
+        status.Counters.LossDetections = (ulong)source.LossDetections;
     }
 }
 

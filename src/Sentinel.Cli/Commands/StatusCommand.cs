@@ -43,6 +43,7 @@ internal static class StatusCommand
         var c = s.Counters ?? new Counters();
         w.WriteLine($"counters  events seen {c.EventsSeen}, lost in kernel {c.LostInKernel}, decode errors {c.DecodeErrors}, " +
                     $"processed {c.EventsProcessed}, detections {c.Detections}, sink errors {c.SinkErrors}");
+        w.WriteLine($"folding   folded calls {c.FoldedCalls} in {c.FoldEvents} fold events, loss detections (SNT-0000) {c.LossDetections}");
         var j = s.Journal ?? new JournalStatus();
         var range = j.FirstSequence > j.LastSequence ? $"empty (next {j.LastSequence + 1})" : $"{j.FirstSequence}..{j.LastSequence}";
         w.WriteLine($"journal   {j.Path}  sequences {range}  {j.SizeBytes / 1024.0:0.#} KiB  sync {j.SyncMode}  pruned {j.Pruned}");

@@ -34,6 +34,21 @@ public static unsafe partial class Libbpf
     [LibraryImport(Library)]
     internal static partial int bpf_link__destroy(nint link);
 
+    [LibraryImport(Library)]
+    internal static partial int bpf_program__fd(nint prog);
+
+    [LibraryImport(Library)]
+    internal static partial nint bpf_object__next_map(BpfObjectHandle obj, nint previous);
+
+    [LibraryImport(Library)]
+    internal static partial nint bpf_map__name(nint map);
+
+    [LibraryImport(Library)]
+    internal static partial nint bpf_map__initial_value(nint map, nuint* size);
+
+    [LibraryImport(Library, SetLastError = true)]
+    internal static partial int bpf_prog_test_run_opts(int progFd, BpfTestRunOptions* opts);
+
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int bpf_object__find_map_fd_by_name(BpfObjectHandle obj, string name);
 
@@ -84,6 +99,25 @@ public static unsafe partial class Libbpf
         error = $"{Library} not found: install it with 'apt-get install libbpf1' (Debian/Ubuntu)";
         return false;
     }
+}
+
+/// <summary>libbpf's struct bpf_test_run_opts (bpf/bpf.h), up to batch_size.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct BpfTestRunOptions
+{
+    public const uint RunOnCpu = 1; // BPF_F_TEST_RUN_ON_CPU
+
+    public nuint Size;
+    public nint DataIn, DataOut;
+    public uint DataSizeIn, DataSizeOut;
+    public nint ContextIn, ContextOut;
+    public uint ContextSizeIn, ContextSizeOut;
+    public uint ReturnValue;
+    public int Repeat;
+    public uint Duration;
+    public uint Flags;
+    public uint Cpu;
+    public uint BatchSize;
 }
 
 internal static unsafe partial class LibC

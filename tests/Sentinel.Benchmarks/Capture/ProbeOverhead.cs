@@ -13,7 +13,7 @@ namespace Sentinel.Benchmarks.Capture;
 /// </summary>
 internal static class ProbeOverhead
 {
-    private const string Agent = "run --no-server --format json";
+    internal const string Agent = "run --no-server --format json";
 
     private const string BpftraceProgram =
         "tracepoint:syscalls:sys_enter_move_pages { printf(\"%d %d %lx %lx %lx %d\\n\", args->pid, args->nr_pages, " +
@@ -68,7 +68,7 @@ internal static class ProbeOverhead
             var bpftrace = Added(conditions[3].Name, mode);
             report.AppendLine();
             report.AppendLine($"{mode}: Sentinel adds {ours:F0} ns = {ours / empty:F2}x the empty program's {empty:F0} ns " +
-                              $"(target <= 2x); {ours / bpftrace:F3} of bpftrace's {bpftrace:F0} ns (target <= 0.1)");
+                              $"(target <= 2x); {ours / bpftrace:F3} of bpftrace's {bpftrace:F0} ns (target <= 0.05)");
         }
         report.AppendLine();
         report.AppendLine("raw (ns per call, by round):");
@@ -114,7 +114,7 @@ internal static class ProbeOverhead
         return double.Parse(output.Split(' ')[0], CultureInfo.InvariantCulture);
     }
 
-    private static string Compile(string work)
+    internal static string Compile(string work)
     {
         var source = Path.Combine(AppContext.BaseDirectory, "Capture", "native", "move_pages_load.c");
         var binary = Path.Combine(work, "move_pages_load");
@@ -139,7 +139,7 @@ internal static class ProbeOverhead
         return obj;
     }
 
-    private static string RunToEnd(string file, string args)
+    internal static string RunToEnd(string file, string args)
     {
         using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var output = p.StandardOutput.ReadToEnd();
@@ -149,7 +149,7 @@ internal static class ProbeOverhead
         return output.Trim();
     }
 
-    private sealed class RunningProcess(Process process, StringBuilder stderr, bool graceful) : IDisposable
+    internal sealed class RunningProcess(Process process, StringBuilder stderr, bool graceful) : IDisposable
     {
         public string Stderr { get { lock (stderr) return stderr.ToString(); } }
 
@@ -167,7 +167,7 @@ internal static class ProbeOverhead
     }
 
     /// <summary>Starts a shell command and waits for <paramref name="readyMarker"/> on its stderr.</summary>
-    private static RunningProcess StartProcess(string command, string readyMarker, bool graceful = true)
+    internal static RunningProcess StartProcess(string command, string readyMarker, bool graceful = true)
     {
         var info = new ProcessStartInfo("bash", ["-c", command]) { RedirectStandardError = true };
         var process = Process.Start(info)!;
@@ -181,7 +181,7 @@ internal static class ProbeOverhead
         }
         process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         process.BeginErrorReadLine();
-        if (!ready.Wait(TimeSpan.FromSeconds(60)))
+        if (!ready.Wait(TimeSpan.FromSeconds(300))) // rule compilation on a loaded machine
             throw new InvalidOperationException($"'{command}' did not report '{readyMarker}': {stderr}");
         Thread.Sleep(300);
         return new RunningProcess(process, stderr, graceful);

@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+using Sentinel.Events;
+using Sentinel.TestSupport;
+using static Sentinel.TestSupport.MovePagesCalls;
+
+namespace Sentinel.Probes.Tests;
+
+/// <summary>
+/// Floods of real calls while the reader is held back (a full channel blocks it, as a slow pipeline does):
+/// identical calls fold in the kernel with an exact count; distinct calls that cannot fold are lost, counted
+/// exactly and reported as SNT-0000. Each test has its own probe, limited to this process, so its counters are
+/// this test's alone even while other processes flood.
+/// </summary>
+[Collection("live")]
+public sealed unsafe class FloodTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private const int UnknownPid = 0x3ffffff0; // above pid_max: every call fails with ESRCH at once
+
+    private sealed class Detections : IDetectionSink
+    {
+        public ConcurrentQueue<Detection> All { get; } = new();
+        public void OnDetection(Detection detection) => All.Enqueue(detection);
+    }
+
+    [LiveFact]
+    public void A_burst_of_identical_calls_behind_a_stalled_reader_folds_with_the_exact_count()
+    {
+        const int calls = 30_000;
+        var losses = new Detections();
+        using var live = new LiveCapture(capacity: 1, lossSink: losses, onlyThisProcess: true);
+        var page = stackalloc ulong[1] { 0x5000 };
+        var status = stackalloc int[1];
+        Stall(live, page, status);
+        var lostBefore = live.Probe.Counters.Read(KernelCounter.LostRingBufferFull);
+
+        for (var i = 0; i < calls; i++) MovePages(UnknownPid, 1, page, null, status, 0);
+
+        var (singles, folds) = Collect(live, e => e.TargetPid == UnknownPid && e.PagesAddress == (ulong)page, calls, lostBefore);
+        output.WriteLine($"identical: {calls} calls = {singles} alone + {folds.Sum(f => f.FoldCount)} in {folds.Count} folds; " +
+                         $"lost {live.Probe.Counters.Read(KernelCounter.LostRingBufferFull) - lostBefore}");
+        Assert.Equal(calls, singles + folds.Sum(f => f.FoldCount));
+        Assert.NotEmpty(folds);
+        // Everything past the backlog threshold folded: far fewer records than calls.
+        Assert.True(singles + folds.Count < calls / 4, $"{singles} single records and {folds.Count} folds for {calls} calls");
+        var fold = folds[0];
+        Assert.Equal(Environment.ProcessId, fold.Pid);
+        Assert.Equal(-Errno.ESRCH, fold.ReturnValue);
+        Assert.True(fold.FoldFirstUnixNs <= fold.FoldLastUnixNs);
+        Assert.Equal(fold.TimeUnixNs, fold.FoldFirstUnixNs);
+        Assert.Equal(lostBefore, live.Probe.Counters.Read(KernelCounter.LostRingBufferFull));
+        Assert.Empty(losses.All);
+        var k = live.Probe.Counters.Snapshot();
+        Assert.True(k.FoldedCalls >= (ulong)folds.Sum(f => f.FoldCount), $"kernel folded {k.FoldedCalls}");
+    }
+
+    [LiveFact]
+    public void A_flood_of_distinct_calls_counts_every_loss_and_raises_snt_0000()
+    {
+        const int calls = 15_000; // more than the 4 MiB ring holds (about 6,500 records)
+        var losses = new Detections();
+        using var live = new LiveCapture(capacity: 1, lossSink: losses, onlyThisProcess: true);
+        var page = stackalloc ulong[1] { 0x6000 };
+        var status = stackalloc int[1];
+        Stall(live, page, status);
+        var lostBefore = live.Probe.Counters.Read(KernelCounter.LostRingBufferFull);
+
+        for (var i = 0; i < calls; i++) MovePages(UnknownPid - 1 - i, 1, page, null, status, 0);
+
+        var (singles, folds) = Collect(live, e => e.PagesAddress == (ulong)page && e.TargetPid < UnknownPid &&
+                                                  e.TargetPid >= UnknownPid - calls, calls, lostBefore);
+        var lost = (long)(live.Probe.Counters.Read(KernelCounter.LostRingBufferFull) - lostBefore);
+        Assert.True(lost > 0, "the ring never overflowed");
+        Assert.Equal(calls, singles + folds.Sum(f => f.FoldCount) + lost);
+        Assert.All(folds, f => Assert.True(f.FoldCount >= 1));
+
+        var raised = WaitForLossDetections(losses, lost);
+        output.WriteLine($"distinct: {calls} calls = {singles} alone + {folds.Sum(f => f.FoldCount)} in {folds.Count} folds + " +
+                         $"{lost} lost; SNT-0000 raised {raised.Count}x for {raised.Sum(d => long.Parse(d.Fields["lost"]))} lost");
+        Assert.All(raised, d => Assert.Equal("SNT-0000", d.Rule.Id));
+        Assert.Equal(lost, raised.Sum(d => long.Parse(d.Fields["lost"])));
+        Assert.All(raised, d => Assert.True(DateTimeOffset.Parse(d.Fields["window_start"]) <= DateTimeOffset.Parse(d.Fields["window_end"])));
+        Assert.Contains("events lost", raised[0].Message);
+        Assert.Equal(raised.Count, live.Source.LossDetections);
+    }
+
+    /// <summary>Fills the one-slot channel and waits until the reader is blocked behind it.</summary>
+    private static void Stall(LiveCapture live, ulong* page, int* status)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (live.Counters.Received < 2)
+        {
+            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException("the reader never received the plug calls");
+            MovePages(0, 1, page, null, status, 0);
+            Thread.Yield();
+        }
+    }
+
+    /// <summary>
+    /// Reads until the matching events and the calls the kernel lost since <paramref name="lostBefore"/> account
+    /// for <paramref name="calls"/> (the calls have all returned, so the lost counter is final). Returns the
+    /// single records and detached copies of the folds.
+    /// </summary>
+    private static (long Singles, List<MovePagesEvent> Folds) Collect(LiveCapture live, Func<MovePagesEvent, bool> mine,
+        long calls, ulong lostBefore)
+    {
+        long singles = 0, accounted = 0;
+        var folds = new List<MovePagesEvent>();
+        var lost = (long)(live.Probe.Counters.Read(KernelCounter.LostRingBufferFull) - lostBefore);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            while (accounted + lost < calls)
+            {
+                var evt = live.Events.ReadAsync(timeout.Token).AsTask().GetAwaiter().GetResult();
+                if (!mine(evt)) continue;
+                accounted += evt.FoldCount;
+                if (evt.IsFold) folds.Add(evt.Clone());
+                else singles++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new Xunit.Sdk.XunitException(
+                $"{accounted} delivered + {lost} lost of {calls} calls accounted for ({singles} singles, {folds.Count} folds)");
+        }
+        return (singles, folds);
+    }
+
+    private static List<Detection> WaitForLossDetections(Detections sink, long lost)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (sink.All.Sum(d => long.Parse(d.Fields["lost"])) < lost && DateTime.UtcNow < deadline)
+            Thread.Sleep(10); // polling a positive signal, bounded by the deadline
+        return sink.All.ToList();
+    }
+}
