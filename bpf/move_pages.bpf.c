@@ -100,10 +100,13 @@ static __always_inline bool task_is_compat(void)
 }
 
 /* Reads min(n, SNT_MAX_COPIED) user pointers. A compat caller's array holds 32-bit pointers. */
-static __always_inline bool read_pages(__u64 *dst, __u64 user_array, __u32 n, bool compat)
+static __always_inline bool read_pages(__u64 *dst, __u64 user_array, __u64 n, bool compat)
 {
 	if (!user_array || !n)
 		return false;
+	/* Keeps the bound check separate: older verifiers (Debian 12's 6.1) lose the bound when clang merges
+	 * "!n || n > MAX" into one subtract-and-compare. */
+	barrier_var(n);
 	if (n > SNT_MAX_COPIED)
 		return false; /* for the verifier: callers already clamp */
 	if (!compat)
@@ -118,9 +121,12 @@ static __always_inline bool read_pages(__u64 *dst, __u64 user_array, __u32 n, bo
 	return true;
 }
 
-static __always_inline bool read_ints(__s32 *dst, __u64 user_array, __u32 n)
+static __always_inline bool read_ints(__s32 *dst, __u64 user_array, __u64 n)
 {
-	if (!user_array || !n || n > SNT_MAX_COPIED)
+	if (!user_array || !n)
+		return false;
+	barrier_var(n); /* as in read_pages */
+	if (n > SNT_MAX_COPIED)
 		return false;
 	return bpf_probe_read_user(dst, n * sizeof(__s32), (void *)user_array) == 0;
 }
