@@ -24,7 +24,7 @@ internal static class StatusCommand
             }
             catch (RpcException ex)
             {
-                throw new CliException($"{connection.Address}: {ex.StatusCode}: {ex.Status.Detail}");
+                throw new CliException(connection.Describe(ex));
             }
             Console.Out.Write(parse.GetValue(json) ? EventJson.Format(status) + Environment.NewLine : Render(status));
             return ExitCodes.Ok;
