@@ -113,13 +113,23 @@ public sealed class PrettyDetectionFormatter(bool color = false, Func<uint, stri
         return string.Join('|', words);
     }
 
-    /// <summary>key=value, quoted when it has spaces; "True" shows the key alone, and empty or "False" shows nothing.</summary>
+    /// <summary>Finding fields that restate the event, which the who and what lines already show.</summary>
+    private static readonly HashSet<string> ShownAbove = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "pid", "tid", "ppid", "uid", "euid", "comm", "exe", "compat", "target_pid", "target_comm", "target_uid", "flags",
+        "count", "result", "errno", "return", "return_value", "query_mode", "toctou",
+    };
+
+    /// <summary>
+    /// The rule's own fields, key=value (quoted when it has spaces); "True" shows the key alone, and empty, "False"
+    /// or a restatement of the event shows nothing (json and the SIEM formats carry every field).
+    /// </summary>
     private static string Fields(IReadOnlyDictionary<string, string> fields)
     {
         var parts = new List<string>(fields.Count);
         foreach (var (key, value) in fields.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            if (value.Length == 0 || value.Equals("false", StringComparison.OrdinalIgnoreCase)) continue;
+            if (ShownAbove.Contains(key) || value.Length == 0 || value.Equals("false", StringComparison.OrdinalIgnoreCase)) continue;
             if (value.Equals("true", StringComparison.OrdinalIgnoreCase)) parts.Add(key);
             else parts.Add(value.Any(char.IsWhiteSpace) ? $"{key}=\"{OneLine(value)}\"" : $"{key}={value}");
         }

@@ -266,6 +266,8 @@ internal sealed class ServerConnection : IDisposable
     /// </summary>
     public string Describe(RpcException ex)
     {
+        if (Address.StartsWith("unix:", StringComparison.Ordinal) && Inner<SocketException>(ex) is { SocketErrorCode: SocketError.AddressNotAvailable })
+            return $"cannot connect to {Address}: no such socket (is the agent listening there?)";
         if (Cause(ex) is { } cause) return $"cannot connect to {Address}: {cause}";
         return ex.StatusCode == StatusCode.Unavailable
             ? $"lost the connection to {Address}: {Detail(ex)}"
