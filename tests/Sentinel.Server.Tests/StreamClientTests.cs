@@ -31,7 +31,7 @@ public sealed class StreamCheckpointTests
             Assert.Equal(0, await first.WaitForExitAsync());
             Assert.Equal(Enumerable.Range(1, 10).Select(i => (ulong)i), Sequences(first));
         }
-        Assert.Equal("{\"sequence\":10}", File.ReadAllText(checkpoint).Trim());
+        Assert.Equal(10ul, (ulong)JsonNode.Parse(File.ReadAllText(checkpoint))!["sequence"]!);
         Assert.False(File.Exists(checkpoint + ".tmp"));
 
         await agent.EmitAsync(5);
@@ -73,6 +73,38 @@ public sealed class StreamCheckpointTests
         Assert.Equal(saved + 1, after[0]);
         Assert.Equal(Enumerable.Range(1, (int)last).Select(i => (ulong)i), before.Concat(after).Distinct().Order());
         Assert.Equal(last, (ulong)JsonNode.Parse(File.ReadAllText(checkpoint))!["sequence"]!);
+    }
+
+    [Fact]
+    public async Task A_checkpoint_from_a_journal_that_was_reset_is_refused()
+    {
+        using var dir = new TempDir();
+        var checkpoint = Path.Combine(dir.Path, "cp");
+        var listen = $"127.0.0.1:{ServerHarness.FreePort()}";
+        using (var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "old.db"), "--listen", listen))
+        {
+            await agent.EmitAsync(10);
+            using var stream = new CliProcess(Dll, "stream", "--server", listen, "--checkpoint", checkpoint);
+            Assert.Equal(0, await stream.WaitForExitAsync());
+            await agent.QuitAsync();
+        }
+
+        // A new, shorter journal: the checkpoint is past its end.
+        using (var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "new.db"), "--listen", listen))
+        {
+            await agent.EmitAsync(3);
+            using var shorter = new CliProcess(Dll, "stream", "--server", listen, "--checkpoint", checkpoint);
+            Assert.Equal(2, await shorter.WaitForExitAsync());
+            Assert.Contains($"the checkpoint {checkpoint} is past the end of the agent's journal; was the journal reset?", shorter.Stderr);
+
+            // A new journal that has grown past it: told apart by its journal id, where the contract carries one.
+            if (V1.Detection.Descriptor.FindFieldByName("journal_id") is null) return;
+            await agent.EmitAsync(20);
+            using var longer = new CliProcess(Dll, "stream", "--server", listen, "--checkpoint", checkpoint);
+            Assert.Equal(2, await longer.WaitForExitAsync());
+            Assert.Contains("the agent's journal was reset", longer.Stderr);
+            Assert.Empty(longer.Lines);
+        }
     }
 
     [Theory]

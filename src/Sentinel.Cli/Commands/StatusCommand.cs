@@ -35,7 +35,8 @@ internal static class StatusCommand
     public static string Render(AgentStatus s)
     {
         var w = new StringWriter();
-        w.WriteLine($"agent     {s.Host}  sentinel {s.Version}  up since {s.StartedAt?.ToDateTimeOffset():u}");
+        var hostId = ContractFields.String(s, "host_id");
+        w.WriteLine($"agent     {s.Host}{(hostId.Length > 0 && hostId != s.Host ? $" ({hostId})" : "")}  sentinel {s.Version}  up since {s.StartedAt?.ToDateTimeOffset():u}");
         if (s.Listen.Count > 0) w.WriteLine($"listen    {string.Join(", ", s.Listen)}");
         w.WriteLine($"probes    {Strategy(s.Probes?.Strategy ?? AttachStrategy.Unspecified)}");
         foreach (var a in s.Probes?.Attempts ?? [])
@@ -45,7 +46,8 @@ internal static class StatusCommand
                     $"processed {c.EventsProcessed}, detections {c.Detections}, sink errors {c.SinkErrors}");
         var j = s.Journal ?? new JournalStatus();
         var range = j.FirstSequence > j.LastSequence ? $"empty (next {j.LastSequence + 1})" : $"{j.FirstSequence}..{j.LastSequence}";
-        w.WriteLine($"journal   {j.Path}  sequences {range}  {j.SizeBytes / 1024.0:0.#} KiB  sync {j.SyncMode}  pruned {j.Pruned}");
+        var journalId = ContractFields.String(j, "journal_id");
+        w.WriteLine($"journal   {j.Path}{(journalId.Length > 0 ? $"  id {journalId}" : "")}  sequences {range}  {j.SizeBytes / 1024.0:0.#} KiB  sync {j.SyncMode}  pruned {j.Pruned}");
 
         w.WriteLine();
         Table(w, ["RULE", "EVALS", "DETECTIONS", "ERRORS", "P50", "P99", "MAX", "STATE"],

@@ -96,12 +96,13 @@ internal sealed class DetectionTail(ServerConnection connection, StreamDetection
                 {
                     // The journal is gap-free and we resume after what we printed, so nothing repeats; the check is a guard.
                     if (d.Sequence <= last) continue;
+                    checkpoint?.CheckJournal(ContractFields.String(d, "journal_id"));
                     output.WriteLine(format == "json" ? EventJson.Format(d) : formatter.Format(DetectionConverter.FromProto(d)));
                     // Printed (and flushed) before it is checkpointed: a crash in between prints it again, never skips it.
                     if (checkpoint is not null)
                     {
                         output.Flush();
-                        checkpoint.Write(d.Sequence);
+                        checkpoint.Write(d.Sequence, ContractFields.String(d, "journal_id"));
                     }
                     last = d.Sequence;
                     failures = 0;
@@ -117,6 +118,11 @@ internal sealed class DetectionTail(ServerConnection connection, StreamDetection
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 break;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.OutOfRange && checkpoint is not null && last == request.AfterSequence)
+            {
+                throw new CliException($"{connection.Describe(ex)}: the checkpoint {checkpoint.Path} is past the end of the agent's journal; " +
+                                       "was the journal reset? (delete the checkpoint to start over)");
             }
             catch (RpcException ex) when (!IsTransient(ex.StatusCode))
             {
@@ -335,13 +341,16 @@ internal static class TokenFile
 }
 
 /// <summary>
-/// The stream's resume point on disk: <c>{"sequence":N}</c>, the last sequence printed. Each write goes to a temp
-/// file in the same directory, is flushed to disk, and renamed over the old one, so a crash leaves the old or the
-/// new checkpoint, never a torn one.
+/// The stream's resume point on disk: <c>{"sequence":N,"journalId":"..."}</c>, the last sequence printed and the journal
+/// it came from. Each write goes to a temp file in the same directory, is flushed to disk, and renamed over the old
+/// one, so a crash leaves the old or the new checkpoint, never a torn one.
 /// </summary>
 internal sealed class StreamCheckpoint(string path)
 {
     public string Path { get; } = path;
+
+    /// <summary>The journal the saved sequence belongs to ("" when unknown).</summary>
+    public string JournalId { get; private set; } = "";
 
     /// <summary>The saved sequence; null when there is no checkpoint yet. A file we cannot read as one is an error.</summary>
     public ulong? Read()
@@ -360,7 +369,10 @@ internal sealed class StreamCheckpoint(string path)
         {
             if (System.Text.Json.Nodes.JsonNode.Parse(text) is System.Text.Json.Nodes.JsonObject o
                 && o["sequence"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<ulong>(out var sequence))
+            {
+                if (o["journalId"] is System.Text.Json.Nodes.JsonValue j && j.TryGetValue<string>(out var journal)) JournalId = journal;
                 return sequence;
+            }
         }
         catch (System.Text.Json.JsonException)
         {
@@ -368,14 +380,25 @@ internal sealed class StreamCheckpoint(string path)
         throw new CliException($"{Path}: not a stream checkpoint (expected {{\"sequence\":N}}); fix or delete it to start over");
     }
 
-    public void Write(ulong sequence)
+    /// <summary>Sequences only mean something within one journal: a different journal id means it was reset.</summary>
+    public void CheckJournal(string journalId)
     {
+        if (JournalId.Length > 0 && journalId.Length > 0 && journalId != JournalId)
+            throw new CliException($"the agent's journal was reset (journal id {journalId}; the checkpoint {Path} is for {JournalId}): " +
+                                   "delete the checkpoint to stream the new journal from its start");
+    }
+
+    public void Write(ulong sequence, string journalId)
+    {
+        if (journalId.Length > 0) JournalId = journalId;
+        var json = new System.Text.Json.Nodes.JsonObject { ["sequence"] = sequence };
+        if (JournalId.Length > 0) json["journalId"] = JournalId;
         var temp = Path + ".tmp";
         try
         {
             using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
-                stream.Write(System.Text.Encoding.UTF8.GetBytes($"{{\"sequence\":{sequence}}}\n"));
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString() + "\n"));
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, Path, overwrite: true);
@@ -385,4 +408,14 @@ internal sealed class StreamCheckpoint(string path)
             throw new CliException($"cannot write the checkpoint {Path}: {ex.Message}");
         }
     }
+}
+
+/// <summary>
+/// Contract fields that arrive with the fleet change (Detection.journal_id, JournalStatus.journal_id,
+/// AgentStatus.host_id), read by name so this code works whether or not the generated type has them yet.
+/// </summary>
+internal static class ContractFields
+{
+    public static string String(Google.Protobuf.IMessage message, string field) =>
+        message.Descriptor.FindFieldByName(field)?.Accessor.GetValue(message) as string ?? "";
 }
