@@ -136,19 +136,8 @@ public sealed class FoldingTests
     [Fact]
     public async Task An_idle_pipeline_still_closes_the_window_without_another_event()
     {
-        var channel = new EventChannel();
-        var sink = new Collector();
-        var pipeline = new EventPipeline([], new Detector(Rule(windowSeconds: 1)), [], [sink], NullLogger<EventPipeline>.Instance);
-        var service = new PipelineService(channel, pipeline);
-        await service.StartAsync(CancellationToken.None);
-        var now = DateTimeOffset.UtcNow;
-        foreach (var dt in new[] { 0, 0.1, 0.2 })
-        {
-            var evt = channel.Pool.Rent();
-            evt.TimeUnixNs = (now + TimeSpan.FromSeconds(dt)).ToUnixTimeMilliseconds() * 1_000_000;
-            evt.Pid = 100;
-            await channel.Channel.Writer.WriteAsync(evt);
-        }
+        var (channel, sink, service) = await StartServiceAsync(windowSeconds: 1);
+        await WriteAsync(channel, 0, 0.1, 0.2);
         // No more events: the wall clock closes the window (1 s) at the next tick.
         await WaitUntilAsync(() => sink.All.Count == 2);
         Assert.Equal(2u, sink.All.Last().FoldCount);
@@ -158,18 +147,8 @@ public sealed class FoldingTests
     [Fact]
     public async Task Stopping_the_pipeline_delivers_what_is_held()
     {
-        var channel = new EventChannel();
-        var sink = new Collector();
-        var pipeline = new EventPipeline([], new Detector(Rule(windowSeconds: 3600)), [], [sink], NullLogger<EventPipeline>.Instance);
-        var service = new PipelineService(channel, pipeline);
-        await service.StartAsync(CancellationToken.None);
-        for (var i = 0; i < 5; i++)
-        {
-            var evt = channel.Pool.Rent();
-            evt.TimeUnixNs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
-            evt.Pid = 100;
-            await channel.Channel.Writer.WriteAsync(evt);
-        }
+        var (channel, sink, service) = await StartServiceAsync(windowSeconds: 3600);
+        await WriteAsync(channel, 0, 0, 0, 0, 0);
         channel.Channel.Writer.Complete(); // the source stops, as capture does at shutdown
         await service.StopAsync(CancellationToken.None);
         Assert.Equal([1u, 4u], sink.All.Select(d => d.FoldCount));
@@ -190,6 +169,29 @@ public sealed class FoldingTests
     [InlineData(3601)]
     public void A_fold_window_out_of_range_is_refused(int seconds) =>
         Assert.Throws<ArgumentException>(() => Rule(windowSeconds: seconds));
+
+    private static async Task<(EventChannel, Collector, PipelineService)> StartServiceAsync(int windowSeconds)
+    {
+        var channel = new EventChannel();
+        var sink = new Collector();
+        var pipeline = new EventPipeline([], new Detector(Rule(windowSeconds: windowSeconds)), [], [sink], NullLogger<EventPipeline>.Instance);
+        var service = new PipelineService(channel, pipeline);
+        await service.StartAsync(CancellationToken.None);
+        return (channel, sink, service);
+    }
+
+    /// <summary>Events from pid 100 at now + each offset (seconds), as a source would write them.</summary>
+    private static async Task WriteAsync(EventChannel channel, params double[] offsets)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var dt in offsets)
+        {
+            var evt = channel.Pool.Rent();
+            evt.TimeUnixNs = (now + TimeSpan.FromSeconds(dt)).ToUnixTimeMilliseconds() * 1_000_000;
+            evt.Pid = 100;
+            await channel.Channel.Writer.WriteAsync(evt);
+        }
+    }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
