@@ -18,7 +18,11 @@ public static class DetectionConverter
             Host = d.Host,
             Message = d.Message,
             Event = EventConverter.ToProto(d.Event),
+            FoldCount = d.FoldCount,
+            RuleDescription = d.Rule.Description,
         };
+        if (d.FirstTime is { } first) proto.FirstTime = Timestamp.FromDateTimeOffset(first);
+        if (d.LastTime is { } last) proto.LastTime = Timestamp.FromDateTimeOffset(last);
         proto.MitreTactics.Add(d.Rule.MitreTactics);
         proto.MitreTechniques.Add(d.Rule.MitreTechniques);
         proto.Tags.Add(d.Rule.Tags);
@@ -35,7 +39,7 @@ public static class DetectionConverter
             Sequence = proto.Sequence,
             Rule = new RuleInfo
             {
-                Id = proto.RuleId, Name = proto.RuleName, Version = proto.RuleVersion,
+                Id = proto.RuleId, Name = proto.RuleName, Version = proto.RuleVersion, Description = proto.RuleDescription,
                 Severity = (Severity)proto.Severity, MitreTactics = proto.MitreTactics.ToArray(),
                 MitreTechniques = proto.MitreTechniques.ToArray(), Tags = proto.Tags.ToArray(),
             },
@@ -44,6 +48,9 @@ public static class DetectionConverter
             Message = proto.Message,
             Fields = new Dictionary<string, string>(proto.Fields),
             Event = evt,
+            FoldCount = Math.Max(proto.FoldCount, 1u),
+            FirstTime = proto.FirstTime?.ToDateTimeOffset(),
+            LastTime = proto.LastTime?.ToDateTimeOffset(),
         };
     }
 }

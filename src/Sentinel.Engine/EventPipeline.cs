@@ -62,13 +62,26 @@ public sealed class EventPipeline : IDetectionSink
         _observers = observers.ToArray();
         _sinks = sinks.ToArray();
         _logger = logger;
+        _folder = new DetectionFolder(Deliver);
     }
+
+    private readonly DetectionFolder _folder;
+
+    /// <summary>Folds open (rules with a fold key); while any is, the service ticks <see cref="Tick"/>.</summary>
+    public bool HasOpenFolds => _folder.OpenFolds > 0;
+
+    /// <summary>Closes fold windows that ended while no event arrived.</summary>
+    public void Tick() => _folder.Tick();
+
+    /// <summary>Closes every fold window and delivers its summary: call when the input ends.</summary>
+    public void Flush() => _folder.CloseAll();
 
     public PipelineCounters Counters { get; } = new();
 
     public void Process(MovePagesEvent evt)
     {
         Counters.AddEvent();
+        _folder.Advance(evt.TimeUnixNs);
         foreach (var enricher in _enrichers) enricher.Enrich(evt);
         foreach (var observer in _observers)
         {
@@ -81,6 +94,13 @@ public sealed class EventPipeline : IDetectionSink
     void IDetectionSink.OnDetection(Detection detection)
     {
         Counters.AddDetection();
+        if (detection.Rule.FoldKey.Length > 0 && !_folder.Admit(detection)) return;
+        Deliver(detection);
+    }
+
+    private void Deliver(Detection detection)
+    {
+        // One at a time: the capture side (SNT-0000) and the folder's timer deliver from other threads.
         lock (_delivery)
         {
             foreach (var sink in _sinks)
@@ -134,9 +154,28 @@ public sealed class PipelineService(EventChannel channel, EventPipeline pipeline
     private async Task RunAsync()
     {
         var reader = channel.Channel.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (await WaitToReadAsync(reader).ConfigureAwait(false))
+        {
             Drain(reader);
+            pipeline.Tick();
+        }
+        // Open folds close at the end of input, so their summaries reach the sinks (the journal stops after us).
+        pipeline.Flush();
     }
+
+    /// <summary>While folds are open, wakes at least every <see cref="FoldTick"/> so a summary never waits for an event.</summary>
+    private async ValueTask<bool> WaitToReadAsync(ChannelReader<MovePagesEvent> reader)
+    {
+        while (pipeline.HasOpenFolds && !reader.TryPeek(out _))
+        {
+            using var tick = new CancellationTokenSource(FoldTick);
+            try { return await reader.WaitToReadAsync(tick.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { pipeline.Tick(); }
+        }
+        return await reader.WaitToReadAsync().ConfigureAwait(false);
+    }
+
+    public static readonly TimeSpan FoldTick = TimeSpan.FromMilliseconds(250);
 
     private void Drain(ChannelReader<MovePagesEvent> reader)
     {

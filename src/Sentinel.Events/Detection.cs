@@ -24,6 +24,14 @@ public sealed record RuleInfo
     public IReadOnlyList<string> Events { get; init; } = [];
     /// <summary>The .csx file the rule came from.</summary>
     public string File { get; init; } = "";
+    /// <summary>
+    /// Alert folding: repeats of this rule with the same key within <see cref="FoldWindow"/> become one detection
+    /// with a count. Comma-separated parts: pid, tid, ppid, uid, comm, exe, target, container, field:NAME
+    /// (a finding field). "" (the default) never folds.
+    /// </summary>
+    public string FoldKey { get; init => field = AlertFolding.ValidateKey(value); } = "";
+    /// <summary>How long a fold stays open after its first detection: 1 s to 1 h; 1 minute when unset.</summary>
+    public TimeSpan FoldWindow { get; init => field = AlertFolding.ValidateWindow(value); } = AlertFolding.DefaultWindow;
 }
 
 /// <summary>A rule firing on one event. <see cref="Sequence"/> is 0 until the journal assigns it.</summary>
@@ -37,4 +45,10 @@ public sealed record Detection
     public IReadOnlyDictionary<string, string> Fields { get; init; } = new Dictionary<string, string>();
     /// <summary>A detached snapshot of the triggering event.</summary>
     public required MovePagesEvent Event { get; init; }
+    /// <summary>How many firings this detection stands for: 1, or the repeats a fold summary counts.</summary>
+    public uint FoldCount { get; init; } = 1;
+    /// <summary>Set on a fold summary only: the first and last of the repeats it counts.</summary>
+    public DateTimeOffset? FirstTime { get; init; }
+    public DateTimeOffset? LastTime { get; init; }
+    public bool IsFoldSummary => FirstTime is not null;
 }

@@ -38,6 +38,13 @@ public sealed class CefDetectionFormatter : IDetectionFormatter
             ("cn2Label", "returnValue"), ("cn2", e.ReturnValue.ToString()),
         };
         if (d.Sequence != 0) ext.Add(("externalId", d.Sequence.ToString()));
+        ext.Add(("cs6Label", "findingUid")); ext.Add(("cs6", SiemFields.FindingUid(d)));
+        if (d.IsFoldSummary)
+        {
+            ext.Add(("cnt", d.FoldCount.ToString()));
+            ext.Add(("start", SiemFields.UnixMilliseconds(d.FirstTime!.Value).ToString()));
+            ext.Add(("end", SiemFields.UnixMilliseconds(d.LastTime!.Value).ToString()));
+        }
         if (e.ErrnoName is { } errno) ext.Add(("reason", errno));
         if (e.Enrichment.Caller is { ExePath.Length: > 0 } caller) { ext.Add(("cs5Label", "executable")); ext.Add(("cs5", caller.ExePath)); }
         foreach (var (key, value) in d.Fields) ext.Add(("sentinel" + KeyPart(key), value));
@@ -45,12 +52,17 @@ public sealed class CefDetectionFormatter : IDetectionFormatter
         var first = true;
         foreach (var (key, value) in ext)
         {
+            // An empty value says nothing, and a custom label without its value is noise.
+            if (value.Length == 0 || key.EndsWith("Label", StringComparison.Ordinal) && Value(ext, key[..^5]).Length == 0) continue;
             if (!first) sb.Append(' ');
             first = false;
             sb.Append(key).Append('=').Append(Extension(value));
         }
         return sb.ToString();
     }
+
+    private static string Value(List<(string Key, string Value)> ext, string key) =>
+        ext.FirstOrDefault(p => p.Key == key).Value ?? "";
 
     /// <summary>0-10: info 1, low 3, medium 5, high 8, critical 10.</summary>
     public static int Severity(Severity severity) => severity switch

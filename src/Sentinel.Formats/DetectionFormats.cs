@@ -22,6 +22,10 @@ public static class DetectionFormats
 
     public static IReadOnlyCollection<string> Names => ByName.Keys;
 
+    /// <summary>The format for a console: as <see cref="Get"/>, with pretty coloured when stdout is a terminal.</summary>
+    public static IDetectionFormatter ForConsole(string name) =>
+        name == "pretty" ? PrettyDetectionFormatter.ForConsole() : Get(name);
+
     public static IDetectionFormatter Get(string name) =>
         ByName.TryGetValue(name, out var formatter)
             ? formatter
@@ -33,18 +37,4 @@ public sealed class JsonDetectionFormatter : IDetectionFormatter
 {
     public string Name => "json";
     public string Format(Detection detection) => EventJson.Format(DetectionConverter.ToProto(detection));
-}
-
-public sealed class PrettyDetectionFormatter : IDetectionFormatter
-{
-    public string Name => "pretty";
-
-    public string Format(Detection d)
-    {
-        var e = d.Event;
-        var fields = d.Fields.Count == 0 ? "" : " " + string.Join(" ", d.Fields.Select(kv => $"{kv.Key}={kv.Value}"));
-        return $"{d.Time:O} [{d.Rule.Severity.ToString().ToUpperInvariant()}] {d.Rule.Id} {d.Rule.Name}: {d.Message}" +
-               $" (pid={e.Pid} comm={e.Comm} target={e.TargetPid} ret={e.ReturnValue}{(e.ErrnoName is { } n ? " " + n : "")})" +
-               fields;
-    }
 }

@@ -12,17 +12,21 @@ public sealed class EcsDetectionFormatter : IDetectionFormatter
 
     public string Format(Detection d) => ToJson(d).ToJsonString(JsonOptions.Compact);
 
+    private static string Timestamp(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
     public static JsonObject ToJson(Detection d)
     {
         var e = d.Event;
         var doc = new JsonObject
         {
-            ["@timestamp"] = d.Time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'"),
+            ["@timestamp"] = Timestamp(d.Time),
             ["ecs"] = new JsonObject { ["version"] = EcsVersion },
             ["message"] = d.Message,
             ["event"] = new JsonObject
             {
                 ["kind"] = "alert",
+                ["id"] = SiemFields.FindingUid(d),
                 ["category"] = new JsonArray("process", "intrusion_detection"),
                 ["type"] = new JsonArray("info"),
                 ["action"] = "move_pages",
@@ -31,7 +35,7 @@ public sealed class EcsDetectionFormatter : IDetectionFormatter
                 ["dataset"] = "sentinel.detection",
                 ["provider"] = "sentinel",
                 ["severity"] = OcsfDetectionFormatter.SeverityId(d.Rule.Severity),
-                ["created"] = d.Time.UtcDateTime.ToString("O"),
+                ["created"] = Timestamp(d.Time),
                 ["duration"] = e.DurationNs,
             },
             ["rule"] = new JsonObject
@@ -42,7 +46,6 @@ public sealed class EcsDetectionFormatter : IDetectionFormatter
                 ["version"] = d.Rule.Version,
                 ["description"] = d.Rule.Description,
                 ["ruleset"] = "sentinel",
-                ["category"] = d.Rule.MitreTactics.FirstOrDefault() ?? "",
             },
             ["threat"] = Threat(d.Rule),
             ["process"] = Process(e),
@@ -53,32 +56,45 @@ public sealed class EcsDetectionFormatter : IDetectionFormatter
             ["observer"] = new JsonObject { ["vendor"] = SiemFields.Vendor, ["product"] = SiemFields.Product, ["version"] = SiemFields.ProductVersion, ["type"] = "edr" },
             ["tags"] = SiemFields.Strings(d.Rule.Tags),
         };
-        var sentinel = new JsonObject { ["sequence"] = d.Sequence, ["severity"] = d.Rule.Severity.ToString().ToLowerInvariant(), ["call"] = SiemFields.CallDetails(e) };
+        var sentinel = new JsonObject { ["severity"] = d.Rule.Severity.ToString().ToLowerInvariant(), ["call"] = SiemFields.CallDetails(e) };
+        if (d.Sequence != 0) sentinel["sequence"] = d.Sequence;
+        if (d.Rule.MitreTactics.Count > 0)
+            doc["rule"]!["category"] = MitreAttack.TacticName(d.Rule.MitreTactics[0]) ?? d.Rule.MitreTactics[0];
+        if (d.IsFoldSummary)
+        {
+            doc["event"]!["start"] = Timestamp(d.FirstTime!.Value);
+            doc["event"]!["end"] = Timestamp(d.LastTime!.Value);
+            sentinel["fold"] = new JsonObject { ["count"] = d.FoldCount };
+        }
         if (d.Fields.Count > 0) sentinel["fields"] = new JsonObject(d.Fields.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         doc["sentinel"] = sentinel;
         if (e.Enrichment.Caller is { ContainerId.Length: > 0 } c) doc["container"] = new JsonObject { ["id"] = c.ContainerId };
         return doc;
     }
 
+    /// <summary>threat.*: parallel id/name/reference arrays per ECS, every tactic and technique the rule declares.</summary>
     private static JsonObject Threat(RuleInfo rule)
     {
         var threat = new JsonObject { ["framework"] = "MITRE ATT&CK" };
-        if (rule.MitreTactics.Count > 0)
+        if (rule.MitreTactics.Count > 0) threat["tactic"] = Named(rule.MitreTactics, MitreAttack.TacticName);
+        var techniques = rule.MitreTechniques.Select(t => t.Split('.')[0]).Distinct().ToList();
+        if (techniques.Count > 0)
         {
-            var tactic = new JsonObject { ["name"] = SiemFields.Strings(rule.MitreTactics.Where(t => !SiemFields.IsTacticId(t))) };
-            var ids = rule.MitreTactics.Where(SiemFields.IsTacticId).ToList();
-            if (ids.Count > 0) tactic["id"] = SiemFields.Strings(ids);
-            threat["tactic"] = tactic;
-        }
-        if (rule.MitreTechniques.Count > 0)
-        {
-            var technique = new JsonObject { ["id"] = SiemFields.Strings(rule.MitreTechniques.Where(SiemFields.IsTechniqueId)) };
-            var names = rule.MitreTechniques.Where(t => !SiemFields.IsTechniqueId(t)).ToList();
-            if (names.Count > 0) technique["name"] = SiemFields.Strings(names);
+            var technique = Named(techniques, MitreAttack.TechniqueName);
+            var subs = rule.MitreTechniques.Where(t => t.Contains('.')).ToList();
+            if (subs.Count > 0) technique["subtechnique"] = Named(subs, MitreAttack.TechniqueName);
             threat["technique"] = technique;
         }
         return threat;
     }
+
+    // An id without a bundled name keeps its place in the parallel arrays under its id.
+    private static JsonObject Named(IReadOnlyList<string> ids, Func<string, string?> name) => new()
+    {
+        ["id"] = SiemFields.Strings(ids),
+        ["name"] = SiemFields.Strings(ids.Select(id => name(id) ?? id)),
+        ["reference"] = SiemFields.Strings(ids.Select(MitreAttack.Url)),
+    };
 
     private static JsonObject Process(MovePagesEvent e)
     {

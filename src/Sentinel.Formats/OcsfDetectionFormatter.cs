@@ -21,7 +21,7 @@ public sealed class OcsfDetectionFormatter : IDetectionFormatter
     public static JsonObject ToJson(Detection d)
     {
         var e = d.Event;
-        var uid = FindingUid(d);
+        var uid = SiemFields.FindingUid(d);
         var finding = new JsonObject
         {
             ["class_uid"] = ClassUid,
@@ -47,7 +47,6 @@ public sealed class OcsfDetectionFormatter : IDetectionFormatter
                     ["name"] = SiemFields.Product, ["vendor_name"] = SiemFields.Vendor, ["version"] = SiemFields.ProductVersion,
                 },
                 ["log_name"] = "detections",
-                ["sequence"] = d.Sequence,
             },
             ["finding_info"] = new JsonObject
             {
@@ -71,14 +70,20 @@ public sealed class OcsfDetectionFormatter : IDetectionFormatter
                 ["data"] = SiemFields.CallDetails(e),
             }),
         };
+        if (d.Sequence != 0) finding["metadata"]!["sequence"] = d.Sequence;
+        if (d.IsFoldSummary)
+        {
+            // A fold summary: OCSF's own aggregation attributes, on the event and on the finding.
+            finding["count"] = d.FoldCount;
+            finding["start_time"] = SiemFields.UnixMilliseconds(d.FirstTime!.Value);
+            finding["end_time"] = SiemFields.UnixMilliseconds(d.LastTime!.Value);
+            finding["finding_info"]!["first_seen_time"] = SiemFields.UnixMilliseconds(d.FirstTime!.Value);
+            finding["finding_info"]!["last_seen_time"] = SiemFields.UnixMilliseconds(d.LastTime!.Value);
+        }
         if (d.Fields.Count > 0)
             finding["unmapped"] = new JsonObject(d.Fields.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         return finding;
     }
-
-    /// <summary>Unique per detection: the host and journal sequence when assigned, else rule, time and thread.</summary>
-    private static string FindingUid(Detection d) =>
-        d.Sequence != 0 ? $"{d.Host}:{d.Sequence}" : $"{d.Host}:{d.Rule.Id}:{d.Event.TimeUnixNs}:{d.Event.Tid}";
 
     public static int SeverityId(Severity severity) => severity switch
     {
@@ -90,24 +95,40 @@ public sealed class OcsfDetectionFormatter : IDetectionFormatter
         Severity.Info => "Informational", Severity.Unspecified => "Unknown", _ => severity.ToString(),
     };
 
-    /// <summary>One attack per technique, paired with the tactic at the same position (or the first).</summary>
-    private static JsonArray Attacks(RuleInfo rule)
+    /// <summary>
+    /// One attack per (technique, tactic) pair the rule declares, so no tactic or technique is dropped: SNT-0001's
+    /// T1055 under both TA0005 and TA0004 gives two. Names come from the bundled ATT&amp;CK table.
+    /// </summary>
+    public static JsonArray Attacks(RuleInfo rule)
     {
         var attacks = new JsonArray();
-        var tactics = rule.MitreTactics;
-        var techniques = rule.MitreTechniques.Count > 0 ? rule.MitreTechniques : tactics.Count > 0 ? [""] : [];
-        for (var i = 0; i < techniques.Count; i++)
+        string?[] techniques = rule.MitreTechniques.Count > 0 ? [.. rule.MitreTechniques] : [null];
+        string?[] tactics = rule.MitreTactics.Count > 0 ? [.. rule.MitreTactics] : [null];
+        foreach (var technique in techniques)
+        foreach (var tactic in tactics)
         {
-            var attack = new JsonObject { ["version"] = "v15" };
-            if (techniques[i].Length > 0) attack["technique"] = Named(techniques[i], SiemFields.IsTechniqueId);
-            if (tactics.Count > 0) attack["tactic"] = Named(tactics[Math.Min(i, tactics.Count - 1)], SiemFields.IsTacticId);
+            if (technique is null && tactic is null) continue;
+            var attack = new JsonObject { ["version"] = MitreAttack.Version };
+            if (tactic is not null) attack["tactic"] = Named(tactic, MitreAttack.TacticName(tactic));
+            if (technique is not null)
+            {
+                var dot = technique.IndexOf('.');
+                var parent = dot < 0 ? technique : technique[..dot];
+                attack["technique"] = Named(parent, MitreAttack.TechniqueName(parent));
+                if (dot >= 0) attack["sub_technique"] = Named(technique, MitreAttack.TechniqueName(technique));
+            }
             attacks.Add(attack);
         }
         return attacks;
     }
 
-    private static JsonObject Named(string value, Func<string, bool> isId) =>
-        isId(value) ? new JsonObject { ["uid"] = value } : new JsonObject { ["name"] = value };
+    private static JsonObject Named(string id, string? name)
+    {
+        var node = new JsonObject { ["uid"] = id };
+        if (name is not null) node["name"] = name;
+        node["src_url"] = MitreAttack.Url(id);
+        return node;
+    }
 
     private static JsonObject ActorProcess(MovePagesEvent e)
     {

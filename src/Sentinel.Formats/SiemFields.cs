@@ -1,25 +1,18 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using Sentinel.Events;
 
 namespace Sentinel.Formats;
 
 /// <summary>Shared pieces of the SIEM formats: product identity, MITRE parsing, process views.</summary>
-internal static partial class SiemFields
+internal static class SiemFields
 {
     public const string Vendor = "Sentinel";
     public const string Product = "Sentinel";
     public static readonly string ProductVersion =
         typeof(SiemFields).Assembly.GetName().Version?.ToString(3) ?? "1.0.0";
 
-    [GeneratedRegex(@"^TA\d{4}$")]
-    private static partial Regex TacticId();
-
-    [GeneratedRegex(@"^T\d{4}(\.\d{3})?$")]
-    private static partial Regex TechniqueId();
-
-    public static bool IsTacticId(string value) => TacticId().IsMatch(value);
-    public static bool IsTechniqueId(string value) => TechniqueId().IsMatch(value);
 
     /// <summary>The caller's parent, from the process tree when it knows it, else from the probe's ppid.</summary>
     public static (int Pid, ProcessInfo? Info) Parent(MovePagesEvent e)
@@ -29,6 +22,27 @@ internal static partial class SiemFields
     }
 
     public static long UnixMilliseconds(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// The detection's identity, the same in replay, run and stream: a name-based UUID of the rule and what it
+    /// saw (event time, pid, tid, message, fields, and for a fold summary its span). Neither the journal sequence
+    /// nor the host name enters, as a replay has no sequence and may run elsewhere.
+    /// </summary>
+    public static string FindingUid(Detection d)
+    {
+        var e = d.Event;
+        var text = new StringBuilder()
+            .Append(d.Rule.Id).Append('\0').Append(e.TimeUnixNs).Append('\0').Append(e.Pid).Append('\0').Append(e.Tid)
+            .Append('\0').Append(d.Message);
+        foreach (var (key, value) in d.Fields.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            text.Append('\0').Append(key).Append('=').Append(value);
+        if (d.FirstTime is { } first) text.Append("\0fold\0").Append(first.UtcTicks).Append('\0').Append(d.FoldCount);
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()), hash);
+        hash[6] = (byte)(hash[6] & 0x0F | 0x80); // RFC 9562 version 8 (custom), variant 10
+        hash[8] = (byte)(hash[8] & 0x3F | 0x80);
+        return new Guid(hash[..16], bigEndian: true).ToString();
+    }
 
     public static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)!).ToArray());
 

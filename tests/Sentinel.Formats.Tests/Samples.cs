@@ -29,7 +29,7 @@ internal static class Samples
             Rule = new RuleInfo
             {
                 Id = ruleId, Name = name, Version = "1.0.0", Severity = severity, Description = "Flags MOVE_ALL from an unprivileged caller.",
-                MitreTactics = ["Privilege Escalation", "TA0007"], MitreTechniques = ["T1068", "T1057"], Tags = ["numa", "probing"],
+                MitreTactics = ["TA0004", "TA0007"], MitreTechniques = ["T1068", "T1057"], Tags = ["numa", "probing"],
             },
             Time = DateTimeOffset.FromUnixTimeMilliseconds(1_760_000_000_123),
             Host = "numa-01",

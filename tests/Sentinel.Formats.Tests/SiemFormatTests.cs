@@ -26,16 +26,20 @@ public sealed class OcsfTests
     public void Finding_info_names_the_rule_as_analytic_and_the_attacks()
     {
         var info = Parse(Samples.Detection())["finding_info"]!;
-        Assert.Equal("numa-01:42", (string)info["uid"]!);
+        Assert.True(Guid.TryParse((string)info["uid"]!, out _));
         Assert.Equal("MOVE_ALL probing", (string)info["title"]!);
         Assert.Equal("Rule", (string)info["analytic"]!["type"]!);
         Assert.Equal(1, (int)info["analytic"]!["type_id"]!);
         Assert.Equal("SNT-0002", (string)info["analytic"]!["uid"]!);
+        // Every (technique, tactic) pair: 2 techniques x 2 tactics.
         var attacks = info["attacks"]!.AsArray();
-        Assert.Equal(2, attacks.Count);
-        Assert.Equal("T1068", (string)attacks[0]!["technique"]!["uid"]!);
+        Assert.Equal(
+            ["T1068/TA0004", "T1068/TA0007", "T1057/TA0004", "T1057/TA0007"],
+            attacks.Select(a => $"{a!["technique"]!["uid"]}/{a["tactic"]!["uid"]}"));
+        Assert.Equal("Exploitation for Privilege Escalation", (string)attacks[0]!["technique"]!["name"]!);
         Assert.Equal("Privilege Escalation", (string)attacks[0]!["tactic"]!["name"]!);
-        Assert.Equal("TA0007", (string)attacks[1]!["tactic"]!["uid"]!);
+        Assert.Equal("Discovery", (string)attacks[1]!["tactic"]!["name"]!);
+        Assert.Equal("Process Discovery", (string)attacks[2]!["technique"]!["name"]!);
     }
 
     [Fact]
@@ -79,7 +83,8 @@ public sealed class EcsTests
         Assert.Equal("MITRE ATT&CK", (string)doc["threat"]!["framework"]!);
         Assert.Equal("T1068", (string)doc["threat"]!["technique"]!["id"]![0]!);
         Assert.Equal("Privilege Escalation", (string)doc["threat"]!["tactic"]!["name"]![0]!);
-        Assert.Equal("TA0007", (string)doc["threat"]!["tactic"]!["id"]![0]!);
+        Assert.Equal("TA0004", (string)doc["threat"]!["tactic"]!["id"]![0]!);
+        Assert.Equal("Discovery", (string)doc["threat"]!["tactic"]!["name"]![1]!);
         Assert.False(string.IsNullOrEmpty((string?)doc["ecs"]!["version"]));
     }
 

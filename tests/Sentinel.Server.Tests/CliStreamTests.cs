@@ -152,6 +152,13 @@ internal sealed class CliProcess : IDisposable
         }
     }
 
+    /// <summary>SIGKILL, then drain what it wrote before it died.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited) _process.Kill();

@@ -81,8 +81,10 @@ internal sealed class PrettyEventPrinter : IEventObserver
     }
 }
 
-/// <summary>Prints detections to stdout in the chosen format, one per line.</summary>
+/// <summary>Prints detections to stdout in the chosen format (pretty in colour on a terminal).</summary>
 internal sealed class ConsoleDetectionSink(IDetectionFormatter formatter) : IDetectionSink
 {
-    public void OnDetection(Detection detection) => Console.Out.WriteLine(formatter.Format(detection));
+    private readonly IDetectionFormatter _formatter = DetectionFormats.ForConsole(formatter.Name);
+
+    public void OnDetection(Detection detection) => Console.Out.WriteLine(_formatter.Format(detection));
 }

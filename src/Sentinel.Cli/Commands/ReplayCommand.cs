@@ -47,6 +47,7 @@ internal static class ReplayCommand
             {
                 foreach (var evt in EventJson.ReadFile(path))
                     pipeline.Process(evt);
+                pipeline.Flush(); // fold summaries still open at the end of the file
             }
             catch (EventFileException ex)
             {

@@ -45,6 +45,7 @@ internal static class RunCommand
         var tlsKey = new Option<string?>("--tls-key") { Description = "Server private key (PEM)." };
         var clientCa = new Option<string?>("--client-ca") { Description = "Require client certificates signed by this CA (mTLS)." };
         var token = new Option<string?>("--token") { Description = "Require this bearer token from clients (with TLS)." };
+        var tokenFile = new Option<string?>("--token-file") { Description = "Require the bearer token in this file (first line), kept off the command line." };
         var syslog = new Option<string?>("--syslog")
         {
             Description = "Also send detections as CEF in RFC 5424 syslog: HOST:PORT (UDP), tcp://HOST:PORT or file:PATH.",
@@ -52,7 +53,7 @@ internal static class RunCommand
         var command = new Command("run", "Run the agent: attach the probes, evaluate the rules, print and serve detections until Ctrl-C or SIGTERM, then print the counters.")
         {
             rules, noRules, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
-            tlsCert, tlsKey, clientCa, token, syslog, CaptureCommands.Strategy, CaptureCommands.Verbose,
+            tlsCert, tlsKey, clientCa, token, syslog, tokenFile, CaptureCommands.Strategy, CaptureCommands.Verbose,
         };
         command.SetAction(async parse =>
         {
@@ -69,7 +70,7 @@ internal static class RunCommand
                 TlsCertificatePath = parse.GetValue(tlsCert),
                 TlsKeyPath = parse.GetValue(tlsKey),
                 ClientCaPath = parse.GetValue(clientCa),
-                Token = parse.GetValue(token),
+                Token = TokenFile.Resolve(parse.GetValue(token), parse.GetValue(tokenFile)),
             };
             await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
             var latency = new RuleLatencyRelay();

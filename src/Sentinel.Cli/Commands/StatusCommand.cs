@@ -24,7 +24,7 @@ internal static class StatusCommand
             }
             catch (RpcException ex)
             {
-                throw new CliException($"{connection.Address}: {ex.StatusCode}: {ex.Status.Detail}");
+                throw new CliException(connection.Describe(ex));
             }
             Console.Out.Write(parse.GetValue(json) ? EventJson.Format(status) + Environment.NewLine : Render(status));
             return ExitCodes.Ok;
@@ -35,7 +35,8 @@ internal static class StatusCommand
     public static string Render(AgentStatus s)
     {
         var w = new StringWriter();
-        w.WriteLine($"agent     {s.Host}  sentinel {s.Version}  up since {s.StartedAt?.ToDateTimeOffset():u}");
+        var hostId = ContractFields.String(s, "host_id");
+        w.WriteLine($"agent     {s.Host}{(hostId.Length > 0 && hostId != s.Host ? $" ({hostId})" : "")}  sentinel {s.Version}  up since {s.StartedAt?.ToDateTimeOffset():u}");
         if (s.Listen.Count > 0) w.WriteLine($"listen    {string.Join(", ", s.Listen)}");
         w.WriteLine($"probes    {Strategy(s.Probes?.Strategy ?? AttachStrategy.Unspecified)}");
         foreach (var a in s.Probes?.Attempts ?? [])
@@ -46,7 +47,8 @@ internal static class StatusCommand
         w.WriteLine($"folding   folded calls {c.FoldedCalls} in {c.FoldEvents} fold events, loss detections (SNT-0000) {c.LossDetections}");
         var j = s.Journal ?? new JournalStatus();
         var range = j.FirstSequence > j.LastSequence ? $"empty (next {j.LastSequence + 1})" : $"{j.FirstSequence}..{j.LastSequence}";
-        w.WriteLine($"journal   {j.Path}  sequences {range}  {j.SizeBytes / 1024.0:0.#} KiB  sync {j.SyncMode}  pruned {j.Pruned}");
+        var journalId = ContractFields.String(j, "journal_id");
+        w.WriteLine($"journal   {j.Path}{(journalId.Length > 0 ? $"  id {journalId}" : "")}  sequences {range}  {j.SizeBytes / 1024.0:0.#} KiB  sync {j.SyncMode}  pruned {j.Pruned}");
 
         w.WriteLine();
         Table(w, ["RULE", "EVALS", "DETECTIONS", "ERRORS", "P50", "P99", "MAX", "STATE"],
