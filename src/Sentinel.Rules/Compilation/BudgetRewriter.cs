@@ -246,8 +246,8 @@ internal sealed class BudgetRewriter(SemanticModel model) : CSharpSyntaxRewriter
                                                                && IsString(assignment.Left):
                     return true;
                 case InvocationExpressionSyntax invocation
-                    when model.GetSymbolInfo(invocation).Symbol is IMethodSymbol method && IsFramework(method)
-                         && (method.ReturnsVoid || !method.ReturnType.IsValueType):
+                    when model.GetSymbolInfo(invocation).Symbol is IMethodSymbol method
+                         && (IsFramework(method) && (method.ReturnsVoid || !method.ReturnType.IsValueType) || IsRuleApi(method)):
                     return true;
             }
         }
@@ -391,7 +391,7 @@ internal sealed class BudgetRewriter(SemanticModel model) : CSharpSyntaxRewriter
             else if (parameter.OriginalDefinition.Type is not ITypeParameterSymbol && IsCopyable(TypeOf(argument.Expression)))
                 charged = Call("Copied", expression);
             // A constant is as long as the source says; a pushed separator must be popped, constant or not.
-            if (charged is null || IsConstant(argument.Expression) && !(joinsCollection && i <= 1)) continue;
+            if (charged is null || IsConstant(argument.Expression) && !(joinsCollection && i <= 1) && !IsRuleApi(method)) continue;
             Injected++;
             result = result.Replace(result[i], visited[i].WithExpression(charged));
         }
@@ -526,6 +526,9 @@ internal sealed class BudgetRewriter(SemanticModel model) : CSharpSyntaxRewriter
         !SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, model.Compilation.Assembly)
         && method.ContainingNamespace?.ToDisplayString() is not ("Sentinel.Rules" or "Sentinel.Events");
 
+    /// <summary>The rule API's own state (a sliding window's keys, findings) is measured like any allocation.</summary>
+    private static bool IsRuleApi(IMethodSymbol method) => method.ContainingNamespace?.ToDisplayString() == "Sentinel.Rules";
+
     private bool IsFrameworkOrApi(IMethodSymbol method) =>
         !SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, model.Compilation.Assembly);
 
@@ -545,7 +548,9 @@ internal sealed class BudgetRewriter(SemanticModel model) : CSharpSyntaxRewriter
         }
         if (arrow is null) return (null, null);
         Injected++;
-        StatementSyntax statement = returnsVoid ? ExpressionStatement(arrow.Expression) : ReturnStatement(arrow.Expression);
+        // `=> throw ...` becomes a throw statement: a throw expression cannot be returned.
+        StatementSyntax statement = arrow.Expression is ThrowExpressionSyntax thrown ? ThrowStatement(thrown.Expression)
+            : returnsVoid ? ExpressionStatement(arrow.Expression) : ReturnStatement(arrow.Expression);
         return (Block(EnterCheck, statement), null);
     }
 
