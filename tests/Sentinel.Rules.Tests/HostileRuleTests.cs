@@ -14,9 +14,10 @@ namespace Sentinel.Rules.Tests;
 /// </summary>
 public sealed class HostileCatalogue
 {
-    public const int Events = 3000;
+    public const int Events = 2000;
     public const long MaxRssDeltaKb = 256 * 1024;
-    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+    // Generous: a batch compiles several rules with Roslyn, and CI machines are shared.
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
     public static string Directory => Path.Combine(RepoPaths.Root, "tests", "Sentinel.Rules.Tests", "Hostile");
 
@@ -157,7 +158,7 @@ public sealed class HostileRuleTests(HostileCatalogue catalogue, ITestOutputHelp
                          $"state {JsonSerializer.Serialize(state)}; diagnostics {string.Join(" | ", report.Diagnostics)}");
 
         Assert.True(delta <= HostileCatalogue.MaxRssDeltaKb, $"{name}: peak RSS {delta / 1024} MB above the pack alone");
-        Assert.True(baseline.PackDetections.Count > 500, "the synthetic events should fire the pack");
+        Assert.True(baseline.PackDetections.Count > 1000, "the synthetic events should fire the pack");
         Assert.Equal(baseline.PackDetections, report.PackDetections);
 
         var (fate, reason) = (expect.Split(' ', 2)[0], expect.Split(' ', 2).ElementAtOrDefault(1) ?? "");
