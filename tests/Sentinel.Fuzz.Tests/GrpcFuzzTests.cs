@@ -91,6 +91,27 @@ public sealed class GrpcFuzzTests
         Assert.NotNull(await client.GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(30)));
     }
 
+    /// <summary>
+    /// Found by the raw-bytes fuzzer (seed a32-pIpa8Ii5, shrunk to the one byte 0x03, a field-0 group tag): a
+    /// request that is not a protobuf message is refused by grpc-dotnet before our handler runs, as UNKNOWN.
+    /// The call ends at once and the server keeps serving; the handler never sees it.
+    /// </summary>
+    [Fact]
+    public async Task An_unparsable_request_is_refused_and_the_server_keeps_serving()
+    {
+        await using var server = await ServerHarness.StartAsync();
+        var bytes = Marshallers.Create(b => b, b => b);
+        var method = new Method<byte[], byte[]>(MethodType.ServerStreaming, "sentinel.v1.DetectionService", "StreamDetections", bytes, bytes);
+        Assert.False(Parses(StreamDetectionsRequest.Parser, [0x03]));
+
+        using var call = server.Channel().CreateCallInvoker()
+            .AsyncServerStreamingCall(method, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)), [0x03]);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+
+        Assert.NotEqual(StatusCode.DeadlineExceeded, refused.StatusCode);
+        Assert.NotNull(await server.Client().GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(30)));
+    }
+
     private static bool Parses(Google.Protobuf.MessageParser parser, byte[] payload)
     {
         try
