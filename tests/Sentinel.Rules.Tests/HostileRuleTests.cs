@@ -138,6 +138,11 @@ public sealed class HostileCatalogue
         """;
 }
 
+/// <summary>The catalogue's children use both cores: run alone, so timed-out CLI tests elsewhere do not follow.</summary>
+[CollectionDefinition(nameof(HostileRuleTests), DisableParallelization = true)]
+public sealed class HostileCollection;
+
+[Collection(nameof(HostileRuleTests))]
 public sealed class HostileRuleTests(HostileCatalogue catalogue, ITestOutputHelper output) : IClassFixture<HostileCatalogue>
 {
     public static TheoryData<string> Cases() => [.. HostileCatalogue.Cases()];
