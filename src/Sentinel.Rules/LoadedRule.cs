@@ -23,6 +23,10 @@ internal sealed partial class LoadedRule
     }
 
     public string File { get; }
+
+    /// <summary>The static fields of the rule's own types: roots of the state it keeps between events.</summary>
+    public IReadOnlyList<FieldInfo> StaticFields => _staticFields ??= _ruleType is { } t ? RetainedState.StaticFields(t.Assembly) : [];
+    private IReadOnlyList<FieldInfo>? _staticFields;
     public string ContentHash { get; }
     /// <summary>False when the rule has no loops, calls or arrays: then no budget needs arming per event.</summary>
     public bool IsInstrumented { get; }
@@ -85,6 +89,7 @@ internal sealed partial class LoadedRule
     public void Unload()
     {
         _ruleType = null;
+        _staticFields = null;
         Interlocked.Exchange(ref _context, null)?.Unload();
     }
 

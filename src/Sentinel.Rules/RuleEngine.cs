@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Sentinel.Events;
 using Sentinel.Rules.Compilation;
@@ -69,7 +70,7 @@ public sealed class RuleEngine : IDetector, IDisposable
     public void Evaluate(MovePagesEvent evt, IDetectionSink sink)
     {
         if (Volatile.Read(ref _pending) is not null) ApplyPending();
-        _publisher.Begin(sink);
+        _publisher.Begin(sink, evt);
         // One event in LatencySampleInterval is timed; a countdown, since a modulo would cost more than a rule.
         if (--_untilSample != 0)
         {
@@ -77,28 +78,68 @@ public sealed class RuleEngine : IDetector, IDisposable
             return;
         }
         _untilSample = _sampleInterval;
+        SummarizeDue(evt);
         RuleEvaluation.RunTimed(_active.Slots, evt, _findings, _publisher, Options.LatencyObserver);
     }
 
-    /// <summary>Turns findings into detections, with one detached copy of the event shared by all of them.</summary>
+    /// <summary>
+    /// Turns findings into detections, with one detached copy of the event shared by all of them. Each finding
+    /// is cut to the size limits and passes its rule's rate limit; what the limit holds back is counted and
+    /// reported in one summary detection per interval. Held-back findings cost a counter, so one rule's flood
+    /// never delays the others' detections.
+    /// </summary>
     private sealed class DetectionPublisher : IFindingsPublisher
     {
         private IDetectionSink? _sink;
         private MovePagesEvent? _snapshot;
+        private MovePagesEvent? _event;
 
-        public void Begin(IDetectionSink sink) => (_sink, _snapshot) = (sink, null);
+        public void Begin(IDetectionSink sink, MovePagesEvent evt) => (_sink, _snapshot, _event) = (sink, null, evt);
 
         public void Publish(RuleSlot slot, MovePagesEvent evt, Findings findings)
         {
-            // The pooled original is reused after this event; the detections keep the copy.
-            _snapshot ??= evt.Clone();
+            var limiter = slot.RateLimiter;
+            if (limiter.SummaryDue(evt.TimeUnixNs)) Summarize(slot);
             foreach (var finding in findings.Items)
+            {
+                if (!limiter.TryTake(evt.TimeUnixNs)) continue;
+                // The pooled original is reused after this event; the detections keep the copy.
+                _snapshot ??= evt.Clone();
                 _sink!.OnDetection(new Detection
                 {
-                    Rule = slot.Info, Time = _snapshot!.Time, Message = finding.Message, Fields = finding.Fields,
-                    Event = _snapshot,
+                    Rule = slot.Info, Time = _snapshot.Time, Message = slot.Output.Message(finding.Message),
+                    Fields = slot.Output.Fields(finding.Fields), Event = _snapshot,
                 });
+            }
         }
+
+        /// <summary>Reports the detections a rule's limit held back, in one detection of that rule.</summary>
+        public void Summarize(RuleSlot slot)
+        {
+            var (count, first, last) = slot.RateLimiter.TakeSummary();
+            _snapshot ??= _event!.Clone();
+            var limits = slot.Output;
+            var (from, to) = (DateTimeOffset.FromUnixTimeMilliseconds(first / 1_000_000), DateTimeOffset.FromUnixTimeMilliseconds(last / 1_000_000));
+            _sink!.OnDetection(new Detection
+            {
+                Rule = slot.Info, Time = _snapshot.Time, Event = _snapshot,
+                Message = $"rate limit: {count} more detections of {slot.Info.Id} held back between {from:O} and {to:O} " +
+                          $"(limit {limits.DetectionsPerSecond:0.###}/s, burst {limits.Burst})",
+                Fields = new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    ["rate_limited"] = count.ToString(CultureInfo.InvariantCulture),
+                    ["first_unix_ns"] = first.ToString(CultureInfo.InvariantCulture),
+                    ["last_unix_ns"] = last.ToString(CultureInfo.InvariantCulture),
+                },
+            });
+        }
+    }
+
+    /// <summary>Reports held-back detections of rules that have gone quiet since (run on the sampled events).</summary>
+    private void SummarizeDue(MovePagesEvent evt)
+    {
+        foreach (var slot in _active.Slots)
+            if (slot.RateLimiter.SummaryDue(evt.TimeUnixNs)) _publisher.Summarize(slot);
     }
 
     /// <summary>

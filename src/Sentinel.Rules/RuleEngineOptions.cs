@@ -8,6 +8,8 @@ public sealed record RuleEngineOptions
     public string? CacheDirectory { get; init; }
     public bool UseCache { get; init; } = true;
     public BudgetLimits Budget { get; init; } = BudgetLimits.Default;
+    /// <summary>The size of each finding and the detection rate of each rule.</summary>
+    public OutputLimits Output { get; init; } = OutputLimits.Default;
     /// <summary>A rule that throws this many times is quarantined.</summary>
     public int QuarantineAfterErrors { get; init; } = 5;
     /// <summary>Rule parameters as "SNT-0005.threshold" → "10".</summary>

@@ -74,8 +74,15 @@ internal static class RuleEvaluation
     private static void Match(RuleSlot slot, Rule rule, MovePagesEvent evt, Findings findings)
     {
         slot.CountEvaluation();
-        if (slot.IsInstrumented) RuleBudget.Begin(slot.Limits);
+        if (!slot.IsInstrumented)
+        {
+            rule.Match(evt, findings);
+            return;
+        }
+        RuleBudget.Begin(slot.Limits);
         rule.Match(evt, findings);
+        // The last statement's allocation, which no later check saw; and, now and then, the state kept.
+        slot.AfterEvaluation(rule, RuleBudget.End());
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

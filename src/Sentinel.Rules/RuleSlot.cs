@@ -16,6 +16,8 @@ internal sealed class RuleSlot
     private readonly int _quarantineAfter;
     private readonly ILogger _logger;
     private long _evaluations, _detections, _errors, _latencySamples, _latencyTotalTicks, _latencyMaxTicks;
+    private long _allocatedSinceWalk;
+    private int _untilWalk = WalkEveryEvaluations;
     private volatile string? _quarantineReason;
     private bool _quarantined;
     private volatile string? _lastError;
@@ -27,6 +29,8 @@ internal sealed class RuleSlot
         Live = rule;
         Info = info;
         _limits = options.Budget;
+        Output = options.Output;
+        RateLimiter = new DetectionRateLimiter(options.Output);
         _quarantineAfter = options.QuarantineAfterErrors;
         _logger = logger;
     }
@@ -45,7 +49,30 @@ internal sealed class RuleSlot
     /// <summary>Copied from the loaded rule: read on every evaluation.</summary>
     public readonly bool IsInstrumented;
 
+    /// <summary>The size limits of this rule's findings.</summary>
+    public readonly OutputLimits Output;
+    /// <summary>This rule's detection rate; only the pipeline thread uses it.</summary>
+    internal readonly DetectionRateLimiter RateLimiter;
+
+    /// <summary>The state walk runs after this many bytes allocated by the rule, or this many evaluations.</summary>
+    private const long WalkAfterBytes = 4 * 1024 * 1024;
+    private const int WalkEveryEvaluations = 1 << 20;
+
     internal void CountEvaluation() => _evaluations++;
+
+    /// <summary>
+    /// After an instrumented evaluation: what it allocated. A rule that has allocated a few megabytes since
+    /// the last look (or ran a million times) has its kept state measured; past the limit it is quarantined.
+    /// </summary>
+    internal void AfterEvaluation(Rule rule, long allocated)
+    {
+        _allocatedSinceWalk += allocated;
+        if (_allocatedSinceWalk < WalkAfterBytes && --_untilWalk > 0) return;
+        _allocatedSinceWalk = 0;
+        _untilWalk = WalkEveryEvaluations;
+        var retained = RetainedState.Measure(rule, _loaded.StaticFields, _limits.MaxRetainedBytes);
+        if (retained > _limits.MaxRetainedBytes) throw RuleBudget.StateExceeded(_limits, retained);
+    }
 
     internal void CountDetections(int count) => _detections += count;
 
@@ -101,6 +128,7 @@ internal sealed class RuleSlot
             Errors = Volatile.Read(ref _errors), LastError = _lastError,
             Quarantined = _quarantineReason is not null, QuarantineReason = _quarantineReason, ReloadError = ReloadError,
             LatencySamples = samples,
+            RateLimited = RateLimiter.TotalSuppressed,
             MeanLatencyNs = samples == 0 ? 0 : Volatile.Read(ref _latencyTotalTicks) * nsPerTick / samples,
             MaxLatencyNs = Volatile.Read(ref _latencyMaxTicks) * nsPerTick,
         };

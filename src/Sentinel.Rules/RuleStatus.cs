@@ -19,4 +19,6 @@ public sealed record RuleStatus
     public double MeanLatencyNs { get; init; }
     public double MaxLatencyNs { get; init; }
     public long LatencySamples { get; init; }
+    /// <summary>Detections held back by the rule's rate limit (each reported in a summary detection).</summary>
+    public long RateLimited { get; init; }
 }

@@ -17,7 +17,7 @@ public sealed class BoundedEvaluationTests
         { "recursion through a property", "var x = Loop;", "private int Loop => Loop + 1;", "stack budget" },
         { "unbounded allocation in a loop", "var all = new List<int[]>(); while (true) all.Add(new int[50_000]);", "", "allocation budget" },
         { "doubling string", "var s = \"x\"; while (true) s += s;", "", "allocation budget" },
-        { "one huge array", "var a = new long[e.Pid * 1_000_000];", "", "array of 100000000 elements" },
+        { "one huge array", "var a = new long[e.Pid * 1_000_000];", "", "array dimension of 100000000 elements" },
     };
 
     [Theory]

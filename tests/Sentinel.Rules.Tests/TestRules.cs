@@ -40,6 +40,8 @@ internal static class TestRules
         CacheDirectory = cacheDirectory,
         Host = Sentinel.Rules.Testing.FixtureRunner.FixtureHost,
         ReloadDebounce = TimeSpan.FromMilliseconds(50),
+        // Tests replay many events at one instant; the rate limit has its own tests.
+        Output = Runtime.OutputLimits.Default with { DetectionsPerSecond = 1e9, Burst = int.MaxValue },
     };
 
     /// <summary>A complete rule file whose Match body is <paramref name="match"/>.</summary>

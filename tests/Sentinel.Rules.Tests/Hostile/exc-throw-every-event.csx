@@ -1,0 +1,16 @@
+// hostile: throws on every event
+// expect: quarantined threw
+public sealed class Hostile : Rule
+{
+
+    public override RuleInfo Info { get; } = new()
+    {
+        Id = "SNT-9100", Version = "1.0.0", Name = "hostile exc-throw-every-event", Description = "throws on every event",
+        Severity = Severity.Low, MitreTactics = ["TA0007"], MitreTechniques = ["T1057"], Events = ["move_pages"],
+    };
+
+    public override void Match(MovePagesEvent e, Findings findings)
+    {
+        throw new InvalidOperationException("boom " + e.Pid);
+    }
+}
