@@ -54,14 +54,10 @@ internal static class RulesCommands
         command.SetAction(parse =>
         {
             var files = RuleFiles(parse.GetValue(path));
-            int errors = 0, warnings = 0;
-            foreach (var file in files)
-            {
-                var diagnostics = RuleLinter.Lint(file);
-                foreach (var d in diagnostics) Console.WriteLine(Relative(d));
-                errors += diagnostics.Count(d => d.IsError);
-                warnings += diagnostics.Count(d => !d.IsError);
-            }
+            var diagnostics = RuleLinter.Lint(files);
+            foreach (var d in diagnostics) Console.WriteLine(Relative(d));
+            var errors = diagnostics.Count(d => d.IsError);
+            var warnings = diagnostics.Count - errors;
             Console.WriteLine($"{files.Count} rule file(s): {errors} error(s), {warnings} warning(s)");
             return errors > 0 ? ExitCodes.Findings : ExitCodes.Ok;
         });

@@ -67,8 +67,9 @@ internal static class CompilerMessages
     {
         var best = candidates.Distinct(StringComparer.Ordinal)
             .Select(c => (Name: c, Distance: Distance(name.ToLowerInvariant(), c.ToLowerInvariant())))
-            .Where(c => c.Distance <= Math.Max(2, name.Length / 3))
-            .OrderBy(c => c.Distance).ThenBy(c => c.Name, StringComparer.Ordinal)
+            .Where(c => c.Distance <= Math.Max(2, name.Length / 3) || c.Name.StartsWith(name[..Math.Min(name.Length, 3)], StringComparison.OrdinalIgnoreCase) && c.Distance <= name.Length / 2)
+            // Same case first: `findngs` means the parameter `findings`, not the type `Findings`.
+            .OrderBy(c => c.Distance).ThenBy(c => Distance(name, c.Name)).ThenBy(c => c.Name, StringComparer.Ordinal)
             .Select(c => c.Name)
             .FirstOrDefault();
         return best is null ? "" : $"; did you mean '{best}'?";

@@ -103,7 +103,10 @@ public sealed class RuleCompiler
     {
         var hash = ContentHash(source);
         if (_cache?.TryRead(hash) is { } cached)
-            return new RuleCompilation(path, hash, cached, [], FromCache: true) { DeclaredId = RuleShape.FindId(Parse(path, source), path) };
+            return new RuleCompilation(path, hash, cached, _cache.ReadWarnings(hash, path), FromCache: true)
+            {
+                DeclaredId = RuleShape.FindId(Parse(path, source)),
+            };
 
         var compilation = CreateCompilation(path, source, hash);
         var tree = compilation.SyntaxTrees.Single();
@@ -129,7 +132,7 @@ public sealed class RuleCompiler
             return new RuleCompilation(path, hash, null, diagnostics, false) { DeclaredId = shape.Id };
 
         var image = Emit(compilation, tree, model, path, shape.IsConcise, diagnostics);
-        if (image is not null) _cache?.Write(hash, image);
+        if (image is not null) _cache?.Write(hash, image, diagnostics);
         return new RuleCompilation(path, hash, image, diagnostics, false) { DeclaredId = shape.Id };
     }
 

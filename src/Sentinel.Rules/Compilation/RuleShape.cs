@@ -32,7 +32,7 @@ internal sealed class RuleShape
     }
 
     /// <summary>The literal rule id of a file, from syntax alone (for cached compilations).</summary>
-    public static RuleIdLocation? FindId(SyntaxTree tree, string file) =>
+    public static RuleIdLocation? FindId(SyntaxTree tree) =>
         tree.GetRoot().DescendantNodes().OfType<AssignmentExpressionSyntax>()
             .Where(a => a.Left is IdentifierNameSyntax { Identifier.Text: nameof(RuleInfo.Id) }
                         && a.Parent is InitializerExpressionSyntax && a.Right is LiteralExpressionSyntax)
