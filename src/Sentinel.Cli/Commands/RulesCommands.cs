@@ -107,11 +107,12 @@ internal static class RulesCommands
     private static Command New()
     {
         var name = new Argument<string>("name") { Description = "The rule's name in kebab-case, e.g. large-migration." };
-        var dir = new Option<string?>("--dir") { Description = "Where to write it (default: the built-in rules directory)." };
+        var dir = new Option<string?>("--dir") { Description = "Where to write it (default: the current directory)." };
         var command = new Command("new", "Scaffold a rule and its fixtures; both pass lint and test as generated.") { name, dir };
         command.SetAction(parse =>
         {
-            var directory = parse.GetValue(dir) ?? RuleDirectories.Default();
+            // Not the built-in pack: a running agent hot-reloads that, and a half-written rule would go live.
+            var directory = parse.GetValue(dir) ?? Environment.CurrentDirectory;
             try
             {
                 var scaffold = RuleScaffold.Create(directory, parse.GetValue(name)!);
@@ -131,15 +132,9 @@ internal static class RulesCommands
 
     private static IReadOnlyList<string> RuleFiles(string? path)
     {
-        try
-        {
-            var files = RuleDirectories.RuleFiles(ResolvePath(path));
-            return files.Count > 0 ? files : throw new CliException($"no .csx rule files in {ResolvePath(path)}");
-        }
-        catch (DirectoryNotFoundException ex)
-        {
-            throw new CliException(ex.Message);
-        }
+        var resolved = ResolvePath(path);
+        if (RuleDirectories.Problem(resolved) is { } problem) throw new CliException(problem);
+        return RuleDirectories.RuleFiles(resolved);
     }
 
     private static string Relative(string path)
