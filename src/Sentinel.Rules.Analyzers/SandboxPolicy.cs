@@ -56,7 +56,7 @@ internal static class SandboxPolicy
         // The rule API.
         "Sentinel.Rules.Rule", "Sentinel.Rules.Findings", "Sentinel.Rules.RuleParameters",
         "Sentinel.Rules.HostInfo", "Sentinel.Rules.SlidingWindow`1", "Sentinel.Rules.SlidingSum`1",
-        "Sentinel.Rules.SlidingDistinct`2", "Sentinel.Rules.SlidingRate`1", "Sentinel.Rules.RuleScript",
+        "Sentinel.Rules.SlidingDistinct`2", "Sentinel.Rules.RuleScript",
         "Sentinel.Rules.MatchFunction",
     };
 

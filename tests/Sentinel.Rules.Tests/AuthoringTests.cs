@@ -198,4 +198,45 @@ public sealed class AuthoringTests
         slot.Unload();
         return reference;
     }
+
+    [Fact]
+    public void Windowed_aggregates_sum_count_distinct_values_and_give_rates()
+    {
+        const long s = 1_000_000_000;
+        var sum = new SlidingSum<int>(TimeSpan.FromSeconds(60));
+        var distinct = new SlidingDistinct<int, int>(TimeSpan.FromSeconds(10), maxValuesPerKey: 3);
+
+        Assert.Equal(600, sum.Add(1, 0, 600));
+        Assert.Equal(1100, sum.Add(1, 30 * s, 500));
+        Assert.Equal(7, sum.Add(2, 30 * s, 7));
+        Assert.Equal(500, sum.Sum(1, 61 * s)); // the first value left the window
+        Assert.Equal(500 / 60.0, sum.Rate(1, 61 * s), 6);
+        Assert.Equal(1, distinct.Add(1, 10, 0));
+        Assert.Equal(1, distinct.Add(1, 10, 1 * s));
+        Assert.Equal(2, distinct.Add(1, 11, 2 * s));
+        Assert.Equal(3, distinct.Add(1, 12, 3 * s));
+        Assert.Equal(3, distinct.Add(1, 13, 4 * s)); // bounded: the least recently seen value went
+        Assert.Equal(2, distinct.Count(1, 12 * s + 1)); // 10 and 11 expired; 12 and 13 remain
+    }
+
+    [Fact]
+    public void A_rule_sums_queried_pages_per_process_over_a_window()
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("sum.csx", Concise("SNT-9001",
+            "if (pages.Add(e.Pid, e.TimeUnixNs, e.Count) > 1000) findings.Add($\"{e.Pid} queried over 1000 pages\");",
+            "var pages = new SlidingSum<int>(TimeSpan.FromSeconds(60));"));
+        using var engine = TestRules.Load(dir.Path);
+        var sink = new ListSink();
+
+        foreach (var t in (int[])[0, 20, 40])
+        {
+            var evt = TestRules.Event(timeSeconds: t);
+            evt.Count = 400;
+            engine.Evaluate(evt, sink);
+        }
+
+        Assert.Empty(engine.Diagnostics);
+        Assert.Equal("100 queried over 1000 pages", Assert.Single(sink.Detections).Message);
+    }
 }
