@@ -239,4 +239,27 @@ public sealed class AuthoringTests
         Assert.Empty(engine.Diagnostics);
         Assert.Equal("100 queried over 1000 pages", Assert.Single(sink.Detections).Message);
     }
+
+    [Fact]
+    public void The_builtin_rules_directory_ships_the_project_rules_init_writes()
+    {
+        const string home = "$(MSBuildThisFileDirectory)../src/Sentinel.Cli/bin/Release/net10.0";
+        foreach (var (name, content) in RuleProject.Files(home))
+            Assert.Equal(content, File.ReadAllText(Path.Combine(RepoPaths.Rules, name)));
+    }
+
+    [Fact]
+    public void Init_writes_the_editor_project_and_keeps_existing_files()
+    {
+        using var dir = new RuleDirectory();
+        File.WriteAllText(Path.Combine(dir.Path, RuleProject.GlobalUsingsFile), "// mine");
+
+        var result = RuleProject.Init(dir.Path, "/opt/sentinel");
+
+        Assert.Equal([Path.Combine(dir.Path, RuleProject.ProjectFile)], result.Written);
+        Assert.Equal("// mine", File.ReadAllText(Path.Combine(dir.Path, RuleProject.GlobalUsingsFile)));
+        var project = File.ReadAllText(result.Written[0]);
+        Assert.Contains("/opt/sentinel</SentinelHome>", project);
+        Assert.Contains("<Analyzer Include=\"$(SentinelHome)/Sentinel.Rules.Analyzers.dll\" />", project);
+    }
 }

@@ -16,6 +16,7 @@ internal static class RulesCommands
         command.Subcommands.Add(Lint());
         command.Subcommands.Add(Test());
         command.Subcommands.Add(New());
+        command.Subcommands.Add(Init());
         return command;
     }
 
@@ -124,6 +125,25 @@ internal static class RulesCommands
             {
                 throw new CliException(ex.Message);
             }
+        });
+        return command;
+    }
+
+    private static Command Init()
+    {
+        var dir = new Argument<string>("dir") { Description = "The rules directory to set up for editors (created if missing).", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "." };
+        var command = new Command("init",
+            "Make a rules directory an editor project: a .csproj that compiles the .csx rules against the rule API " +
+            "(completion, go-to-definition, docs) with the sandbox analyzer, and the global usings rules get.") { dir };
+        command.SetAction(parse =>
+        {
+            var directory = Path.GetFullPath(parse.GetValue(dir)!);
+            if (File.Exists(directory)) throw new CliException($"{directory}: is a file, expected a directory");
+            var result = RuleProject.Init(directory, AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            foreach (var file in result.Written) Console.WriteLine($"created {Relative(file)}");
+            foreach (var file in result.Kept) Console.WriteLine($"kept    {Relative(file)} (exists)");
+            Console.WriteLine($"open {Relative(directory)} in your editor; `dotnet build {Relative(directory)}` checks every rule as lint does");
+            return ExitCodes.Ok;
         });
         return command;
     }
