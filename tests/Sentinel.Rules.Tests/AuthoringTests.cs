@@ -262,4 +262,21 @@ public sealed class AuthoringTests
         Assert.Contains("/opt/sentinel</SentinelHome>", project);
         Assert.Contains("<Analyzer Include=\"$(SentinelHome)/Sentinel.Rules.Analyzers.dll\" />", project);
     }
+
+    /// <summary>Regenerate with SENTINEL_WRITE_DOCS=1 dotnet test tests/Sentinel.Rules.Tests --filter ApiReference.</summary>
+    [Fact]
+    public void The_rules_doc_carries_the_generated_api_reference()
+    {
+        var path = Path.Combine(RepoPaths.Root, "docs", "RULES.md");
+        var doc = File.ReadAllText(path);
+        var (start, end) = (doc.IndexOf(RuleApiReference.Begin, StringComparison.Ordinal), doc.IndexOf(RuleApiReference.End, StringComparison.Ordinal));
+        Assert.True(start >= 0 && end > start, "docs/RULES.md has no api-reference markers");
+        var current = doc[start..(end + RuleApiReference.End.Length)] + "\n";
+        var generated = RuleApiReference.Markdown();
+        if (Environment.GetEnvironmentVariable("SENTINEL_WRITE_DOCS") == "1" && current != generated)
+            File.WriteAllText(path, doc[..start] + generated + doc[(end + RuleApiReference.End.Length + 1)..]);
+        else
+            Assert.Equal(generated, current);
+        Assert.Contains("| `string Comm` | The caller's command name", generated);
+    }
 }
