@@ -32,28 +32,49 @@ public sealed class MovePagesEvent
     public long TimeUnixNs { get; set; }
     /// <summary>Time spent inside the call, in ns (exit − entry).</summary>
     public long DurationNs { get; set; }
+    /// <summary>The CPU the call exited on.</summary>
     public int Cpu { get; set; }
+    /// <summary>The caller's process id (tgid).</summary>
     public int Pid { get; set; }
+    /// <summary>The caller's thread id.</summary>
     public int Tid { get; set; }
+    /// <summary>The caller's parent process id.</summary>
     public int Ppid { get; set; }
+    /// <summary>The caller's real user id.</summary>
     public uint Uid { get; set; }
+    /// <summary>The caller's effective user id.</summary>
     public uint Euid { get; set; }
+    /// <summary>The caller's real group id.</summary>
     public uint Gid { get; set; }
+    /// <summary>The caller's effective capabilities, a bit per <see cref="Capability"/> (see <see cref="HasCapability"/>).</summary>
     public ulong CapEffective { get; set; }
+    /// <summary>The caller's command name (task comm, at most 15 characters).</summary>
     public string Comm { get; set; } = "";
+    /// <summary>The inode of the caller's mount namespace.</summary>
     public ulong MountNamespace { get; set; }
+    /// <summary>The inode of the caller's pid namespace.</summary>
     public ulong PidNamespace { get; set; }
+    /// <summary>The id of the caller's cgroup (v2).</summary>
     public ulong CgroupId { get; set; }
+    /// <summary>True for a 32-bit (compat) call on a 64-bit kernel.</summary>
     public bool Compat { get; set; }
+    /// <summary>How the probes that saw the call were attached.</summary>
     public AttachStrategy Strategy { get; set; }
 
     // ---- arguments ----
+    /// <summary>The pid argument: the process whose pages move (0 = the caller).</summary>
     public int TargetPid { get; set; }
+    /// <summary>The count argument: how many pages the call names.</summary>
     public ulong Count { get; set; }
+    /// <summary>The pages argument: the user address of the page address array.</summary>
     public ulong PagesAddress { get; set; }
+    /// <summary>The nodes argument: the user address of the target node array (0 = query mode).</summary>
     public ulong NodesAddress { get; set; }
+    /// <summary>The status argument: the user address of the per-page status array.</summary>
     public ulong StatusAddress { get; set; }
+    /// <summary>The flags argument (<see cref="MoveFlags"/>; see <see cref="HasFlag"/>).</summary>
     public int Flags { get; set; }
+    /// <summary>The return value: 0, a count of pages not migrated, or -errno.</summary>
     public long ReturnValue { get; set; }
 
     // ---- folding ----
@@ -72,16 +93,22 @@ public sealed class MovePagesEvent
     // ---- captured copies ----
     /// <summary>How many array entries were copied: min(count, <see cref="MaxCopied"/>).</summary>
     public int CopiedCount { get; set; }
+    /// <summary>Which of the arrays were copied.</summary>
     public CopyFlags Copies { get; set; }
     /// <summary>Bit i set: pages[i] differed between the entry and exit reads.</summary>
     public uint PagesChangedMask { get; set; }
     /// <summary>Bit i set: nodes[i] differed between the entry and exit reads.</summary>
     public uint NodesChangedMask { get; set; }
 
+    /// <summary>The first <see cref="CopiedCount"/> entries of pages[], read at entry.</summary>
     public ReadOnlySpan<ulong> PagesAtEntry => Copied(_pagesAtEntry, CopyFlags.PagesAtEntry);
+    /// <summary>The first <see cref="CopiedCount"/> entries of pages[], read again at exit.</summary>
     public ReadOnlySpan<ulong> PagesAtExit => Copied(_pagesAtExit, CopyFlags.PagesAtExit);
+    /// <summary>The first <see cref="CopiedCount"/> entries of nodes[], read at entry.</summary>
     public ReadOnlySpan<int> NodesAtEntry => Copied(_nodesAtEntry, CopyFlags.NodesAtEntry);
+    /// <summary>The first <see cref="CopiedCount"/> entries of nodes[], read again at exit.</summary>
     public ReadOnlySpan<int> NodesAtExit => Copied(_nodesAtExit, CopyFlags.NodesAtExit);
+    /// <summary>The first <see cref="CopiedCount"/> entries of status[] at exit (node or -errno per page).</summary>
     public ReadOnlySpan<int> Status => Copied(_status, CopyFlags.StatusAtExit);
 
     /// <summary>Full-size buffers for decoders; set <see cref="CopiedCount"/> and <see cref="Copies"/> to publish them.</summary>
@@ -92,19 +119,29 @@ public sealed class MovePagesEvent
     public Span<int> StatusBuffer => _status;
 
     // ---- enrichment (filled by the process tree when it runs) ----
+    /// <summary>What the process tree adds: caller and target identity, ancestry, container, cross-user/-process flags.</summary>
     public EventEnrichment Enrichment { get; } = new();
 
     // ---- derived views rules use ----
+    /// <summary>True when nodes is NULL: the call only reports where each page lives.</summary>
     public bool IsQueryMode => NodesAddress == 0;
+    /// <summary>True when the call acts on the caller itself (pid 0 or its own pid).</summary>
     public bool IsSelf => TargetPid == 0 || TargetPid == Pid;
     /// <summary>The pid the call acts on: the caller itself when the argument is 0.</summary>
     public int EffectiveTargetPid => TargetPid == 0 ? Pid : TargetPid;
+    /// <summary>True if <paramref name="flag"/> is set in <see cref="Flags"/>.</summary>
     public bool HasFlag(MoveFlags flag) => (Flags & (int)flag) != 0;
+    /// <summary>The errno of a failed call (0 if it succeeded).</summary>
     public int Errno => ReturnValue < 0 ? (int)-ReturnValue : 0;
+    /// <summary>The errno's name, e.g. "EPERM" (null if the call succeeded).</summary>
     public string? ErrnoName => ReturnValue < 0 ? Events.Errno.Name(Errno) : null;
+    /// <summary>True if the call returned an error.</summary>
     public bool Failed => ReturnValue < 0;
+    /// <summary>True if the caller had <paramref name="cap"/> in its effective set.</summary>
     public bool HasCapability(Capability cap) => CapabilitySet.Has(CapEffective, cap);
+    /// <summary>True if pages[] or nodes[] changed between entry and exit (a race on the arrays).</summary>
     public bool HasToctouEvidence => (PagesChangedMask | NodesChangedMask) != 0;
+    /// <summary><see cref="TimeUnixNs"/> as a DateTimeOffset.</summary>
     public DateTimeOffset Time => DateTimeOffset.FromUnixTimeMilliseconds(TimeUnixNs / 1_000_000)
         .AddTicks(TimeUnixNs % 1_000_000 / 100);
 

@@ -1,6 +1,5 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using System.Text.RegularExpressions;
 using Sentinel.Events;
 using Sentinel.Rules.Compilation;
 using Sentinel.Rules.Runtime;
@@ -8,7 +7,7 @@ using Sentinel.Rules.Runtime;
 namespace Sentinel.Rules;
 
 /// <summary>A compiled rule loaded into its own collectible context; it can make fresh instances of itself.</summary>
-internal sealed partial class LoadedRule
+internal sealed class LoadedRule
 {
     private Type? _ruleType;
     private RuleLoadContext? _context;
@@ -97,37 +96,11 @@ internal sealed partial class LoadedRule
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal WeakReference ContextReference() => new(_context ?? throw new ObjectDisposedException(nameof(LoadedRule)));
 
-    internal static List<string> Validate(RuleInfo info)
-    {
-        var problems = new List<string>();
-        if (!RuleIdPattern().IsMatch(info.Id ?? "")) problems.Add($"rule id '{info.Id}' must look like SNT-0001");
-        if (string.IsNullOrWhiteSpace(info.Version)) problems.Add("the rule has no version");
-        if (string.IsNullOrWhiteSpace(info.Name)) problems.Add("the rule has no name");
-        if (string.IsNullOrWhiteSpace(info.Description)) problems.Add("the rule has no description");
-        if (info.Severity is <= Severity.Unspecified or > Severity.Critical)
-            problems.Add("the severity must be Info, Low, Medium, High or Critical");
-        foreach (var tactic in info.MitreTactics.Where(t => !TacticPattern().IsMatch(t)))
-            problems.Add($"MITRE tactic '{tactic}' must look like TA0007");
-        foreach (var technique in info.MitreTechniques.Where(t => !TechniquePattern().IsMatch(t)))
-            problems.Add($"MITRE technique '{technique}' must look like T1057 or T1055.001");
-        if (info.Events.Count == 0) problems.Add("the rule selects no events (set Events, e.g. [\"move_pages\"])");
-        foreach (var name in info.Events.Where(e => EventCatalog.Find(e) is null))
-            problems.Add($"unknown event '{name}' (known: {string.Join(", ", EventCatalog.All.Select(e => e.Name))})");
-        return problems;
-    }
+    internal static List<string> Validate(RuleInfo info) => RuleMetadata.Validate(info);
 
     private static RuleDiagnostic Invalid(string file, string message) =>
         new(file, 1, 1, RuleDiagnosticSeverity.Error, RuleDiagnosticCodes.InvalidRule, message);
 
     private static RuleDiagnostic Failure(string file, string message) =>
         new(file, 1, 1, RuleDiagnosticSeverity.Error, RuleDiagnosticCodes.LoadFailure, message);
-
-    [GeneratedRegex(@"^SNT-\d{4}$")]
-    private static partial Regex RuleIdPattern();
-
-    [GeneratedRegex(@"^TA\d{4}$")]
-    private static partial Regex TacticPattern();
-
-    [GeneratedRegex(@"^T\d{4}(\.\d{3})?$")]
-    private static partial Regex TechniquePattern();
 }

@@ -16,6 +16,22 @@ public static class RuleDirectories
         return SystemDirectory;
     }
 
+    /// <summary>
+    /// Why <paramref name="path"/> cannot be a rules path (missing, not a .csx file, or a directory without
+    /// any), in one line; null if it holds rules. Evaluating no rules would be a silent false negative.
+    /// </summary>
+    public static string? Problem(string path)
+    {
+        if (File.Exists(path))
+            return string.Equals(Path.GetExtension(path), ".csx", StringComparison.OrdinalIgnoreCase)
+                ? null
+                : $"{path}: not a rule file (rules are C# scripts named *.csx)";
+        if (!Directory.Exists(path)) return $"{path}: no such rules directory or file";
+        return Directory.EnumerateFiles(path, "*.csx", SearchOption.TopDirectoryOnly).Any()
+            ? null
+            : $"{path}: no .csx rule files (run 'sentinel rules new NAME' to start one, or pass --no-rules to evaluate none)";
+    }
+
     /// <summary>The rule files of a path: the file itself, or the directory's *.csx in ordinal order.</summary>
     public static IReadOnlyList<string> RuleFiles(string path)
     {

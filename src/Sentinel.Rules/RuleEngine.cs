@@ -186,8 +186,9 @@ public sealed class RuleEngine : IDetector, IDisposable
                 var slot = _factory.Load(compilation, fileDiagnostics);
                 if (slot is not null && slots.FirstOrDefault(s => s.Info.Id == slot.Info.Id) is { } clash)
                 {
-                    fileDiagnostics.Add(new RuleDiagnostic(file, 1, 1, RuleDiagnosticSeverity.Error, RuleDiagnosticCodes.InvalidRule,
-                        $"duplicate rule id {slot.Info.Id} (also declared in {clash.File})"));
+                    var at = compilation.DeclaredId ?? new RuleIdLocation(slot.Info.Id, 1, 1);
+                    fileDiagnostics.Add(new RuleDiagnostic(file, at.Line, at.Column, RuleDiagnosticSeverity.Error, RuleDiagnosticCodes.InvalidRule,
+                        RuleLinter.DuplicateMessage(slot.Info.Id, clash.File)));
                     slot.Unload();
                     slot = null;
                 }

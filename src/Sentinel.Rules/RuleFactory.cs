@@ -27,8 +27,12 @@ internal sealed class RuleFactory(RuleEngineOptions options, HostInfo host, ILog
     }
 
     /// <summary>A fresh instance of an already loaded rule (fixture cases each start with empty state).</summary>
-    public RuleSlot? NewSlot(LoadedRule loaded, HostInfo hostInfo, List<RuleDiagnostic> diagnostics) =>
-        loaded.CreateInstance(hostInfo, options.Parameters, options.Budget, diagnostics) is var (rule, info)
+    public RuleSlot? NewSlot(LoadedRule loaded, HostInfo hostInfo, List<RuleDiagnostic> diagnostics)
+    {
+        // A concise script reads its parameters while its top-level code runs, inside CreateInstance.
+        using var scope = RuleScript.BeginLoad(options.Parameters);
+        return loaded.CreateInstance(hostInfo, options.Parameters, options.Budget, diagnostics) is var (rule, info)
             ? new RuleSlot(loaded, rule, info, options, logger)
             : null;
+    }
 }

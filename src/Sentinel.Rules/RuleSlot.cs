@@ -101,7 +101,7 @@ internal sealed class RuleSlot
     private void OnError(Exception ex)
     {
         var errors = ++_errors;
-        _lastError = $"{ex.GetType().Name}: {ex.Message}";
+        _lastError = RuleErrors.Describe(ex, File);
         _logger.LogWarning("rule {RuleId} ({File}) threw {Error} ({Errors} of {Limit} before quarantine)",
             Info.Id, File, _lastError, errors, _quarantineAfter);
         if (errors >= _quarantineAfter)

@@ -47,6 +47,10 @@ public sealed class SlidingWindow<TKey> where TKey : notnull
         return true;
     }
 
+    /// <summary>Hits per second of <paramref name="key"/> over the window ending at <paramref name="timeUnixNs"/>
+    /// (counting at most <see cref="Threshold"/> hits).</summary>
+    public double Rate(TKey key, long timeUnixNs) => Count(key, timeUnixNs) / Window.TotalSeconds;
+
     /// <summary>The hits of <paramref name="key"/> within the window ending at <paramref name="timeUnixNs"/>.</summary>
     public int Count(TKey key, long timeUnixNs)
     {

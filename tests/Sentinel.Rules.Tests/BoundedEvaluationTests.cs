@@ -63,7 +63,8 @@ public sealed class BoundedEvaluationTests
         Assert.Equal(3, thrower.Errors);
         Assert.True(thrower.Quarantined);
         Assert.Contains("threw 3 times", thrower.QuarantineReason);
-        Assert.Equal("InvalidOperationException: boom 5", thrower.LastError);
+        // The message, then the .csx line that threw.
+        Assert.StartsWith("InvalidOperationException: boom 5 (at ", thrower.LastError);
         Assert.Equal(5, thrower.Evaluations); // pids 1-5; quarantined after the third failure
         // Findings of a failed evaluation are dropped; those of its successes (pids 2 and 4) are kept.
         Assert.Equal([2, 4], sink.Detections.Where(d => d.Rule.Id == "SNT-9002").Select(d => d.Event.Pid));

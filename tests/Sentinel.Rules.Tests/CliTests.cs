@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Sentinel.TestSupport;
 
 namespace Sentinel.Rules.Tests;
@@ -157,6 +158,97 @@ public sealed class CliTests
         Assert.Contains("unknown format 'xml'", run.Stderr);
     }
 
+    [Fact]
+    public void Replay_with_an_empty_rules_directory_is_refused_unless_no_rules()
+    {
+        using var dir = new RuleDirectory();
+        var events = Path.Combine(dir.Path, "events.jsonl");
+        File.WriteAllLines(events, FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl"));
+        var empty = Directory.CreateDirectory(Path.Combine(dir.Path, "rules")).FullName;
+
+        var refused = Sentinel("replay", events, "--rules", empty);
+        var none = Sentinel("replay", events, "--no-rules");
+
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Equal($"sentinel: {empty}: no .csx rule files (run 'sentinel rules new NAME' to start one, or pass --no-rules to evaluate none)",
+            refused.Stderr.Trim());
+        Assert.Equal((0, ""), (none.ExitCode, none.Stdout));
+    }
+
+    [Theory]
+    [InlineData("replay")]
+    [InlineData("run")]
+    [InlineData("rules lint")]
+    public void A_rules_path_that_is_not_a_csx_file_is_refused_in_one_line(string command)
+    {
+        using var dir = new RuleDirectory();
+        var notes = dir.Write("notes.txt", "remember to write rules");
+        var events = dir.Write("events.jsonl", FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl")[0] + "\n");
+        string[] args = command switch
+        {
+            "replay" => ["replay", events, "--rules", notes],
+            "run" => ["run", "--no-server", "--rules", notes],
+            _ => ["rules", "lint", notes],
+        };
+
+        var run = Sentinel(args);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"sentinel: {notes}: not a rule file (rules are C# scripts named *.csx)", run.Stderr.Trim());
+    }
+
+    [Fact]
+    public void A_broken_and_a_duplicate_rule_file_do_not_take_the_pack_down_unless_strict()
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("a-good.csx", TestRules.Rule("SNT-9001", "findings.Add(\"good\");"));
+        var broken = dir.Write("b-broken.csx", TestRules.Rule("SNT-9002", "findings.Add(e.Comand);"));
+        var duplicate = dir.Write("c-duplicate.csx", TestRules.Rule("SNT-9001", "findings.Add(\"dup\");"));
+        var events = dir.Write("events.jsonl", FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl")[0] + "\n");
+
+        var replay = Sentinel("replay", events, "--rules", dir.Path, "--format", "json");
+        var strict = Sentinel("replay", events, "--rules", dir.Path, "--strict");
+        var run = Sentinel("run", "--no-server", "--strict", "--rules", dir.Path);
+
+        Assert.Equal(1, replay.ExitCode);
+        Assert.Contains("\"good\"", replay.Stdout);
+        Assert.Contains($"{broken}:", replay.Stderr);
+        Assert.Contains("did you mean 'Comm'?", replay.Stderr);
+        Assert.Contains($"{duplicate}:", replay.Stderr);
+        Assert.Contains("duplicate rule id SNT-9001", replay.Stderr);
+        Assert.Contains("2 file(s) failed to load; the others run", replay.Stderr);
+        Assert.Equal(2, strict.ExitCode);
+        Assert.Contains("2 rule file(s) failed to load and --strict is set", strict.Stderr);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--strict is set", run.Stderr);
+    }
+
+    [Fact]
+    public void Lint_reports_what_the_loader_refuses_and_exits_1()
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("a.csx", TestRules.Rule("SNT-9001", ""));
+        var second = dir.Write("b.csx", TestRules.Rule("SNT-9001", ""));
+
+        var run = Sentinel("rules", "lint", dir.Path);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Matches($@"{Regex.Escape(second)}:\d+:\d+: error SNT1004: duplicate rule id SNT-9001", run.Stdout);
+        Assert.DoesNotContain(":1:1:", run.Stdout);
+    }
+
+    [Fact]
+    public void New_writes_to_the_current_directory_by_default()
+    {
+        using var dir = new RuleDirectory();
+
+        var created = SentinelIn(dir.Path, "rules", "new", "large-migration");
+
+        Assert.Equal(0, created.ExitCode);
+        Assert.True(File.Exists(Path.Combine(dir.Path, "snt-1001-large-migration.csx")), created.Stdout + created.Stderr);
+        Assert.False(File.Exists(Path.Combine(RepoPaths.Rules, "snt-1001-large-migration.csx")));
+    }
+
     private static string[] FixtureEvents(string fixture) =>
         File.ReadAllLines(Path.Combine(RepoPaths.Rules, fixture))
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("event").GetRawText())
@@ -164,13 +256,15 @@ public sealed class CliTests
 
     private sealed record Run(int ExitCode, string Stdout, string Stderr);
 
-    private static Run Sentinel(params string[] args)
+    private static Run Sentinel(params string[] args) => SentinelIn(RepoPaths.Root, args);
+
+    private static Run SentinelIn(string workingDirectory, params string[] args)
     {
         var start = new ProcessStartInfo(SentinelBinary())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = RepoPaths.Root,
+            WorkingDirectory = workingDirectory,
         };
         foreach (var arg in args) start.ArgumentList.Add(arg);
         using var process = Process.Start(start)!;

@@ -47,6 +47,7 @@ internal sealed class RuleStatusContributor(RuleEngine engine) : IAgentStatusCon
                 QuarantineReason = rule.QuarantineReason ?? "",
                 LatencyMaxNs = (ulong)rule.MaxLatencyNs,
             });
+        status.RuleLoadErrors.AddRange(engine.Diagnostics.Where(d => d.IsError).Select(d => d.ToString()));
     }
 }
 

@@ -20,13 +20,15 @@ internal static class ReplayCommand
         {
             Description = "A rules directory or .csx file (default: the built-in rules).",
         };
+        var noRules = new Option<bool>("--no-rules") { Description = "Evaluate no rules (only check the event file)." };
+        var strict = new Option<bool>("--strict") { Description = "Refuse to run if any rule file fails to load (default: report it and run the others)." };
         var format = new Option<string>("--format", "-f")
         {
             Description = "Detection output: " + string.Join("|", DetectionFormats.Names) + " (json: one detection a line).",
             DefaultValueFactory = _ => "pretty",
         };
         var command = new Command("replay", "Evaluate the rules over a recorded event file and print the detections. " +
-                                            "Exit 1 if any rule fired.") { file, rules, format };
+                                            "Exit 1 if any rule fired.") { file, rules, noRules, strict, format };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
@@ -34,12 +36,9 @@ internal static class ReplayCommand
             var formatter = RunCommand.Formatter(parse.GetValue(format)!);
             using var loggers = LoggerFactory.Create(b => b.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
                 .SetMinimumLevel(LogLevel.Warning));
-            var rulesPath = parse.GetValue(rules) ?? RuleDirectories.Default();
-            if (!File.Exists(rulesPath) && !Directory.Exists(rulesPath))
-                throw new CliException($"{rulesPath}: no such rules directory or file");
-            using var engine = RuleEngine.Load(rulesPath, new RuleEngineOptions(), loggers.CreateLogger("rules"));
-            if (engine.Diagnostics.FirstOrDefault(d => d.IsError) is { } error)
-                throw new CliException($"rules do not compile: {error} (run 'sentinel rules lint')");
+            using var engine = parse.GetValue(noRules)
+                ? null
+                : RunCommand.LoadRules(parse.GetValue(rules), parse.GetValue(strict), loggers.CreateLogger("Sentinel.Rules"));
 
             var counter = new CountingSink(new ConsoleDetectionSink(formatter));
             var pipeline = new EventPipeline([], engine, [], [counter], NullLogger<EventPipeline>.Instance);

@@ -16,6 +16,7 @@ internal static class RulesCommands
         command.Subcommands.Add(Lint());
         command.Subcommands.Add(Test());
         command.Subcommands.Add(New());
+        command.Subcommands.Add(Init());
         return command;
     }
 
@@ -54,14 +55,10 @@ internal static class RulesCommands
         command.SetAction(parse =>
         {
             var files = RuleFiles(parse.GetValue(path));
-            int errors = 0, warnings = 0;
-            foreach (var file in files)
-            {
-                var diagnostics = RuleLinter.Lint(file);
-                foreach (var d in diagnostics) Console.WriteLine(Relative(d));
-                errors += diagnostics.Count(d => d.IsError);
-                warnings += diagnostics.Count(d => !d.IsError);
-            }
+            var diagnostics = RuleLinter.Lint(files);
+            foreach (var d in diagnostics) Console.WriteLine(Relative(d));
+            var errors = diagnostics.Count(d => d.IsError);
+            var warnings = diagnostics.Count - errors;
             Console.WriteLine($"{files.Count} rule file(s): {errors} error(s), {warnings} warning(s)");
             return errors > 0 ? ExitCodes.Findings : ExitCodes.Ok;
         });
@@ -111,11 +108,12 @@ internal static class RulesCommands
     private static Command New()
     {
         var name = new Argument<string>("name") { Description = "The rule's name in kebab-case, e.g. large-migration." };
-        var dir = new Option<string?>("--dir") { Description = "Where to write it (default: the built-in rules directory)." };
+        var dir = new Option<string?>("--dir") { Description = "Where to write it (default: the current directory)." };
         var command = new Command("new", "Scaffold a rule and its fixtures; both pass lint and test as generated.") { name, dir };
         command.SetAction(parse =>
         {
-            var directory = parse.GetValue(dir) ?? RuleDirectories.Default();
+            // Not the built-in pack: a running agent hot-reloads that, and a half-written rule would go live.
+            var directory = parse.GetValue(dir) ?? Environment.CurrentDirectory;
             try
             {
                 var scaffold = RuleScaffold.Create(directory, parse.GetValue(name)!);
@@ -131,19 +129,32 @@ internal static class RulesCommands
         return command;
     }
 
+    private static Command Init()
+    {
+        var dir = new Argument<string>("dir") { Description = "The rules directory to set up for editors (created if missing).", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "." };
+        var command = new Command("init",
+            "Make a rules directory an editor project: a .csproj that compiles the .csx rules against the rule API " +
+            "(completion, go-to-definition, docs) with the sandbox analyzer, and the global usings rules get.") { dir };
+        command.SetAction(parse =>
+        {
+            var directory = Path.GetFullPath(parse.GetValue(dir)!);
+            if (File.Exists(directory)) throw new CliException($"{directory}: is a file, expected a directory");
+            var result = RuleProject.Init(directory, AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            foreach (var file in result.Written) Console.WriteLine($"created {Relative(file)}");
+            foreach (var file in result.Kept) Console.WriteLine($"kept    {Relative(file)} (exists)");
+            Console.WriteLine($"open {Relative(directory)} in your editor; `dotnet build {Relative(directory)}` checks every rule as lint does");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
     internal static string ResolvePath(string? path) => path ?? RuleDirectories.Default();
 
     private static IReadOnlyList<string> RuleFiles(string? path)
     {
-        try
-        {
-            var files = RuleDirectories.RuleFiles(ResolvePath(path));
-            return files.Count > 0 ? files : throw new CliException($"no .csx rule files in {ResolvePath(path)}");
-        }
-        catch (DirectoryNotFoundException ex)
-        {
-            throw new CliException(ex.Message);
-        }
+        var resolved = ResolvePath(path);
+        if (RuleDirectories.Problem(resolved) is { } problem) throw new CliException(problem);
+        return RuleDirectories.RuleFiles(resolved);
     }
 
     private static string Relative(string path)

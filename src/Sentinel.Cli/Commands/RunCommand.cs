@@ -18,6 +18,10 @@ internal static class RunCommand
                           "Edits and SIGHUP reload it while running.",
         };
         var noRules = new Option<bool>("--no-rules") { Description = "Evaluate no rules; print every event to stdout instead." };
+        var strict = new Option<bool>("--strict")
+        {
+            Description = "Refuse to start if any rule file fails to load (default: report it in the log and status, and run the others).",
+        };
         var format = new Option<string>("--format", "-f")
         {
             Description = "Output format for detections (and for events with --no-rules): " + string.Join("|", DetectionFormats.Names) + ".",
@@ -52,7 +56,7 @@ internal static class RunCommand
         };
         var command = new Command("run", "Run the agent: attach the probes, evaluate the rules, print and serve detections until Ctrl-C or SIGTERM, then print the counters.")
         {
-            rules, noRules, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
+            rules, noRules, strict, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
             tlsCert, tlsKey, clientCa, token, syslog, tokenFile, CaptureCommands.Strategy, CaptureCommands.Verbose,
         };
         command.SetAction(async parse =>
@@ -74,7 +78,7 @@ internal static class RunCommand
             };
             await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
             var latency = new RuleLatencyRelay();
-            using var engine = printer is null ? null : LoadRules(parse.GetValue(rules) ?? RuleDirectories.Default(), verbose, latency);
+            using var engine = printer is null ? null : LoadRules(parse.GetValue(rules), parse.GetValue(strict), verbose, latency);
             var settings = new AgentSettings
             {
                 RuleLatency = latency,
@@ -101,18 +105,36 @@ internal static class RunCommand
     }
 
     /// <summary>Compiles the rules before anything attaches; broken files are reported and the others run.</summary>
-    private static RuleEngine LoadRules(string path, bool verbose, RuleLatencyRelay latency)
+    private static RuleEngine LoadRules(string? path, bool strict, bool verbose, RuleLatencyRelay latency)
     {
-        if (!File.Exists(path) && !Directory.Exists(path))
-            throw new CliException($"rules path '{path}' does not exist");
         using var loggers = LoggerFactory.Create(logging => AgentRunner.ConfigureLogging(logging, verbose));
-        var engine = RuleEngine.Load(path, RuleEngineOptions.Default with { LatencyObserver = latency.Observe },
-            loggers.CreateLogger("Sentinel.Rules"));
+        var engine = LoadRules(path, strict, loggers.CreateLogger("Sentinel.Rules"),
+            RuleEngineOptions.Default with { LatencyObserver = latency.Observe });
+        engine.StartWatching();
+        return engine;
+    }
+
+    /// <summary>
+    /// Loads the rules of <paramref name="path"/> (default: the checkout's rules/ or the system directory) for
+    /// run and replay. A path with no rules is refused (exit 2): evaluating none would be a silent false
+    /// negative. A file that fails is reported and the others run, unless <paramref name="strict"/>.
+    /// </summary>
+    internal static RuleEngine LoadRules(string? path, bool strict, ILogger logger, RuleEngineOptions? options = null)
+    {
+        path ??= RuleDirectories.Default();
+        if (RuleDirectories.Problem(path) is { } problem) throw new CliException(problem);
+        var engine = RuleEngine.Load(path, options ?? RuleEngineOptions.Default, logger);
+        var errors = engine.Diagnostics.Where(d => d.IsError).ToList();
         foreach (var diagnostic in engine.Diagnostics)
             Console.Error.WriteLine($"sentinel: {diagnostic}");
+        var failed = errors.Select(d => d.File).Distinct().Count();
+        if (strict && failed > 0)
+        {
+            engine.Dispose();
+            throw new CliException($"{failed} rule file(s) failed to load and --strict is set (see 'sentinel rules lint {path}')");
+        }
         Console.Error.WriteLine($"sentinel: loaded {engine.Rules.Count} rules from {engine.RulesPath}" +
-                                (engine.Diagnostics.Count > 0 ? $" ({engine.Diagnostics.Count} failed to load)" : ""));
-        engine.StartWatching();
+                                (failed > 0 ? $" ({failed} file(s) failed to load; the others run)" : ""));
         return engine;
     }
 

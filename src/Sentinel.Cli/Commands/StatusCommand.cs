@@ -57,6 +57,7 @@ internal static class StatusCommand
                 r.RuleId, r.Evaluations.ToString(), r.Detections.ToString(), r.Errors.ToString(), Duration(r.LatencyP50Ns),
                 Duration(r.LatencyP99Ns), Duration(r.LatencyMaxNs), r.Quarantined ? "quarantined: " + r.QuarantineReason : "active",
             }), "no rules reported");
+        foreach (var error in s.RuleLoadErrors) w.WriteLine($"not loaded  {error}");
         w.WriteLine();
         Table(w, ["CLIENT", "KIND", "PEER", "IDENTITY", "SENT", "DROPPED", "LAST SEQ", "SINCE"],
             s.Clients.Select(x => new[]

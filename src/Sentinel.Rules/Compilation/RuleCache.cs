@@ -35,8 +35,35 @@ public sealed class RuleCache
         }
     }
 
+    /// <summary>The warnings the compiler gave the cached image, re-attributed to <paramref name="file"/>.</summary>
+    public IReadOnlyList<RuleDiagnostic> ReadWarnings(string contentHash, string file)
+    {
+        try
+        {
+            var path = Path.Combine(Directory, contentHash + ".warnings");
+            if (!File.Exists(path)) return [];
+            return [.. File.ReadAllLines(path).Select(l => l.Split('\t', 4)).Where(p => p.Length == 4)
+                .Select(p => new RuleDiagnostic(file, int.Parse(p[0]), int.Parse(p[1]), RuleDiagnosticSeverity.Warning, p[2], p[3]))];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>Writes the image and its warnings (so a cached lint still shows them).</summary>
+    public void Write(string contentHash, byte[] image, IReadOnlyList<RuleDiagnostic> warnings)
+    {
+        if (warnings.Count > 0)
+            WriteAtomically(contentHash + ".warnings", System.Text.Encoding.UTF8.GetBytes(string.Concat(warnings.Select(w =>
+                $"{w.Line}\t{w.Column}\t{w.Code}\t{w.Message.ReplaceLineEndings(" ")}\n"))));
+        Write(contentHash, image);
+    }
+
     /// <summary>Writes atomically (temp file, then rename). A cache that cannot be written is not an error.</summary>
-    public void Write(string contentHash, byte[] image)
+    public void Write(string contentHash, byte[] image) => WriteAtomically(contentHash + ".dll", image);
+
+    private void WriteAtomically(string name, byte[] content)
     {
         try
         {
@@ -45,9 +72,9 @@ public sealed class RuleCache
                 if (OperatingSystem.IsWindows()) System.IO.Directory.CreateDirectory(Directory);
                 else System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
-            var temp = Path.Combine(Directory, $".{contentHash}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-            File.WriteAllBytes(temp, image);
-            File.Move(temp, PathFor(contentHash), overwrite: true);
+            var temp = Path.Combine(Directory, $".{name}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+            File.WriteAllBytes(temp, content);
+            File.Move(temp, Path.Combine(Directory, name), overwrite: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

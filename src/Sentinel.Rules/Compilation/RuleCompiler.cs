@@ -3,7 +3,12 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Scripting;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Emit;
+using Microsoft.CodeAnalysis.Scripting;
+using Sentinel.Rules.Analyzers;
 
 namespace Sentinel.Rules.Compilation;
 
@@ -16,38 +21,56 @@ public sealed record RuleCompilation(
     bool FromCache)
 {
     public bool Succeeded => Image is not null;
+
+    /// <summary>The rule id as written in the source, and where, when it is a literal (for duplicate-id errors).</summary>
+    public RuleIdLocation? DeclaredId { get; init; }
 }
 
+/// <summary>Where a rule file spells its id.</summary>
+public sealed record RuleIdLocation(string Id, int Line, int Column);
+
 /// <summary>
-/// Compiles a rule file with Roslyn: parse, compile against the framework, check the sandbox on the semantic
-/// model, inject the budget checks, and emit an optimized assembly. Results are cached by content hash.
+/// Compiles a rule file as a C# script (CSharpScript, with resolvers that refuse <c>#r</c> and <c>#load</c>):
+/// check the sandbox with <see cref="SandboxAnalyzer"/>, check the rule's shape and metadata, inject the
+/// budget checks, and emit an optimized assembly with its line table, for a collectible context. The
+/// script's top-level code runs once when the rule loads (<see cref="RuleScript"/>); the engine then calls
+/// what it registered per event. Results are cached by content hash.
 /// </summary>
 public sealed class RuleCompiler
 {
-    /// <summary>The name of the generated type that records how many budget checks a rule carries.</summary>
-    internal const string ManifestType = "Sentinel.Rules.Generated.RuleManifest";
+    /// <summary>The generated type that records how many budget checks a rule carries (nested in the script class).</summary>
+    internal const string ManifestType = ScriptClass + "+" + ManifestName;
     internal const string ManifestChecksField = "BudgetChecks";
+    private const string ManifestName = "SentinelRuleManifest__";
+    private const string ScriptClass = "Submission#0";
+    private const string ScriptRuleName = "SentinelScriptRule__";
 
-    private const string GlobalUsings =
-        "global using System; global using System.Collections.Generic; global using Sentinel.Events; global using Sentinel.Rules;";
+    /// <summary>The namespaces every rule sees, as the rules project's GlobalUsings.cs declares them.</summary>
+    public static readonly ImmutableArray<string> Imports = ["System", "System.Collections.Generic", "Sentinel.Events", "Sentinel.Rules"];
 
-    private static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest, DocumentationMode.None);
-    private static readonly SyntaxTree GlobalUsingsTree = CSharpSyntaxTree.ParseText(GlobalUsings, ParseOptions, "<global-usings>");
+    private static readonly CSharpParseOptions ParseOptions =
+        new(LanguageVersion.Latest, DocumentationMode.None, SourceCodeKind.Script);
 
-    private static readonly CSharpCompilationOptions CompilationOptions = new(
-        OutputKind.DynamicallyLinkedLibrary,
-        optimizationLevel: OptimizationLevel.Release,
-        allowUnsafe: false,
-        nullableContextOptions: NullableContextOptions.Enable,
-        deterministic: true,
-        concurrentBuild: false);
+    private static readonly ImmutableArray<DiagnosticAnalyzer> Analyzers = [new SandboxAnalyzer()];
 
     // Every framework assembly is referenced so hostile code binds and the sandbox can name what it reached for.
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
 
+    private static readonly Lazy<ScriptOptions> Options = new(() => ScriptOptions.Default
+        .WithReferences(References.Value)
+        .WithImports(Imports)
+        .WithMetadataResolver(DenyingMetadataResolver.Instance)
+        .WithSourceResolver(DenyingSourceResolver.Instance)
+        .WithLanguageVersion(LanguageVersion.Latest)
+        .WithOptimizationLevel(OptimizationLevel.Release)
+        .WithAllowUnsafe(false)
+        .WithCheckOverflow(false)
+        .WithEmitDebugInformation(false));
+
     /// <summary>Changes whenever the compiler, the sandbox or the rule API changes, invalidating the cache.</summary>
     private static readonly string Fingerprint = string.Join("|",
         typeof(RuleCompiler).Assembly.ManifestModule.ModuleVersionId,
+        typeof(SandboxAnalyzer).Assembly.ManifestModule.ModuleVersionId,
         typeof(Sentinel.Events.MovePagesEvent).Assembly.ManifestModule.ModuleVersionId,
         typeof(CSharpCompilation).Assembly.GetName().Version);
 
@@ -80,35 +103,66 @@ public sealed class RuleCompiler
     {
         var hash = ContentHash(source);
         if (_cache?.TryRead(hash) is { } cached)
-            return new RuleCompilation(path, hash, cached, [], FromCache: true);
+            return new RuleCompilation(path, hash, cached, _cache.ReadWarnings(hash, path), FromCache: true)
+            {
+                DeclaredId = RuleShape.FindId(Parse(path, source)),
+            };
 
-        var tree = CSharpSyntaxTree.ParseText(source, ParseOptions, path, Encoding.UTF8);
-        var compilation = CSharpCompilation.Create("SentinelRule_" + hash[..16], [GlobalUsingsTree, tree], References.Value,
-            CompilationOptions);
+        var compilation = CreateCompilation(path, source, hash);
+        var tree = compilation.SyntaxTrees.Single();
         var model = compilation.GetSemanticModel(tree);
 
         var diagnostics = new List<RuleDiagnostic>();
-        diagnostics.AddRange(SandboxChecker.Check(model, path));
-        diagnostics.AddRange(CompilerDiagnostics(compilation, tree, path, sandboxReported: diagnostics));
-        diagnostics.AddRange(CheckRuleClass(model, path));
+        var all = compilation.WithAnalyzers(Analyzers).GetAllDiagnosticsAsync().GetAwaiter().GetResult();
+        var sandboxLines = all.Where(d => d.Id.StartsWith("SNT", StringComparison.Ordinal))
+            .Select(d => d.Location.GetLineSpan().StartLinePosition.Line).ToHashSet();
+        foreach (var d in all)
+        {
+            if (d.Severity is not (DiagnosticSeverity.Error or DiagnosticSeverity.Warning)) continue;
+            if (d.Location.SourceTree != tree) continue;
+            // Directive and unsafe-code errors duplicate what the sandbox already said on that line.
+            if (d.Id is "CS1024" or "CS7011" or "CS8097" or "CS0227" or "CS0006" or "CS1504" or "CS7010"
+                && sandboxLines.Contains(d.Location.GetLineSpan().StartLinePosition.Line)) continue;
+            diagnostics.Add(CompilerMessages.ToRuleDiagnostic(d, model, path));
+        }
+        var shape = RuleShape.Check(model, path);
+        diagnostics.AddRange(shape.Diagnostics);
         diagnostics.Sort((a, b) => (a.Line, a.Column).CompareTo((b.Line, b.Column)));
         if (diagnostics.Any(d => d.IsError))
-            return new RuleCompilation(path, hash, null, diagnostics, false);
+            return new RuleCompilation(path, hash, null, diagnostics, false) { DeclaredId = shape.Id };
 
-        var image = Emit(compilation, tree, model, path, diagnostics);
-        if (image is not null) _cache?.Write(hash, image);
-        return new RuleCompilation(path, hash, image, diagnostics, false);
+        var image = Emit(compilation, tree, model, path, shape.IsConcise, diagnostics);
+        if (image is not null) _cache?.Write(hash, image, diagnostics);
+        return new RuleCompilation(path, hash, image, diagnostics, false) { DeclaredId = shape.Id };
     }
 
+    /// <summary>The script compilation of one rule file, exactly as the agent builds it (also used by tests).</summary>
+    internal static CSharpCompilation CreateCompilation(string path, string source, string hash)
+    {
+        var script = CSharpScript.Create(source, Options.Value.WithFilePath(path).WithFileEncoding(Encoding.UTF8));
+        var compilation = (CSharpCompilation)script.GetCompilation();
+        return compilation
+            .WithAssemblyName("SentinelRule_" + hash[..16])
+            .WithOptions(compilation.Options
+                .WithNullableContextOptions(NullableContextOptions.Enable)
+                .WithConcurrentBuild(false)
+                .WithDeterministic(true));
+    }
+
+    private static SyntaxTree Parse(string path, string source) => CSharpSyntaxTree.ParseText(source, ParseOptions, path);
+
     private static byte[]? Emit(CSharpCompilation compilation, SyntaxTree tree, SemanticModel model, string path,
-        List<RuleDiagnostic> diagnostics)
+        bool concise, List<RuleDiagnostic> diagnostics)
     {
         var rewriter = new BudgetRewriter(model);
         var root = (CompilationUnitSyntax)rewriter.Visit(tree.GetRoot());
-        root = root.AddMembers(Manifest(rewriter.Injected));
+        // Appended after the sandbox ran: engine plumbing, on the last line so the rule's line numbers stay.
+        root = root.AddMembers(Member($"public static class {ManifestName} {{ public const int {ManifestChecksField} = {rewriter.Injected}; }}"));
+        if (concise) root = root.AddMembers(Member($"public sealed class {ScriptRuleName} : global::Sentinel.Rules.{nameof(ScriptedRule)} {{ }}"));
         var rewritten = compilation.ReplaceSyntaxTree(tree, tree.WithRootAndOptions(root, tree.Options));
         using var stream = new MemoryStream();
-        var result = rewritten.Emit(stream);
+        // The embedded line table lets a rule's exception name its .csx line.
+        var result = rewritten.Emit(stream, options: new EmitOptions(debugInformationFormat: DebugInformationFormat.Embedded));
         if (result.Success) return stream.ToArray();
         // The rewriter produced code that does not compile: an engine bug, reported rather than hidden.
         foreach (var error in result.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Take(5))
@@ -117,50 +171,8 @@ public sealed class RuleCompiler
         return null;
     }
 
-    private static MemberDeclarationSyntax Manifest(int checks) =>
-        (MemberDeclarationSyntax)SyntaxFactory.ParseCompilationUnit(
-                $"namespace Sentinel.Rules.Generated {{ public static class RuleManifest {{ public const int {ManifestChecksField} = {checks}; }} }}",
-                options: ParseOptions)
-            .Members[0];
-
-    private static IEnumerable<RuleDiagnostic> CompilerDiagnostics(CSharpCompilation compilation, SyntaxTree tree,
-        string path, IReadOnlyList<RuleDiagnostic> sandboxReported)
-    {
-        foreach (var d in compilation.GetDiagnostics())
-        {
-            if (d.Severity is not (DiagnosticSeverity.Error or DiagnosticSeverity.Warning)) continue;
-            if (d.Location.SourceTree != tree) continue;
-            var span = d.Location.GetLineSpan().StartLinePosition;
-            var (line, column) = (span.Line + 1, span.Character + 1);
-            // Directive and unsafe-code errors duplicate what the sandbox already said on that line.
-            if (d.Id is "CS1024" or "CS7011" or "CS8097" or "CS0227" && sandboxReported.Any(s => s.Line == line)) continue;
-            yield return new RuleDiagnostic(path, line, column,
-                d.Severity == DiagnosticSeverity.Error ? RuleDiagnosticSeverity.Error : RuleDiagnosticSeverity.Warning,
-                d.Id, d.GetMessage());
-        }
-    }
-
-    private static IEnumerable<RuleDiagnostic> CheckRuleClass(SemanticModel model, string path)
-    {
-        var ruleClasses = model.SyntaxTree.GetRoot().DescendantNodes().OfType<ClassDeclarationSyntax>()
-            .Select(c => (Syntax: c, Symbol: model.GetDeclaredSymbol(c)))
-            .Where(c => c.Symbol is { IsAbstract: false } s && DerivesFromRule(s))
-            .ToList();
-        if (ruleClasses.Count == 1) yield break;
-        var location = ruleClasses.Count > 1 ? ruleClasses[1].Syntax.Identifier.GetLocation().GetLineSpan().StartLinePosition : default;
-        yield return new RuleDiagnostic(path, location.Line + 1, location.Character + 1, RuleDiagnosticSeverity.Error,
-            RuleDiagnosticCodes.InvalidRule,
-            ruleClasses.Count == 0
-                ? "the file declares no rule: declare one class deriving from Rule"
-                : $"the file declares {ruleClasses.Count} rules; declare exactly one class deriving from Rule per file");
-    }
-
-    private static bool DerivesFromRule(INamedTypeSymbol type)
-    {
-        for (var t = type.BaseType; t is not null; t = t.BaseType)
-            if (t.ToDisplayString() == typeof(Rule).FullName) return true;
-        return false;
-    }
+    private static MemberDeclarationSyntax Member(string code) =>
+        (MemberDeclarationSyntax)SyntaxFactory.ParseCompilationUnit(code, options: ParseOptions).Members[0];
 
     private static ImmutableArray<MetadataReference> LoadReferences()
     {
@@ -174,5 +186,29 @@ public sealed class RuleCompiler
             .Where(p => !string.IsNullOrEmpty(p))
             .DistinctBy(p => Path.GetFileName(p), StringComparer.Ordinal);
         return [.. paths.Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))];
+    }
+
+    /// <summary>Resolves no <c>#r</c>: rules reference only what the engine gives them.</summary>
+    private sealed class DenyingMetadataResolver : MetadataReferenceResolver
+    {
+        public static readonly DenyingMetadataResolver Instance = new();
+
+        public override ImmutableArray<PortableExecutableReference> ResolveReference(string reference, string? baseFilePath,
+            MetadataReferenceProperties properties) => [];
+
+        public override bool Equals(object? other) => other is DenyingMetadataResolver;
+        public override int GetHashCode() => 1;
+    }
+
+    /// <summary>Resolves no <c>#load</c>: a rule is one self-contained file.</summary>
+    private sealed class DenyingSourceResolver : SourceReferenceResolver
+    {
+        public static readonly DenyingSourceResolver Instance = new();
+
+        public override string? NormalizePath(string path, string? baseFilePath) => null;
+        public override string? ResolveReference(string path, string? baseFilePath) => null;
+        public override Stream OpenRead(string resolvedPath) => throw new IOException("rules cannot #load files");
+        public override bool Equals(object? other) => other is DenyingSourceResolver;
+        public override int GetHashCode() => 2;
     }
 }

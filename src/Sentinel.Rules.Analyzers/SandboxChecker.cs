@@ -1,13 +1,17 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 
-namespace Sentinel.Rules.Compilation;
+namespace Sentinel.Rules.Analyzers;
 
 /// <summary>
 /// Checks one rule file against <see cref="SandboxPolicy"/> on the semantic model: every symbol the code
 /// names, every forbidden construct, and every write through the event. Each finding names the symbol and
-/// the file:line:col.
+/// its location. <see cref="SandboxAnalyzer"/> runs it wherever the compiler runs.
 /// </summary>
 internal sealed class SandboxChecker
 {
@@ -22,21 +26,19 @@ internal sealed class SandboxChecker
     };
 
     private readonly SemanticModel _model;
-    private readonly string _file;
     private readonly IAssemblySymbol _ruleAssembly;
-    private readonly List<RuleDiagnostic> _diagnostics = [];
+    private readonly List<Diagnostic> _diagnostics = [];
 
-    private SandboxChecker(SemanticModel model, string file)
+    private SandboxChecker(SemanticModel model)
     {
         _model = model;
-        _file = file;
         _ruleAssembly = model.Compilation.Assembly;
     }
 
-    public static IReadOnlyList<RuleDiagnostic> Check(SemanticModel model, string file)
+    public static IReadOnlyList<Diagnostic> Check(SemanticModel model, CancellationToken cancellation)
     {
-        var checker = new SandboxChecker(model, file);
-        checker.Run(model.SyntaxTree.GetRoot());
+        var checker = new SandboxChecker(model);
+        checker.Run(model.SyntaxTree.GetRoot(cancellation));
         return checker._diagnostics;
     }
 
@@ -59,7 +61,7 @@ internal sealed class SandboxChecker
         else if (trivia.IsKind(SyntaxKind.BadDirectiveTrivia))
         {
             var text = trivia.ToString().TrimStart('#').TrimStart();
-            if (text.StartsWith('r') && (text.Length == 1 || !char.IsLetter(text[1])))
+            if (text.StartsWith("r", StringComparison.Ordinal) && (text.Length == 1 || !char.IsLetter(text[1])))
                 Forbidden(trivia.GetLocation(), "#r is not allowed: rules cannot reference assemblies");
             else if (text.StartsWith("load", StringComparison.Ordinal))
                 Forbidden(trivia.GetLocation(), "#load is not allowed: a rule is one self-contained file");
@@ -94,9 +96,6 @@ internal sealed class SandboxChecker
     {
         switch (node)
         {
-            case GlobalStatementSyntax:
-                Forbidden(node.GetLocation(), "top-level statements are not allowed: declare a class deriving from Rule");
-                return;
             case AttributeListSyntax:
                 Forbidden(node.GetLocation(), "attributes are not allowed (they reach interop, module initializers and the runtime)");
                 return;
@@ -106,7 +105,7 @@ internal sealed class SandboxChecker
             case UsingDirectiveSyntax { StaticKeyword.RawKind: 0, Alias: null, Name: { } name }:
                 var ns = _model.GetSymbolInfo(name).Symbol as INamespaceSymbol;
                 if (ns is not null && !SandboxPolicy.AllowedNamespaces.Contains(ns.ToDisplayString()))
-                    Report(RuleDiagnosticCodes.ForbiddenSymbol, name.GetLocation(),
+                    Report(SandboxDiagnostics.ForbiddenSymbol, name.GetLocation(),
                         $"namespace {ns.ToDisplayString()} is not in the rule allowlist");
                 return;
             case SimpleNameSyntax simple:
@@ -140,10 +139,10 @@ internal sealed class SandboxChecker
         if (symbol is ITypeSymbol && IsReceiverOfMember(name)) return;
         CheckSymbol(symbol, name.GetLocation());
         if (symbol is IMethodSymbol method && OverriddenEngineEntry(method) is { } entry)
-            Report(RuleDiagnosticCodes.ForbiddenSymbol, name.GetLocation(),
+            Report(SandboxDiagnostics.ForbiddenSymbol, name.GetLocation(),
                 $"'{Display(symbol)}' is not allowed: only the engine calls {entry}");
         if (symbol is IPropertySymbol or IFieldSymbol && IsSentinelEvents(symbol.ContainingType) && IsWrittenTo(name))
-            Report(RuleDiagnosticCodes.EventMutation, name.GetLocation(),
+            Report(SandboxDiagnostics.EventMutation, name.GetLocation(),
                 $"assignment to {Display(symbol)} is not allowed: rules must not mutate the event");
     }
 
@@ -169,7 +168,7 @@ internal sealed class SandboxChecker
             _ => null,
         };
         if (reason is not null)
-            Report(RuleDiagnosticCodes.ForbiddenSymbol, location, $"'{Display(symbol)}' is not allowed: {reason}");
+            Report(SandboxDiagnostics.ForbiddenSymbol, location, $"'{Display(symbol)}' is not allowed: {reason}");
     }
 
     private string? CheckTypes(IEnumerable<ITypeSymbol> types)
@@ -184,7 +183,7 @@ internal sealed class SandboxChecker
     {
         if (_model.GetTypeInfo(target).Type is not { } targetType || !IsMutableCollection(targetType)) return;
         if (_model.ClassifyConversion(source, targetType) is { IsImplicit: true }) return;
-        Report(RuleDiagnosticCodes.EventMutation, location,
+        Report(SandboxDiagnostics.EventMutation, location,
             $"a cast to {targetType.ToDisplayString()} is not allowed: read-only collections stay read-only");
     }
 
@@ -200,7 +199,7 @@ internal sealed class SandboxChecker
         if (type is null || _model.GetTypeInfo(type).Type is not { } targetType || !IsMutableCollection(targetType)) return;
         var input = _model.GetTypeInfo(pattern).Type;
         if (input is not null && _model.Compilation.ClassifyConversion(input, targetType).IsImplicit) return;
-        Report(RuleDiagnosticCodes.EventMutation, pattern.GetLocation(),
+        Report(SandboxDiagnostics.EventMutation, pattern.GetLocation(),
             $"a type test for {targetType.ToDisplayString()} is not allowed: read-only collections stay read-only");
     }
 
@@ -214,7 +213,7 @@ internal sealed class SandboxChecker
     {
         if (!SymbolEqualityComparer.Default.Equals(method.ContainingAssembly, _ruleAssembly)) return null;
         for (var m = method.OverriddenMethod; m is not null; m = m.OverriddenMethod)
-            if (m.Name is nameof(Rule.Match) or nameof(Rule.Configure) && m.ContainingType.ToDisplayString() == typeof(Rule).FullName)
+            if (m.Name is "Match" or "Configure" && m.ContainingType.ToDisplayString() == SandboxPolicy.RuleType)
                 return m.Name;
         return null;
     }
@@ -251,12 +250,8 @@ internal sealed class SandboxChecker
         : $"{symbol.ContainingType?.ToDisplayString()}.{symbol.Name}";
 
     private void Forbidden(Location location, string message) =>
-        Report(RuleDiagnosticCodes.ForbiddenConstruct, location, message);
+        Report(SandboxDiagnostics.ForbiddenConstruct, location, message);
 
-    private void Report(string code, Location location, string message)
-    {
-        var span = location.GetLineSpan();
-        _diagnostics.Add(new RuleDiagnostic(_file, span.StartLinePosition.Line + 1, span.StartLinePosition.Character + 1,
-            RuleDiagnosticSeverity.Error, code, message));
-    }
+    private void Report(DiagnosticDescriptor descriptor, Location location, string message) =>
+        _diagnostics.Add(Diagnostic.Create(descriptor, location, message));
 }

@@ -1,6 +1,9 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 
-namespace Sentinel.Rules.Compilation;
+namespace Sentinel.Rules.Analyzers;
 
 /// <summary>
 /// What rule code may touch: an allowlist of types (everything else, including all of IO, networking,
@@ -9,6 +12,8 @@ namespace Sentinel.Rules.Compilation;
 /// </summary>
 internal static class SandboxPolicy
 {
+    public const string RuleType = "Sentinel.Rules.Rule";
+
     public static readonly HashSet<string> AllowedNamespaces = new(StringComparer.Ordinal)
     {
         "System", "System.Collections.Generic", "Sentinel.Events", "Sentinel.Rules",
@@ -50,7 +55,9 @@ internal static class SandboxPolicy
         "Sentinel.Events.AttachStrategy", "Sentinel.Events.Severity", "Sentinel.Events.RuleInfo",
         // The rule API.
         "Sentinel.Rules.Rule", "Sentinel.Rules.Findings", "Sentinel.Rules.RuleParameters",
-        "Sentinel.Rules.HostInfo", "Sentinel.Rules.SlidingWindow`1",
+        "Sentinel.Rules.HostInfo", "Sentinel.Rules.SlidingWindow`1", "Sentinel.Rules.SlidingSum`1",
+        "Sentinel.Rules.SlidingDistinct`2", "Sentinel.Rules.RuleScript",
+        "Sentinel.Rules.MatchFunction",
     };
 
     private static readonly string[] AllowedTypePrefixes =
