@@ -19,7 +19,7 @@ public enum RulePackOutcome { Applied, Unchanged, Rejected }
 /// A pack is verified before anything is unpacked, then adopted whole by an all-or-nothing engine reload; one
 /// that fails to compile here is refused and the previous pack keeps running.
 /// </summary>
-public sealed class RulePackDeployment : IRulePackInfo
+public sealed partial class RulePackDeployment : IRulePackInfo
 {
     private const string NoPack = "none";
     private readonly string _state;
@@ -145,7 +145,7 @@ public sealed class RulePackDeployment : IRulePackInfo
             foreach (var old in Directory.EnumerateDirectories(Path.Combine(_state, "packs")))
                 if (Path.GetFileName(old) != "empty" && old != dir) TryDelete(old);
             _logger.LogInformation("rule pack {Version} applied (sha256 {Hash}, signed by key {Key}): {Rules} rules, generation {Generation}; was {Previous}",
-                pack.Version, pack.Hash, pack.SignerKeyId, engine.Rules.Count, result.Generation, running.Version);
+                pack.Version, pack.Hash, pack.SignerKeyId, pack.Files.Count(f => f.Name.EndsWith(".csx", StringComparison.Ordinal)), result.Generation, running.Version);
             return RulePackOutcome.Applied;
         }
     }
@@ -164,10 +164,15 @@ public sealed class RulePackDeployment : IRulePackInfo
     private void PointAt(string directory)
     {
         var temp = ActivePath + ".new";
-        if (File.Exists(temp) || Directory.Exists(temp)) File.Delete(temp);
+        File.Delete(temp); // a leftover of a crash; no error when there is none
         File.CreateSymbolicLink(temp, Path.GetRelativePath(_state, directory));
-        File.Move(temp, ActivePath, overwrite: true);
+        // rename(2) itself: File.Move and Directory.Move both refuse a link to a directory as the source.
+        if (Rename(temp, ActivePath) != 0)
+            throw new IOException($"cannot rename {temp} to {ActivePath}: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "rename", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Rename(string from, string to);
 
     private void WriteLastGood(byte[] bytes)
     {

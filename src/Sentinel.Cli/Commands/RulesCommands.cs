@@ -16,6 +16,7 @@ internal static class RulesCommands
         command.Subcommands.Add(Lint());
         command.Subcommands.Add(Test());
         command.Subcommands.Add(New());
+        foreach (var packCommand in RulePackCommands.All()) command.Subcommands.Add(packCommand);
         return command;
     }
 

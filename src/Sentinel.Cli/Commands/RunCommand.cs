@@ -15,8 +15,10 @@ internal static class RunCommand
         var rules = new Option<string?>("--rules")
         {
             Description = $"The rules directory (or one .csx file); default: the checkout's rules/ or {RuleDirectories.SystemDirectory}. " +
-                          "Edits and SIGHUP reload it while running.",
+                          "Edits and SIGHUP reload it while running. 'nats': follow the signed packs in SENTINEL_RULES (with --rules-pubkey, --nats).",
         };
+        var rulesPubkey = new Option<string?>("--rules-pubkey") { Description = "With --rules nats: the trusted rule-pack public key(s) (`sentinel rules keygen`)." };
+        var nats = new NatsOptions(required: false);
         var noRules = new Option<bool>("--no-rules") { Description = "Evaluate no rules; print every event to stdout instead." };
         var format = new Option<string>("--format", "-f")
         {
@@ -53,6 +55,7 @@ internal static class RunCommand
         {
             rules, noRules, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
             tlsCert, tlsKey, clientCa, token, syslog, CaptureCommands.Strategy, CaptureCommands.Verbose,
+            rulesPubkey, nats.Servers, nats.Creds, nats.TlsCa,
         };
         command.SetAction(async parse =>
         {
@@ -73,7 +76,12 @@ internal static class RunCommand
             };
             await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
             var latency = new RuleLatencyRelay();
-            using var engine = printer is null ? null : LoadRules(parse.GetValue(rules) ?? RuleDirectories.Default(), verbose, latency);
+            using var packs = printer is not null && parse.GetValue(rules) == "nats"
+                ? RulePackAgent.Create(parse.GetValue(rulesPubkey), nats.Parse(parse), parse.GetValue(journal)!, verbose) : null;
+            using var engine = printer is null ? null
+                : LoadRules(packs?.Deployment.ActivePath ?? parse.GetValue(rules) ?? RuleDirectories.Default(), verbose, latency, watch: packs is null);
+            if (engine is not null) packs?.Attach(engine);
+            if (packs is null && parse.GetValue(rulesPubkey) is not null) throw new CliException("--rules-pubkey goes with --rules nats");
             var settings = new AgentSettings
             {
                 RuleLatency = latency,
@@ -81,6 +89,7 @@ internal static class RunCommand
                 Verbose = verbose,
                 Rules = engine,
                 Server = server,
+                RulePacks = packs,
             };
             if (parse.GetValue(eventsOut) is { } path)
                 settings.Observers.Add(new JsonLinesEventWriter(path));
@@ -100,7 +109,7 @@ internal static class RunCommand
     }
 
     /// <summary>Compiles the rules before anything attaches; broken files are reported and the others run.</summary>
-    private static RuleEngine LoadRules(string path, bool verbose, RuleLatencyRelay latency)
+    private static RuleEngine LoadRules(string path, bool verbose, RuleLatencyRelay latency, bool watch)
     {
         if (!File.Exists(path) && !Directory.Exists(path))
             throw new CliException($"rules path '{path}' does not exist");
@@ -111,7 +120,7 @@ internal static class RunCommand
             Console.Error.WriteLine($"sentinel: {diagnostic}");
         Console.Error.WriteLine($"sentinel: loaded {engine.Rules.Count} rules from {engine.RulesPath}" +
                                 (engine.Diagnostics.Count > 0 ? $" ({engine.Diagnostics.Count} failed to load)" : ""));
-        engine.StartWatching();
+        if (watch) engine.StartWatching(); // a pack is swapped in whole by its follower, never file by file
         return engine;
     }
 
