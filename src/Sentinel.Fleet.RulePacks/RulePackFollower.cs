@@ -12,6 +12,13 @@ public sealed class RulePackFollower(RulePackDeployment deployment, FleetOptions
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // SIGHUP reloads a rules directory; a pack changes only through the store, so it must not end the agent here.
+        using var sighup = OperatingSystem.IsWindows() ? null : System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                logger.LogInformation("SIGHUP: rule pack {Version} keeps running; packs change only through {Bucket}", deployment.Version, RulePackStore.Bucket);
+            });
         await using var nats = new NatsConnection(fleet.ToNatsOpts("sentinel-rule-packs"));
         var delay = TimeSpan.FromMilliseconds(500);
         string? lastProblem = null;
