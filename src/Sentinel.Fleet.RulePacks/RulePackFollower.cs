@@ -43,7 +43,7 @@ public sealed class RulePackFollower(RulePackDeployment deployment, FleetOptions
                     {
                         bytes = await store.ReadAsync(RulePackStore.Latest, deployment.MaxBytes, stoppingToken);
                     }
-                    catch (RulePackException ex)
+                    catch (Exception ex) when (ex is RulePackException or NATS.Client.ObjectStore.NatsObjException)
                     {
                         deployment.Reject(version, ex.Message);
                         continue;

@@ -103,10 +103,13 @@ public sealed class RuleEngine : IDetector, IDisposable
 
     /// <summary>
     /// Recompiles changed files and publishes the new set; the pipeline adopts it before its next event.
-    /// Safe to call from any thread; reloads run one at a time. With <paramref name="allOrNothing"/> (a rule
-    /// pack), any file that fails rejects the whole reload: nothing changes and the result says Rejected.
+    /// Safe to call from any thread; reloads run one at a time.
     /// </summary>
-    public RuleReloadResult Reload(bool allOrNothing = false)
+    public RuleReloadResult Reload() => Reload(allOrNothing: false);
+
+    /// <summary>A reload; with <paramref name="allOrNothing"/> (a rule pack), any file that fails rejects the whole
+    /// reload: nothing changes and the result says Rejected.</summary>
+    public RuleReloadResult Reload(bool allOrNothing)
     {
         lock (_reloadLock)
         {
