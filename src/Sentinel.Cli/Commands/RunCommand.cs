@@ -76,12 +76,12 @@ internal static class RunCommand
             };
             await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
             var latency = new RuleLatencyRelay();
+            if (parse.GetValue(rules) != "nats" && parse.GetValue(rulesPubkey) is not null) throw new CliException("--rules-pubkey goes with --rules nats");
             using var packs = printer is not null && parse.GetValue(rules) == "nats"
                 ? RulePackAgent.Create(parse.GetValue(rulesPubkey), nats.Parse(parse), parse.GetValue(journal)!, verbose) : null;
             using var engine = printer is null ? null
                 : LoadRules(packs?.Deployment.ActivePath ?? parse.GetValue(rules) ?? RuleDirectories.Default(), verbose, latency, watch: packs is null);
             if (engine is not null) packs?.Attach(engine);
-            if (packs is null && parse.GetValue(rulesPubkey) is not null) throw new CliException("--rules-pubkey goes with --rules nats");
             var settings = new AgentSettings
             {
                 RuleLatency = latency,
