@@ -146,7 +146,11 @@ public sealed class RuleEngine : IDetector, IDisposable
     /// Recompiles changed files and publishes the new set; the pipeline adopts it before its next event.
     /// Safe to call from any thread; reloads run one at a time.
     /// </summary>
-    public RuleReloadResult Reload()
+    public RuleReloadResult Reload() => Reload(allOrNothing: false);
+
+    /// <summary>A reload; with <paramref name="allOrNothing"/> (a rule pack), any file that fails rejects the whole
+    /// reload: nothing changes and the result says Rejected.</summary>
+    public RuleReloadResult Reload(bool allOrNothing)
     {
         lock (_reloadLock)
         {
@@ -198,18 +202,23 @@ public sealed class RuleEngine : IDetector, IDisposable
                     slots.Add(slot);
                     (existing is null ? added : updated).Add(slot.Info.Id);
                 }
-                else if (existing is not null)
+                else if (existing is not null && !allOrNothing)
                 {
                     // A broken edit: the previous version keeps running, and says why the new one did not.
                     existing.ReloadError = string.Join("; ", fileDiagnostics.Where(d => d.IsError).Select(d => d.ToString()));
                     slots.Add(existing);
                     _logger.LogWarning("rule {File} not reloaded, the previous version keeps running: {Error}", file, existing.ReloadError);
                 }
-                else
+                else if (!allOrNothing)
                 {
                     _logger.LogWarning("rule {File} not loaded: {Error}", file,
                         string.Join("; ", fileDiagnostics.Where(d => d.IsError).Select(d => d.ToString())));
                 }
+            }
+            if (allOrNothing && diagnostics.Any(d => d.IsError))
+            {
+                foreach (var slot in slots.Where(s => !current.Contains(s))) slot.Unload();
+                return new RuleReloadResult(current.Generation, [], [], [], diagnostics) { Rejected = true };
             }
             foreach (var slot in slots.Where(s => !compiled.ContainsKey(s.File))) slot.ReloadError = null;
             var removed = current.Slots.Where(s => !files.Contains(s.File)).Select(s => s.Info.Id).ToList();

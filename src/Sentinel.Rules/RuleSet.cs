@@ -26,4 +26,7 @@ public sealed record RuleReloadResult(
     IReadOnlyList<RuleDiagnostic> Diagnostics)
 {
     public bool Changed => Added.Count + Updated.Count + Removed.Count > 0;
+
+    /// <summary>An all-or-nothing reload that changed nothing because a file failed (see Diagnostics).</summary>
+    public bool Rejected { get; init; }
 }

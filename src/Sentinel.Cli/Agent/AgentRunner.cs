@@ -26,6 +26,8 @@ internal sealed class AgentSettings
     /// <summary>When set, the gRPC server, the journal and the metrics run in the same host.</summary>
     public ServerOptions? Server { get; init; }
     public TimeSpan? Duration { get; init; }
+    /// <summary>`--rules nats`: the pack follower, its status and IRulePackInfo.</summary>
+    public RulePackAgent? RulePacks { get; init; }
     public bool Verbose { get; init; }
 }
 
@@ -135,6 +137,7 @@ internal static class AgentRunner
             services.AddSingleton<IRuleCatalog, RuleCatalog>();
             services.AddSingleton<IAgentStatusContributor, RuleStatusContributor>();
         }
+        settings.RulePacks?.AddTo(services);
         // Hosted services start in order and stop in reverse: the pipeline reads before capture starts, the
         // process tree is seeded before the first event, and capture drains and completes the channel
         // before the pipeline stops.

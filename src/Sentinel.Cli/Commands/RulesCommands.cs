@@ -17,6 +17,7 @@ internal static class RulesCommands
         command.Subcommands.Add(Test());
         command.Subcommands.Add(New());
         command.Subcommands.Add(Init());
+        foreach (var packCommand in RulePackCommands.All()) command.Subcommands.Add(packCommand);
         return command;
     }
 

@@ -15,8 +15,10 @@ internal static class RunCommand
         var rules = new Option<string?>("--rules")
         {
             Description = $"The rules directory (or one .csx file); default: the checkout's rules/ or {RuleDirectories.SystemDirectory}. " +
-                          "Edits and SIGHUP reload it while running.",
+                          "Edits and SIGHUP reload it while running. 'nats': follow the signed packs in SENTINEL_RULES (with --rules-pubkey, --nats).",
         };
+        var rulesPubkey = new Option<string?>("--rules-pubkey") { Description = "With --rules nats: the trusted rule-pack public key(s) (`sentinel rules keygen`)." };
+        var nats = new NatsOptions(required: false);
         var noRules = new Option<bool>("--no-rules") { Description = "Evaluate no rules; print every event to stdout instead." };
         var strict = new Option<bool>("--strict")
         {
@@ -58,6 +60,7 @@ internal static class RunCommand
         {
             rules, noRules, strict, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
             tlsCert, tlsKey, clientCa, token, syslog, tokenFile, CaptureCommands.Strategy, CaptureCommands.Verbose,
+            rulesPubkey, nats.Servers, nats.Creds, nats.TlsCa,
         };
         command.SetAction(async parse =>
         {
@@ -78,7 +81,12 @@ internal static class RunCommand
             };
             await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
             var latency = new RuleLatencyRelay();
-            using var engine = printer is null ? null : LoadRules(parse.GetValue(rules), parse.GetValue(strict), verbose, latency);
+            if (parse.GetValue(rules) != "nats" && parse.GetValue(rulesPubkey) is not null) throw new CliException("--rules-pubkey goes with --rules nats");
+            using var packs = printer is not null && parse.GetValue(rules) == "nats"
+                ? RulePackAgent.Create(parse.GetValue(rulesPubkey), nats.Parse(parse), parse.GetValue(journal)!, verbose) : null;
+            using var engine = printer is null ? null
+                : LoadRules(packs?.Deployment.ActivePath ?? parse.GetValue(rules), parse.GetValue(strict), verbose, latency, fromPack: packs is not null);
+            if (engine is not null) packs?.Attach(engine);
             var settings = new AgentSettings
             {
                 RuleLatency = latency,
@@ -86,6 +94,7 @@ internal static class RunCommand
                 Verbose = verbose,
                 Rules = engine,
                 Server = server,
+                RulePacks = packs,
             };
             if (parse.GetValue(eventsOut) is { } path)
                 settings.Observers.Add(new JsonLinesEventWriter(path));
@@ -105,12 +114,12 @@ internal static class RunCommand
     }
 
     /// <summary>Compiles the rules before anything attaches; broken files are reported and the others run.</summary>
-    private static RuleEngine LoadRules(string? path, bool strict, bool verbose, RuleLatencyRelay latency)
+    private static RuleEngine LoadRules(string? path, bool strict, bool verbose, RuleLatencyRelay latency, bool fromPack)
     {
         using var loggers = LoggerFactory.Create(logging => AgentRunner.ConfigureLogging(logging, verbose));
         var engine = LoadRules(path, strict, loggers.CreateLogger("Sentinel.Rules"),
-            RuleEngineOptions.Default with { LatencyObserver = latency.Observe });
-        engine.StartWatching();
+            RuleEngineOptions.Default with { LatencyObserver = latency.Observe }, allowEmpty: fromPack);
+        if (!fromPack) engine.StartWatching(); // a pack is swapped in whole by its follower, never file by file
         return engine;
     }
 
@@ -119,10 +128,11 @@ internal static class RunCommand
     /// run and replay. A path with no rules is refused (exit 2): evaluating none would be a silent false
     /// negative. A file that fails is reported and the others run, unless <paramref name="strict"/>.
     /// </summary>
-    internal static RuleEngine LoadRules(string? path, bool strict, ILogger logger, RuleEngineOptions? options = null)
+    internal static RuleEngine LoadRules(string? path, bool strict, ILogger logger, RuleEngineOptions? options = null, bool allowEmpty = false)
     {
         path ??= RuleDirectories.Default();
-        if (RuleDirectories.Problem(path) is { } problem) throw new CliException(problem);
+        // A fleet agent with no pack yet runs an empty directory until its first pack arrives.
+        if (!allowEmpty && RuleDirectories.Problem(path) is { } problem) throw new CliException(problem);
         var engine = RuleEngine.Load(path, options ?? RuleEngineOptions.Default, logger);
         var errors = engine.Diagnostics.Where(d => d.IsError).ToList();
         foreach (var diagnostic in engine.Diagnostics)
