@@ -54,6 +54,7 @@ internal static class RunCommand
             rules, noRules, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
             tlsCert, tlsKey, clientCa, token, syslog, CaptureCommands.Strategy, CaptureCommands.Verbose,
         };
+        var fleetExport = FleetExportOptions.AddTo(command);
         command.SetAction(async parse =>
         {
             var formatName = parse.GetValue(format)!;
@@ -70,6 +71,7 @@ internal static class RunCommand
                 TlsKeyPath = parse.GetValue(tlsKey),
                 ClientCaPath = parse.GetValue(clientCa),
                 Token = parse.GetValue(token),
+                HostId = fleetExport.HostId(parse),
             };
             await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
             var latency = new RuleLatencyRelay();
@@ -81,6 +83,7 @@ internal static class RunCommand
                 Verbose = verbose,
                 Rules = engine,
                 Server = server,
+                FleetExport = fleetExport.Parse(parse, server, printer is null ? null : parse.GetValue(rules) ?? RuleDirectories.Default()),
             };
             if (parse.GetValue(eventsOut) is { } path)
                 settings.Observers.Add(new JsonLinesEventWriter(path));
