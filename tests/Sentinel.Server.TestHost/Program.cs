@@ -40,7 +40,8 @@ for (var i = 0; i + 1 < args.Length; i += 2)
 var channel = new EventChannel();
 var app = SentinelServer.Build(options, builder =>
 {
-    builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+    // Logs go to stderr: stdout carries the answers to the commands.
+    builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
     builder.Services.AddSingleton(channel);
     builder.Services.AddSingleton<IDetector, SyntheticDetector>();
     builder.Services.AddSingleton(sp => new EventPipeline(

@@ -16,21 +16,47 @@ public sealed class FleetConnection : IAsyncDisposable
     private Task? _connect;
     private bool _reportedDown, _everConnected;
 
+    private readonly NatsOpts _opts;
+    private Client _current;
+
     public FleetConnection(FleetOptions options, ExportOptions export, ILogger<FleetConnection>? logger = null, string clientName = "sentinel-agent")
     {
         Options = options;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        Connection = new NatsConnection(options.ToNatsOpts(clientName) with { RequestTimeout = export.AckTimeout, CommandTimeout = export.AckTimeout });
-        JetStream = new NatsJSContext(Connection, new NatsJSOpts(Connection.Opts));
-        Connection.ConnectionOpened += (_, _) => { OnHealthy(); return ValueTask.CompletedTask; };
-        Connection.ConnectionDisconnected += (_, _) => { OnDown("connection lost"); return ValueTask.CompletedTask; };
+        _opts = options.ToNatsOpts(clientName) with { RequestTimeout = export.AckTimeout, CommandTimeout = export.AckTimeout };
+        _current = Open();
     }
 
     public FleetOptions Options { get; }
-    public NatsConnection Connection { get; }
-    public NatsJSContext JetStream { get; }
+    public NatsConnection Connection => Volatile.Read(ref _current).Connection;
+    public NatsJSContext JetStream => Volatile.Read(ref _current).JetStream;
     public bool IsConnected => Connection.ConnectionState == NatsConnectionState.Open;
     public string Servers => string.Join(",", Options.Servers);
+
+    private Client Open()
+    {
+        var connection = new NatsConnection(_opts);
+        connection.ConnectionOpened += (_, _) => { OnHealthy(); return ValueTask.CompletedTask; };
+        connection.ConnectionDisconnected += (_, _) => { OnDown("connection lost"); return ValueTask.CompletedTask; };
+        return new Client(connection, new NatsJSContext(connection, new NatsJSOpts(_opts)));
+    }
+
+    /// <summary>
+    /// Replaces the connection with a fresh one. After a failed publish the old client may still hold publishes it
+    /// would replay on reconnect, ahead of (and out of order with) the republish from the cursor: they go with it.
+    /// </summary>
+    public async Task ResetAsync()
+    {
+        NatsConnection old;
+        lock (_lock)
+        {
+            old = _current.Connection;
+            _current = Open();
+            _connect = null;
+        }
+        await old.DisposeAsync().ConfigureAwait(false);
+        EnsureConnecting();
+    }
 
     /// <summary>Starts connecting (once); returns at once. The client keeps retrying with backoff in the background.</summary>
     public void EnsureConnecting()
@@ -40,15 +66,21 @@ public sealed class FleetConnection : IAsyncDisposable
 
     private async Task ConnectAsync()
     {
-        try
-        {
-            await Connection.ConnectAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NatsException or TimeoutException or IOException)
-        {
-            OnDown(ex.Message);
-        }
-        if (!IsConnected) OnDown("no server answered");
+        // With retry-on-initial-connect the client's connect only returns once a server answers: watch it instead.
+        var connect = Connection.ConnectAsync().AsTask();
+        var first = await Task.WhenAny(connect, Task.Delay(InitialConnectGrace)).ConfigureAwait(false);
+        if (first == connect && connect.Exception is { } ex) OnDown(ex.InnerException?.Message ?? ex.Message);
+        else if (!IsConnected) OnDown($"no server answered within {InitialConnectGrace.TotalSeconds:0} s");
+        await connect.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private static readonly TimeSpan InitialConnectGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>Completes once the connection is open (it may drop again at any time).</summary>
+    public async Task WaitConnectedAsync(CancellationToken cancellationToken)
+    {
+        EnsureConnecting();
+        while (!IsConnected) await Task.Delay(100, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reports a failure seen by a user of the connection (a publish or stream call); once per outage.</summary>
@@ -79,4 +111,6 @@ public sealed class FleetConnection : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Connection.DisposeAsync();
+
+    private sealed record Client(NatsConnection Connection, NatsJSContext JetStream);
 }

@@ -101,9 +101,12 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
         {
             try
             {
+                await _nats.WaitConnectedAsync(stop).ConfigureAwait(false);
                 if (!_provisioned)
                 {
-                    await StreamProvisioner.EnsureDetectionsAsync(_nats.JetStream, _nats.Options.Stream, _options, stop).ConfigureAwait(false);
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    timeout.CancelAfter(_options.AckTimeout);
+                    await StreamProvisioner.EnsureDetectionsAsync(_nats.JetStream, _nats.Options.Stream, _options, timeout.Token).ConfigureAwait(false);
                     _provisioned = true;
                 }
                 await PumpAsync(stop).ConfigureAwait(false);
@@ -112,7 +115,7 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
             {
                 break;
             }
-            catch (FleetConfigurationException ex)
+            catch (FleetConfigurationException ex) when (!stop.IsCancellationRequested)
             {
                 // A misconfigured stream is the operator's to fix: said once, rechecked slowly, detection goes on.
                 if (_lastError != ex.Message) _logger.LogError("export stopped: {Error}", ex.Message);
@@ -124,6 +127,7 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                 Interlocked.Increment(ref _errors);
                 _lastError = ex.Message;
                 _nats.OnDown(ex.Message);
+                await _nats.ResetAsync().ConfigureAwait(false);
                 try { await Task.Delay(backoff, stop).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
                 continue;
@@ -146,6 +150,8 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
             while (true)
             {
                 batch.Clear();
+                // Never publish into a client that is reconnecting: it would buffer and replay out of order.
+                if (!_nats.IsConnected) throw new NatsException("not connected");
                 if (inflight.Count < _options.MaxInFlight && !stop.IsCancellationRequested)
                 {
                     _journal.ReadAfter(sent, Math.Min(ReadBatch, _options.MaxInFlight - inflight.Count), batch);
@@ -166,7 +172,8 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                 var mustWait = batch.Count == 0 || inflight.Count >= _options.MaxInFlight;
                 while (inflight.TryPeek(out var head) && (mustWait || head.Ack.IsCompleted))
                 {
-                    var ack = await head.Ack.ConfigureAwait(false);
+                    // Bounded: a publish written just before a disconnect may never be answered.
+                    var ack = await head.Ack.WaitAsync(_options.AckTimeout, CancellationToken.None).ConfigureAwait(false);
                     if (ack.Error is { } error)
                         throw new NatsJSException($"stream refused detection {head.Seq}: {error.Description} ({error.ErrCode})");
                     inflight.Dequeue();
@@ -191,9 +198,14 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
         finally
         {
             Persist(acked);
-            // Publishes still in flight settle on their own; a later ack of one of them changes nothing (the cursor
-            // only moves by contiguous acks), and their republish from the cursor is deduplicated by the stream.
-            foreach (var (_, t) in inflight) _ = t.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+            // Let what is in flight settle before the republish from the cursor, so the old connection's last
+            // publishes are stored (or not) before the new one sends anything. A late ack changes nothing: the cursor
+            // only moves by contiguous acks, and the stream deduplicates the republish.
+            foreach (var (_, t) in inflight)
+            {
+                try { await t.WaitAsync(_options.AckTimeout, CancellationToken.None).ConfigureAwait(false); }
+                catch (Exception) { _ = t.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); }
+            }
         }
     }
 
