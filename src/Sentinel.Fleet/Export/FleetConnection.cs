@@ -74,7 +74,7 @@ public sealed class FleetConnection : IAsyncDisposable
         await connect.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    private static readonly TimeSpan InitialConnectGrace = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan InitialConnectGrace = TimeSpan.FromSeconds(5);
 
     /// <summary>Completes once the connection is open (it may drop again at any time).</summary>
     public async Task WaitConnectedAsync(CancellationToken cancellationToken)
