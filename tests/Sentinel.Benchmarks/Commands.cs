@@ -8,6 +8,8 @@ internal static class Commands
         ["probe-overhead"] = Capture.ProbeOverhead.Run,
         ["proctree-memory"] = ProcessTree.ProcessTreeCommands.Memory,
         ["proctree-forkstorm"] = ProcessTree.ProcessTreeCommands.ForkStorm,
+        ["export-rate"] = Fleet.ExportCommands.ExportRate,
+        ["fleet-load"] = Fleet.ExportCommands.FleetLoad,
     };
 
     public static bool TryRun(string[] args, out int exitCode)
