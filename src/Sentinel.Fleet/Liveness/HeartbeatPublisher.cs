@@ -51,16 +51,21 @@ public sealed class HeartbeatPublisher(
 
     private async Task RunAsync(CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(options.HeartbeatInterval);
+        // One per interval; after a slow publish the next waits at least half an interval, never a catch-up burst.
+        var interval = options.HeartbeatInterval;
         try
         {
-            do
+            while (!stop.IsCancellationRequested)
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                timeout.CancelAfter(options.HeartbeatInterval);
-                await TryPublishAsync(stopping: false, timeout.Token).ConfigureAwait(false);
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop))
+                {
+                    timeout.CancelAfter(interval);
+                    await TryPublishAsync(stopping: false, timeout.Token).ConfigureAwait(false);
+                }
+                var wait = interval - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                await Task.Delay(wait > interval / 2 ? wait : interval / 2, stop).ConfigureAwait(false);
             }
-            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false));
         }
         catch (OperationCanceledException)
         {
