@@ -19,6 +19,8 @@ public sealed class SentinelMetrics
     private readonly Counter _foldedCalls, _foldEvents, _lossDetections;
     private readonly Gauge _ruleQuarantined, _streamClients, _journalFirst, _journalLast, _journalBytes;
     private readonly Histogram _ruleLatency, _commitDuration, _deliveryLatency;
+    private readonly Counter _exportPublished, _exportErrors, _exportLost;
+    private readonly Gauge _exportAcked, _exportBacklog, _exportConnected;
 
     public SentinelMetrics()
     {
@@ -45,6 +47,12 @@ public sealed class SentinelMetrics
         _journalLast = f.CreateGauge("sentinel_journal_last_sequence", "The last committed detection sequence.");
         _journalBytes = f.CreateGauge("sentinel_journal_size_bytes", "The journal database and WAL on disk.");
         _journalPruned = f.CreateCounter("sentinel_journal_pruned_total", "Detections removed by retention.");
+        _exportPublished = f.CreateCounter("sentinel_export_published_total", "Detections the fleet stream acknowledged (duplicates included).");
+        _exportErrors = f.CreateCounter("sentinel_export_publish_errors_total", "Failed fleet publishes (retried from the cursor).");
+        _exportLost = f.CreateCounter("sentinel_export_lost_to_retention_total", "Detections retention pruned before the fleet stream acknowledged them.");
+        _exportAcked = f.CreateGauge("sentinel_export_acked_sequence", "The export cursor: the last journal sequence the stream acknowledged.");
+        _exportBacklog = f.CreateGauge("sentinel_export_backlog", "Journaled detections not yet acknowledged by the fleet stream.");
+        _exportConnected = f.CreateGauge("sentinel_export_connected", "1 when the exporter is connected to NATS.");
         JournalErrors = f.CreateCounter("sentinel_journal_errors_total", "Failed journal commits (retried).");
         _commitDuration = f.CreateHistogram("sentinel_journal_commit_seconds", "Time to commit one batch, fsync included.",
             new HistogramConfiguration { Buckets = LatencyBuckets });
@@ -101,6 +109,15 @@ public sealed class SentinelMetrics
         _journalLast.Set(status.Journal.LastSequence);
         _journalBytes.Set(status.Journal.SizeBytes);
         _journalPruned.IncTo(status.Journal.Pruned);
+        if (status.Export is { } export)
+        {
+            _exportPublished.IncTo(export.Published);
+            _exportErrors.IncTo(export.PublishErrors);
+            _exportLost.IncTo(export.LostToRetention);
+            _exportAcked.Set(export.AckedSequence);
+            _exportBacklog.Set(export.Backlog);
+            _exportConnected.Set(export.Connected ? 1 : 0);
+        }
     }
 
     internal void Attach(IServiceProvider services)

@@ -9,6 +9,8 @@ internal static class Commands
         ["capture-flood"] = Capture.FloodBenchmark.Run,
         ["proctree-memory"] = ProcessTree.ProcessTreeCommands.Memory,
         ["proctree-forkstorm"] = ProcessTree.ProcessTreeCommands.ForkStorm,
+        ["export-rate"] = Fleet.ExportCommands.ExportRate,
+        ["fleet-load"] = Fleet.ExportCommands.FleetLoad,
     };
 
     public static bool TryRun(string[] args, out int exitCode)

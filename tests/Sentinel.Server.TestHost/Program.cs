@@ -1,16 +1,24 @@
 // The agent as a child process, so tests can SIGKILL it for real. It runs the real server, journal and pipeline;
 // only the capture source is replaced by commands on stdin:
 //   emit N RULE SEVERITY   N events, each firing one detection of RULE at SEVERITY (1-5); answers "ok LAST"
+//   status                 answers "status JSON" (GetStatus as JSON on one line)
+//   prune                  runs journal retention now; answers "pruned TOTAL"
 //   quit                   stops gracefully
+// With --nats URL[,URL...] it exports to NATS JetStream and publishes heartbeats exactly as `sentinel run --nats` does.
+using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sentinel.Engine;
 using Sentinel.Events;
 using Sentinel.Server;
+using Sentinel.Fleet;
+using Sentinel.Fleet.Export;
 using Sentinel.Server.Journal;
 
 var options = new ServerOptions { Listen = "127.0.0.1:0" };
+string? nats = null, stream = null;
+var export = new ExportOptions();
 for (var i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -19,6 +27,12 @@ for (var i = 0; i + 1 < args.Length; i += 2)
         case "--journal": options.JournalPath = args[i + 1]; break;
         case "--metrics": options.MetricsListen = args[i + 1]; break;
         case "--sync": options.JournalSync = Enum.Parse<JournalSync>(args[i + 1], ignoreCase: true); break;
+        case "--host-id": options.HostId = args[i + 1]; break;
+        case "--retention-bytes": options.RetentionBytes = long.Parse(args[i + 1]); break;
+        case "--nats": nats = args[i + 1]; break;
+        case "--nats-stream": stream = args[i + 1]; break;
+        case "--nats-replicas": export = export with { Replicas = int.Parse(args[i + 1]) }; break;
+        case "--heartbeat-interval": export = export with { HeartbeatInterval = TimeSpan.FromSeconds(double.Parse(args[i + 1])) }; break;
         default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
     }
 }
@@ -26,12 +40,16 @@ for (var i = 0; i + 1 < args.Length; i += 2)
 var channel = new EventChannel();
 var app = SentinelServer.Build(options, builder =>
 {
-    builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+    // Logs go to stderr: stdout carries the answers to the commands.
+    builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
     builder.Services.AddSingleton(channel);
     builder.Services.AddSingleton<IDetector, SyntheticDetector>();
     builder.Services.AddSingleton(sp => new EventPipeline(
         sp.GetServices<IEventEnricher>(), sp.GetService<IDetector>(), sp.GetServices<IEventObserver>(),
         sp.GetServices<IDetectionSink>(), sp.GetRequiredService<ILogger<EventPipeline>>()));
+    if (nats is not null)
+        builder.Services.AddSentinelFleetExport(
+            new FleetOptions { Servers = FleetOptions.ParseServers(nats), Stream = stream ?? FleetOptions.DefaultStream }, export);
     builder.Services.AddHostedService<PipelineService>();
 });
 await app.StartAsync();
@@ -44,6 +62,18 @@ while (Console.ReadLine() is { } line)
 {
     var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
     if (parts is ["quit"]) break;
+    if (parts is ["status"])
+    {
+        var status = app.Services.GetRequiredService<AgentStatusBuilder>().Build();
+        Console.WriteLine("status " + JsonFormatter.Default.Format(status));
+        continue;
+    }
+    if (parts is ["prune"])
+    {
+        journal.Prune(DateTimeOffset.UtcNow);
+        Console.WriteLine($"pruned {journal.Pruned}");
+        continue;
+    }
     if (parts is not ["emit", var countText, var rule, var severityText]) { Console.WriteLine("error: bad command"); continue; }
     var count = int.Parse(countText);
     var target = journal.Range.Last + (ulong)count;

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging;
 using Sentinel.Engine;
+using Sentinel.Fleet;
+using Sentinel.Fleet.Export;
 using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.ProcessTree;
@@ -25,6 +27,8 @@ internal sealed class AgentSettings
     public RuleLatencyRelay? RuleLatency { get; init; }
     /// <summary>When set, the gRPC server, the journal and the metrics run in the same host.</summary>
     public ServerOptions? Server { get; init; }
+    /// <summary>With a server: export the journal to NATS JetStream and publish heartbeats (`--nats`).</summary>
+    public FleetExportSettings? FleetExport { get; init; }
     public TimeSpan? Duration { get; init; }
     /// <summary>`--rules nats`: the pack follower, its status and IRulePackInfo.</summary>
     public RulePackAgent? RulePacks { get; init; }
@@ -54,7 +58,7 @@ internal static class AgentRunner
         {
             await host.StartAsync();
         }
-        catch (Exception ex) when (ex is ProbeEnvironmentException or ProbeAttachException or BpfException or ServerConfigurationException)
+        catch (Exception ex) when (ex is ProbeEnvironmentException or ProbeAttachException or BpfException or ServerConfigurationException or FleetConfigurationException)
         {
             throw new CliException(ex.Message);
         }
@@ -65,6 +69,9 @@ internal static class AgentRunner
         if (settings.Server is { } server)
             Console.Error.WriteLine($"sentinel: serving gRPC on {server.Listen}, journal {server.JournalPath}" +
                                     (server.MetricsListen is { } metrics ? $", metrics on http://{metrics}/metrics" : ""));
+        if (settings.FleetExport is { } export)
+            Console.Error.WriteLine($"sentinel: exporting detections as host {host.Services.GetRequiredService<DetectionJournal>().HostId} " +
+                                    $"to NATS {string.Join(",", export.Fleet.Servers)} stream {export.Fleet.Stream}");
 
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
         if (settings.Duration is { } duration)
@@ -96,8 +103,11 @@ internal static class AgentRunner
         {
             // First, so the journal starts before capture and stops after the pipeline has drained into it.
             SentinelServer.ConfigureServices(web, server);
+            // Right after the journal: export stops after the pipeline has drained, and before the journal closes.
+            if (settings.FleetExport is { } fleet)
+                web.Services.AddSentinelFleetExport(fleet.Fleet, fleet.Export, fleet.RulesPath);
         }
-        catch (ServerConfigurationException ex)
+        catch (Exception ex) when (ex is ServerConfigurationException or FleetConfigurationException)
         {
             throw new CliException(ex.Message);
         }

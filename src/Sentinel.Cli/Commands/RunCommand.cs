@@ -18,7 +18,6 @@ internal static class RunCommand
                           "Edits and SIGHUP reload it while running. 'nats': follow the signed packs in SENTINEL_RULES (with --rules-pubkey, --nats).",
         };
         var rulesPubkey = new Option<string?>("--rules-pubkey") { Description = "With --rules nats: the trusted rule-pack public key(s) (`sentinel rules keygen`)." };
-        var nats = new NatsOptions(required: false);
         var noRules = new Option<bool>("--no-rules") { Description = "Evaluate no rules; print every event to stdout instead." };
         var strict = new Option<bool>("--strict")
         {
@@ -60,8 +59,9 @@ internal static class RunCommand
         {
             rules, noRules, strict, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
             tlsCert, tlsKey, clientCa, token, syslog, tokenFile, CaptureCommands.Strategy, CaptureCommands.Verbose,
-            rulesPubkey, nats.Servers, nats.Creds, nats.TlsCa,
+            rulesPubkey,
         };
+        var fleetExport = FleetExportOptions.AddTo(command);
         command.SetAction(async parse =>
         {
             var formatName = parse.GetValue(format)!;
@@ -78,12 +78,13 @@ internal static class RunCommand
                 TlsKeyPath = parse.GetValue(tlsKey),
                 ClientCaPath = parse.GetValue(clientCa),
                 Token = TokenFile.Resolve(parse.GetValue(token), parse.GetValue(tokenFile)),
+                HostId = fleetExport.HostId(parse),
             };
             await using var syslogSink = parse.GetValue(syslog) is { } target ? new SyslogDetectionSink(ParseSyslog(target)) : null;
             var latency = new RuleLatencyRelay();
             if (parse.GetValue(rules) != "nats" && parse.GetValue(rulesPubkey) is not null) throw new CliException("--rules-pubkey goes with --rules nats");
             using var packs = printer is not null && parse.GetValue(rules) == "nats"
-                ? RulePackAgent.Create(parse.GetValue(rulesPubkey), nats.Parse(parse), parse.GetValue(journal)!, verbose) : null;
+                ? RulePackAgent.Create(parse.GetValue(rulesPubkey), fleetExport.Connection(parse), parse.GetValue(journal)!, verbose) : null;
             using var engine = printer is null ? null
                 : LoadRules(packs?.Deployment.ActivePath ?? parse.GetValue(rules), parse.GetValue(strict), verbose, latency, fromPack: packs is not null);
             if (engine is not null) packs?.Attach(engine);
@@ -95,6 +96,7 @@ internal static class RunCommand
                 Rules = engine,
                 Server = server,
                 RulePacks = packs,
+                FleetExport = fleetExport.Parse(parse, server, printer is null || packs is not null ? null : parse.GetValue(rules) ?? RuleDirectories.Default()),
             };
             if (parse.GetValue(eventsOut) is { } path)
                 settings.Observers.Add(new JsonLinesEventWriter(path));

@@ -47,6 +47,8 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
     private CancellationTokenSource? _stopRetention;
     private ulong _first, _last;
     private long _payloadBytes, _pruned;
+    private ulong? _exportCursor;
+    private long _exportLost;
 
     public DetectionJournal(ServerOptions options, ILogger<DetectionJournal>? logger = null, SentinelMetrics? metrics = null)
     {
@@ -147,6 +149,46 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
 
     public long PayloadBytes => Interlocked.Read(ref _payloadBytes);
     public long Pruned => Interlocked.Read(ref _pruned);
+
+    /// <summary>
+    /// The last sequence the fleet stream acknowledged, contiguously from the start: export resumes after it.
+    /// Null until export was first enabled on this journal; from then on retention counts what it prunes unexported.
+    /// </summary>
+    public ulong? ExportCursor
+    {
+        get { lock (_signalLock) return _exportCursor; }
+    }
+
+    /// <summary>Detections retention pruned before the stream acknowledged them: lost to the fleet (persisted).</summary>
+    public long ExportLost => Interlocked.Read(ref _exportLost);
+
+    /// <summary>Starts tracking export on this journal (idempotent): the cursor starts at 0, so everything retained is exported.</summary>
+    public void EnableExport()
+    {
+        lock (_writeLock)
+        {
+            Execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('export_cursor', 0), ('export_lost', 0)");
+            lock (_signalLock) _exportCursor ??= 0;
+        }
+    }
+
+    /// <summary>Persists the export cursor; it only moves forward.</summary>
+    public void SetExportCursor(ulong acked)
+    {
+        lock (_writeLock)
+        {
+            lock (_signalLock)
+            {
+                if (_exportCursor is not { } current) throw new InvalidOperationException("export is not enabled on this journal");
+                if (acked <= current) return;
+                _exportCursor = acked;
+            }
+            using var update = _connection.CreateCommand();
+            update.CommandText = "UPDATE meta SET value = MAX(value, $v) WHERE key = 'export_cursor'";
+            update.Parameters.AddWithValue("$v", (long)acked);
+            update.ExecuteNonQuery();
+        }
+    }
 
     /// <summary>The database plus its WAL on disk.</summary>
     public long FileBytes => FileLength(Path) + FileLength(Path + "-wal");
@@ -518,6 +560,27 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
             using var transaction = Db.BeginTransaction();
             var removedBytes = ScalarLong("SELECT COALESCE(SUM(length(payload)), 0) FROM detections WHERE seq <= $p", cutoff, transaction);
             var removed = ScalarLong("SELECT COUNT(*) FROM detections WHERE seq <= $p", cutoff, transaction);
+            var cursor = ExportCursor;
+            (long Count, long First, long Last) lost = default;
+            if (cursor is { } acked && (ulong)cutoff > acked)
+            {
+                // Counted in the same transaction as the delete, so a crash can neither lose nor double the count.
+                using var unexported = Db.CreateCommand();
+                unexported.Transaction = transaction;
+                unexported.CommandText = "SELECT COUNT(*), COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM detections WHERE seq > $c AND seq <= $p";
+                unexported.Parameters.AddWithValue("$c", (long)acked);
+                unexported.Parameters.AddWithValue("$p", cutoff);
+                using (var r = unexported.ExecuteReader())
+                    if (r.Read()) lost = (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2));
+                if (lost.Count > 0)
+                {
+                    using var count = Db.CreateCommand();
+                    count.Transaction = transaction;
+                    count.CommandText = "UPDATE meta SET value = value + $n WHERE key = 'export_lost'";
+                    count.Parameters.AddWithValue("$n", lost.Count);
+                    count.ExecuteNonQuery();
+                }
+            }
             using (var delete = Db.CreateCommand())
             {
                 delete.Transaction = transaction;
@@ -532,6 +595,14 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
             _recent.TrimThrough((ulong)cutoff);
             lock (_signalLock) _first = (ulong)cutoff + 1;
             if (removed > 0) _logger.LogInformation("journal retention pruned {Count} detections through sequence {Seq}", removed, cutoff);
+            if (lost.Count > 0)
+            {
+                Interlocked.Add(ref _exportLost, lost.Count);
+                _logger.LogWarning("journal retention pruned {Count} detections (sequences {First}-{Last}) before the fleet stream acknowledged them",
+                    lost.Count, lost.First, lost.Last);
+                // Through the journal like any detection, so the SOC sees the loss on every channel (and on the stream once export resumes).
+                _pending.Writer.TryWrite(ExportLossDetection.Create(lost.Count, (ulong)lost.First, (ulong)lost.Last, ExportLost));
+            }
         }
     }
 
@@ -593,6 +664,11 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         _last = last;
         _first = min == 0 ? last + 1 : min;
         _payloadBytes = ScalarLong("SELECT COALESCE(SUM(length(payload)), 0) FROM detections");
+        if (ScalarLong("SELECT COUNT(*) FROM meta WHERE key = 'export_cursor'") > 0)
+        {
+            _exportCursor = (ulong)ScalarLong("SELECT value FROM meta WHERE key = 'export_cursor'");
+            _exportLost = ScalarLong("SELECT COALESCE(MAX(value), 0) FROM meta WHERE key = 'export_lost'");
+        }
         using var command = Db.CreateCommand();
         command.CommandText = "SELECT rule_id FROM rules";
         using var reader = command.ExecuteReader();

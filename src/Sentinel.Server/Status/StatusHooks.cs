@@ -56,6 +56,13 @@ internal sealed class JournalStatusContributor(DetectionJournal journal, ServerO
             MovedAside = journal.MovedAside ?? "",
         };
         status.HostId = journal.HostId;
+        // Once a journal has been exported, its cursor and retention losses show even when this run does not export.
+        if (journal.ExportCursor is { } cursor)
+            status.Export = new ExportStatus
+            {
+                AckedSequence = cursor, LostToRetention = (ulong)journal.ExportLost,
+                Backlog = range.Last > cursor ? range.Last - Math.Max(cursor, range.First - 1) : 0,
+            };
     }
 }
 

@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using Sentinel.Server;
+using Sentinel.Server.Journal;
+using Sentinel.V1;
+
+namespace Sentinel.Fleet.Export;
+
+/// <summary>
+/// Publishes every committed detection, in journal order, to sentinel.v1.detections.&lt;host-id&gt; with
+/// Nats-Msg-Id &lt;journal-id&gt;:&lt;seq&gt;. Many publishes are in flight at once; the acks are reaped in order and
+/// the last contiguously acknowledged sequence is persisted in the journal as the export cursor. Any failure
+/// (broker down, leader election, timeout) drops back to the cursor and republishes from there: JetStream's
+/// duplicate window turns the repeats into duplicate acks, which count as success.
+/// </summary>
+public sealed class JournalExporter : IHostedService, IAgentStatusContributor, IAsyncDisposable
+{
+    private const int ReadBatch = 256;
+    private static readonly TimeSpan PersistEvery = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan ConfigRetry = TimeSpan.FromSeconds(30);
+
+    private readonly DetectionJournal _journal;
+    private readonly FleetConnection _nats;
+    private readonly ExportOptions _options;
+    private readonly ILogger _logger;
+    private readonly string _subject;
+    private readonly NatsJSPubOpts _pubOpts = new() { RetryAttempts = 1 }; // retries are ours, from the cursor, in order
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _loop;
+    private long _published, _errors;
+    private string _lastError = "";
+    private DateTimeOffset? _lastAckAt;
+    private bool _provisioned;
+    private TaskCompletionSource _caughtUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public JournalExporter(DetectionJournal journal, FleetConnection nats, ExportOptions options, ILogger<JournalExporter>? logger = null)
+    {
+        _journal = journal;
+        _nats = nats;
+        _options = options;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _subject = FleetSubjects.Detections(journal.HostId);
+        _journal.EnableExport();
+    }
+
+    public string Subject => _subject;
+    public long Published => Interlocked.Read(ref _published);
+    public long PublishErrors => Interlocked.Read(ref _errors);
+    public ulong Cursor => _journal.ExportCursor ?? 0;
+
+    /// <summary>How long the stop waits for the committed backlog to be acknowledged before leaving it for the next start.</summary>
+    public TimeSpan DrainOnStop { get; init; } = TimeSpan.FromSeconds(3);
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (HostIdentity.Problem(_journal.HostId) is { } problem) throw new FleetConfigurationException(problem);
+        _nats.EnsureConnecting();
+        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_loop is null) return;
+        // An orderly stop first tries to leave nothing behind; what remains is exported at the next start.
+        if (_nats.IsConnected && Cursor < _journal.Range.Last)
+        {
+            using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            drain.CancelAfter(DrainOnStop);
+            try { await WaitForCursorAsync(_journal.Range.Last, drain.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+        }
+        _stop.Cancel();
+        await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Completes once the export cursor has reached <paramref name="sequence"/>.</summary>
+    public async Task WaitForCursorAsync(ulong sequence, CancellationToken cancellationToken)
+    {
+        while (Cursor < sequence)
+        {
+            Task signal;
+            lock (_stop) signal = _caughtUp.Task;
+            if (Cursor >= sequence) return;
+            await signal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _nats.WaitConnectedAsync(stop).ConfigureAwait(false);
+                if (!_provisioned)
+                {
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    timeout.CancelAfter(_options.AckTimeout);
+                    await StreamProvisioner.EnsureDetectionsAsync(_nats.JetStream, _nats.Options.Stream, _options, timeout.Token).ConfigureAwait(false);
+                    _provisioned = true;
+                }
+                await PumpAsync(stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (FleetConfigurationException ex) when (!stop.IsCancellationRequested)
+            {
+                // A misconfigured stream is the operator's to fix: said once, rechecked slowly, detection goes on.
+                if (_lastError != ex.Message) _logger.LogError("export stopped: {Error}", ex.Message);
+                _lastError = ex.Message;
+                try { await Task.Delay(ConfigRetry, stop).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Interlocked.Increment(ref _errors);
+                _lastError = ex.Message;
+                _nats.OnDown(ex.Message);
+                await _nats.ResetAsync().ConfigureAwait(false);
+                try { await Task.Delay(backoff, stop).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                continue;
+            }
+            backoff = TimeSpan.FromMilliseconds(250);
+        }
+    }
+
+    /// <summary>Publishes from the cursor on, until a publish fails (throws) or the agent stops.</summary>
+    private async Task PumpAsync(CancellationToken stop)
+    {
+        var inflight = new Queue<(ulong Seq, Task<PubAckResponse> Ack)>();
+        var batch = new List<V1.Detection>(ReadBatch);
+        var acked = Cursor;
+        var sent = acked;
+        var persisted = Stopwatch.GetTimestamp();
+        var healthy = false;
+        try
+        {
+            while (true)
+            {
+                batch.Clear();
+                // Never publish into a client that is reconnecting: it would buffer and replay out of order.
+                if (!_nats.IsConnected) throw new NatsException("not connected");
+                if (inflight.Count < _options.MaxInFlight && !stop.IsCancellationRequested)
+                {
+                    _journal.ReadAfter(sent, Math.Min(ReadBatch, _options.MaxInFlight - inflight.Count), batch);
+                    foreach (var d in batch)
+                    {
+                        inflight.Enqueue((d.Sequence, Publish(d)));
+                        sent = d.Sequence;
+                    }
+                }
+                if (inflight.Count == 0)
+                {
+                    Persist(acked);
+                    stop.ThrowIfCancellationRequested();
+                    await _journal.WaitForCommitAsync(sent, stop).ConfigureAwait(false);
+                    continue;
+                }
+                // Reap what has completed; wait for the oldest only when there is nothing new to send or the window is full.
+                var mustWait = batch.Count == 0 || inflight.Count >= _options.MaxInFlight;
+                while (inflight.TryPeek(out var head) && (mustWait || head.Ack.IsCompleted))
+                {
+                    // Bounded: a publish written just before a disconnect may never be answered.
+                    var ack = await head.Ack.WaitAsync(_options.AckTimeout, CancellationToken.None).ConfigureAwait(false);
+                    if (ack.Error is { } error)
+                        throw new NatsJSException($"stream refused detection {head.Seq}: {error.Description} ({error.ErrCode})");
+                    inflight.Dequeue();
+                    acked = head.Seq;
+                    mustWait = false;
+                    Interlocked.Increment(ref _published);
+                    _lastAckAt = DateTimeOffset.UtcNow;
+                    if (!healthy)
+                    {
+                        healthy = true;
+                        _lastError = "";
+                        _nats.OnHealthy();
+                    }
+                }
+                if (Stopwatch.GetElapsedTime(persisted) >= PersistEvery)
+                {
+                    Persist(acked);
+                    persisted = Stopwatch.GetTimestamp();
+                }
+            }
+        }
+        finally
+        {
+            Persist(acked);
+            // Let what is in flight settle before the republish from the cursor, so the old connection's last
+            // publishes are stored (or not) before the new one sends anything. A late ack changes nothing: the cursor
+            // only moves by contiguous acks, and the stream deduplicates the republish.
+            foreach (var (_, t) in inflight)
+            {
+                try { await t.WaitAsync(_options.AckTimeout, CancellationToken.None).ConfigureAwait(false); }
+                catch (Exception) { _ = t.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); }
+            }
+        }
+    }
+
+    private Task<PubAckResponse> Publish(V1.Detection d)
+    {
+        var headers = new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId(_journal.JournalId, d.Sequence) };
+        return _nats.JetStream.PublishAsync(_subject, d.ToByteArray(), opts: _pubOpts, headers: headers).AsTask();
+    }
+
+    private void Persist(ulong acked)
+    {
+        if (acked <= Cursor) return;
+        _journal.SetExportCursor(acked);
+        TaskCompletionSource signal;
+        lock (_stop)
+        {
+            signal = _caughtUp;
+            _caughtUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        signal.SetResult();
+    }
+
+    public void Contribute(AgentStatus status)
+    {
+        var range = _journal.Range;
+        var cursor = Cursor;
+        status.Export ??= new ExportStatus();
+        var e = status.Export;
+        e.Enabled = true;
+        e.Servers.Clear();
+        e.Servers.AddRange(_nats.Options.Servers);
+        e.Connected = _nats.IsConnected;
+        e.Stream = _nats.Options.Stream;
+        e.Subject = _subject;
+        e.AckedSequence = cursor;
+        e.Backlog = range.Last > cursor ? range.Last - Math.Max(cursor, range.First - 1) : 0;
+        e.LostToRetention = (ulong)_journal.ExportLost;
+        e.Published = (ulong)Published;
+        e.PublishErrors = (ulong)PublishErrors;
+        e.LastError = _lastError;
+        if (_lastAckAt is { } at) e.LastAckAt = Timestamp.FromDateTimeOffset(at);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

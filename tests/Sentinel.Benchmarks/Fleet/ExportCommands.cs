@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using Sentinel.Fleet;
+using Sentinel.Fleet.Export;
+using Sentinel.Server;
+using Sentinel.TestSupport;
+
+namespace Sentinel.Benchmarks.Fleet;
+
+/// <summary>The export benchmarks and the fleet load generator, as benchmark commands.</summary>
+internal static class ExportCommands
+{
+    /// <summary>
+    /// `fleet-load --nats URLS [--hosts 50] [--rate 1000] [--seconds 30] [--replicas 1] [--sync full|normal]`:
+    /// N synthetic hosts exporting through the agent's exporter at RATE detections/s each, for SECONDS (0 = until
+    /// Ctrl-C). Prints one progress line per second and the totals.
+    /// </summary>
+    public static int FleetLoad(string[] args)
+    {
+        var o = Args(args);
+        if (!o.TryGetValue("--nats", out var urls)) { Console.Error.WriteLine("fleet-load: --nats URL[,URL...] is required"); return 2; }
+        var hosts = int.Parse(o.GetValueOrDefault("--hosts", "50"));
+        var rate = double.Parse(o.GetValueOrDefault("--rate", "1000"));
+        var seconds = double.Parse(o.GetValueOrDefault("--seconds", "30"));
+        var replicas = int.Parse(o.GetValueOrDefault("--replicas", "1"));
+        var sync = Enum.Parse<JournalSync>(o.GetValueOrDefault("--sync", "normal"), ignoreCase: true);
+        return RunFleetLoad(urls, hosts, rate, seconds, replicas, sync).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunFleetLoad(string urls, int hosts, double rate, double seconds, int replicas, JournalSync sync)
+    {
+        var fleet = new FleetOptions { Servers = FleetOptions.ParseServers(urls) };
+        await using var load = await ExportLoadGenerator.StartAsync(hosts, fleet, new ExportOptions { Replicas = replicas }, sync);
+        using var stop = seconds > 0 ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds)) : new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        var emitting = load.EmitAtRateAsync(rate, stop.Token);
+        var clock = Stopwatch.StartNew();
+        while (!stop.IsCancellationRequested)
+        {
+            try { await Task.Delay(1000, stop.Token); } catch (OperationCanceledException) { }
+            var committed = load.Hosts.Sum(h => (long)h.Journal.Range.Last);
+            var acked = load.Hosts.Sum(h => (long)h.Exporter!.Cursor);
+            Console.WriteLine($"fleet-load: {clock.Elapsed.TotalSeconds:0}s {hosts} hosts committed={committed} exported={acked} ({acked / clock.Elapsed.TotalSeconds:0}/s)");
+        }
+        await emitting;
+        var last = load.Hosts.Min(h => h.Journal.Range.Last);
+        await load.WaitExportedAsync(last, TimeSpan.FromMinutes(2));
+        Console.WriteLine($"fleet-load: done, {load.Hosts.Sum(h => (long)h.Journal.Range.Last)} detections from {hosts} hosts on the stream");
+        return 0;
+    }
+
+    /// <summary>
+    /// `export-rate [--count 20000] [--sync full]`: one agent's export rate to one node and to an R3 cluster, against
+    /// the journal's commit rate alone, in the same run. Each figure: COUNT detections handed to the journal at once;
+    /// commit-only = COUNT / time until all are committed with no exporter; export = COUNT / time until the export
+    /// cursor (the stream's acks) reaches the last one, with the exporter running alongside the commits.
+    /// </summary>
+    public static int ExportRate(string[] args)
+    {
+        var o = Args(args);
+        var count = int.Parse(o.GetValueOrDefault("--count", "20000"));
+        var rounds = int.Parse(o.GetValueOrDefault("--rounds", "3"));
+        var sync = Enum.Parse<JournalSync>(o.GetValueOrDefault("--sync", "full"), ignoreCase: true);
+        return RunExportRate(count, rounds, sync).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunExportRate(int count, int rounds, JournalSync sync)
+    {
+        using var single = await NatsServers.StartSingleAsync();
+        using var cluster = await NatsServers.StartClusterAsync();
+        Console.WriteLine($"export-rate: {count} detections per round, {rounds} rounds, journal sync {sync}; best round shown, detections/s");
+        var baseline = await MeasureAsync(null, 1, count, rounds, sync);
+        var one = await MeasureAsync(single.Urls, 1, count, rounds, sync);
+        var r3 = await MeasureAsync(cluster.Urls, 3, count, rounds, sync);
+        Console.WriteLine($"| journal commit alone | {baseline.Commit:0} | 1.00 |");
+        Console.WriteLine($"| commit, exporting to 1 node | {one.Commit:0} | {one.Commit / baseline.Commit:0.00} |");
+        Console.WriteLine($"| export to 1 node (acked) | {one.Export:0} | {one.Export / baseline.Commit:0.00} |");
+        Console.WriteLine($"| commit, exporting to R3 cluster | {r3.Commit:0} | {r3.Commit / baseline.Commit:0.00} |");
+        Console.WriteLine($"| export to R3 cluster (acked) | {r3.Export:0} | {r3.Export / baseline.Commit:0.00} |");
+        return 0;
+    }
+
+    private static async Task<(double Commit, double Export)> MeasureAsync(string? urls, int replicas, int count, int rounds, JournalSync sync)
+    {
+        var fleet = urls is null ? null : new FleetOptions { Servers = FleetOptions.ParseServers(urls), Stream = $"BENCH_R{replicas}" };
+        await using var load = await ExportLoadGenerator.StartAsync(1, fleet, new ExportOptions { Replicas = replicas }, sync, $"bench-r{replicas}");
+        var host = load.Hosts[0];
+        // Warm-up: connection, stream creation, JIT.
+        load.Emit(1000);
+        await load.WaitCommittedAsync(1000);
+        if (fleet is not null) await load.WaitExportedAsync(1000, TimeSpan.FromMinutes(1));
+        double bestCommit = 0, bestExport = 0;
+        for (var round = 0; round < rounds; round++)
+        {
+            var target = host.Journal.Range.Last + (ulong)count;
+            var clock = Stopwatch.StartNew();
+            load.Emit(count, round * (long)count);
+            await load.WaitCommittedAsync(target);
+            var commit = clock.Elapsed;
+            if (fleet is not null) await load.WaitExportedAsync(target, TimeSpan.FromMinutes(5));
+            var export = clock.Elapsed;
+            bestCommit = Math.Max(bestCommit, count / commit.TotalSeconds);
+            bestExport = Math.Max(bestExport, count / export.TotalSeconds);
+            Console.WriteLine($"  {(urls is null ? "commit only" : $"R{replicas}")} round {round + 1}: committed in {commit.TotalMilliseconds:0} ms" +
+                              (fleet is null ? "" : $", exported (acked) in {export.TotalMilliseconds:0} ms, lag after commit {(export - commit).TotalMilliseconds:0} ms"));
+        }
+        return (bestCommit, fleet is null ? 0 : bestExport);
+    }
+
+    private static Dictionary<string, string> Args(string[] args)
+    {
+        var o = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2) o[args[i]] = args[i + 1];
+        return o;
+    }
+}
