@@ -30,12 +30,15 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
     private readonly Dictionary<string, Agent> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Raised> _raised = new(StringComparer.Ordinal);
     private volatile bool _heartbeatsCaughtUp, _fleetEventsCaughtUp;
-    private long _skippedHeartbeats, _raisedCount;
+    private long _skippedHeartbeats, _raisedCount, _checks;
 
     public long SkippedHeartbeats => Interlocked.Read(ref _skippedHeartbeats);
 
     /// <summary>Fleet events this gateway published (its duplicates included: the stream stored those once).</summary>
     public long RaisedCount => Interlocked.Read(ref _raisedCount);
+
+    /// <summary>Completed silence checks (each after both streams were read): a test's "the gateway has looked".</summary>
+    public long Checks => Interlocked.Read(ref _checks);
 
     /// <summary>True once the stored heartbeats and fleet events have been read: only then does the gateway raise anything.</summary>
     public bool Ready => _heartbeatsCaughtUp && _fleetEventsCaughtUp;
@@ -66,12 +69,9 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
     private async Task FollowHeartbeatsAsync(CancellationToken cancellationToken)
     {
         await EnsureHeartbeatStreamAsync(cancellationToken).ConfigureAwait(false);
-        var opts = new NatsJSOrderedConsumerOpts
-        {
-            DeliverPolicy = ConsumerConfigDeliverPolicy.LastPerSubject, FilterSubjects = [FleetSubjects.AllHeartbeats],
-        };
-        await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, GatewayOptions.HeartbeatStream, opts, 256, follow: true,
-                           () => _heartbeatsCaughtUp = true, cancellationToken).ConfigureAwait(false))
+        var start = new TailStart(FleetSubjects.AllHeartbeats, 0, LastPerSubject: true);
+        await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, GatewayOptions.HeartbeatStream, start, 256, follow: true,
+                           () => _heartbeatsCaughtUp = true, logger, cancellationToken).ConfigureAwait(false))
         {
             var host = FleetSubjects.HostOf(msg.Subject);
             Heartbeat? hb = null;
@@ -122,9 +122,9 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
     {
         if (await nats.DetectionsStreamAsync(cancellationToken).ConfigureAwait(false) is null)
             throw new FleetStreamMissingException(nats.Options.Stream);
-        var opts = new NatsJSOrderedConsumerOpts { FilterSubjects = [FleetSubjects.Detections(FleetSubjects.FleetHostId)] };
-        await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, nats.Options.Stream, opts, 256, follow: true,
-                           () => _fleetEventsCaughtUp = true, cancellationToken).ConfigureAwait(false))
+        var start = new TailStart(FleetSubjects.Detections(FleetSubjects.FleetHostId), 0);
+        await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, nats.Options.Stream, start, 256, follow: true,
+                           () => _fleetEventsCaughtUp = true, logger, cancellationToken).ConfigureAwait(false))
         {
             if (msg.Subject != FleetSubjects.Detections(FleetSubjects.FleetHostId) || msg.Data is not { } data) continue;
             Detection d;
@@ -166,6 +166,7 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
                         logger.LogWarning("cannot publish {RuleId} for {Host} yet: {Error}", detection.RuleId, host, ex.Message);
                     }
                 }
+                Interlocked.Increment(ref _checks);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

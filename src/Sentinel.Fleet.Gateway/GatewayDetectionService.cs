@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -21,7 +22,8 @@ public sealed class GatewayDetectionService(
     AgentRegistry agents,
     StreamClientRegistry clients,
     AgentStatusBuilder status,
-    IHostApplicationLifetime lifetime) : DetectionService.DetectionServiceBase
+    IHostApplicationLifetime lifetime,
+    ILogger<GatewayDetectionService> logger) : DetectionService.DetectionServiceBase
 {
     private const int MaxRuleIdLength = 256;
     private const int MaxHostIds = 1024;
@@ -48,15 +50,10 @@ public sealed class GatewayDetectionService(
 
             // One host is filtered by NATS; several are filtered here (nats-server 2.9 takes one filter subject).
             var subject = hosts is { Count: 1 } ? FleetSubjects.Detections(hosts.First()) : FleetSubjects.AllDetections;
-            var opts = new NatsJSOrderedConsumerOpts
-            {
-                FilterSubjects = [subject],
-                DeliverPolicy = request.AfterSequence == 0 ? ConsumerConfigDeliverPolicy.All : ConsumerConfigDeliverPolicy.ByStartSequence,
-                OptStartSeq = request.AfterSequence == 0 ? 0 : request.AfterSequence + 1,
-            };
             var cursor = request.AfterSequence;
             var lastPruneCheck = DateTime.MinValue;
-            await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, options.Fleet.Stream, opts, options.ClientBatch, request.Follow, null, token)
+            await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, options.Fleet.Stream, new TailStart(subject, request.AfterSequence),
+                               options.ClientBatch, request.Follow, null, logger, token)
                                .ConfigureAwait(false))
             {
                 if (msg.Metadata is not { } meta) continue;
