@@ -216,8 +216,9 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
             {
                 return;
             }
-            catch (Exception ex) when (ex is NatsException or NatsJSException or FleetStreamMissingException or OperationCanceledException)
+            catch (Exception ex)
             {
+                // Whatever NATS or a stream does, the follower starts again: the gateway never stops over it.
                 // Said once per distinct error, not once per retry.
                 if (ex.Message != lastError) logger.LogWarning("reading {What}: {Error}; retrying", what, ex.Message);
                 lastError = ex.Message;
