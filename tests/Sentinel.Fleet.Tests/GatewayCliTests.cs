@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using Process = System.Diagnostics.Process;
 using System.Text.Json.Nodes;
 using Sentinel.TestSupport;
 using Sentinel.V1;
@@ -60,12 +58,9 @@ public sealed class GatewayCliTests
         Assert.Equal(0, gateway.WaitForExit(TimeSpan.FromSeconds(30)));
     }
 
-    private static readonly string NodeClientDir = Path.Combine(AppContext.BaseDirectory, "node-client");
-
     [Fact]
     public async Task A_grpc_js_client_streams_and_resumes_from_a_gateway()
     {
-        await EnsureNodeClientAsync();
         using var servers = await NatsServers.StartSingleAsync();
         await using var agents = await FakeAgents.ConnectAsync(servers.Urls);
         for (var i = 0; i < 5; i++) await agents.PublishAsync("h" + (i % 2), "SNT-0001");
@@ -73,40 +68,14 @@ public sealed class GatewayCliTests
         await using var gateway = await GatewayHarness.StartAsync(servers.Urls);
         var address = new Uri(gateway.Address).Authority;
 
-        var all = await RunNodeAsync(address, "0");
+        var all = await NodeGrpcClient.StreamAsync(address, "0");
         Assert.Equal("status 0", all[^1]);
         var detections = all[..^1].Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Equal(Enumerable.Range(1, 10).Select(i => i.ToString()), detections.Select(d => (string)d["sequence"]!));
         Assert.Equal("SEVERITY_CRITICAL", (string)detections[9]["severity"]!);
         Assert.Equal(4242, (int)detections[0]["pid"]!);
-        var resumed = await RunNodeAsync(address, "7", "SNT-0002");
+        var resumed = await NodeGrpcClient.StreamAsync(address, "7", "SNT-0002");
         Assert.Equal(["8", "9", "10"], resumed[..^1].Select(l => (string)JsonNode.Parse(l)!["sequence"]!));
-        Assert.Equal("status 11", (await RunNodeAsync(address, "99"))[^1]); // OUT_OF_RANGE
-    }
-
-    private static async Task<string[]> RunNodeAsync(string address, params string[] args)
-    {
-        var (exit, output) = await ExecAsync("node", NodeClientDir, ["stream.js", Path.Combine(RepoPaths.Root, "proto"), address, .. args]);
-        Assert.True(exit == 0, output);
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-    }
-
-    private static async Task EnsureNodeClientAsync()
-    {
-        if (Directory.Exists(Path.Combine(NodeClientDir, "node_modules", "@grpc", "grpc-js"))) return;
-        var (exit, output) = await ExecAsync("npm", NodeClientDir, ["ci", "--no-audit", "--no-fund"]);
-        Assert.True(exit == 0, "npm ci failed (node and npm are needed for this test): " + output);
-    }
-
-    private static async Task<(int Exit, string Output)> ExecAsync(string file, string dir, string[] args)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        Assert.Equal("status 11", (await NodeGrpcClient.StreamAsync(address, "99"))[^1]); // OUT_OF_RANGE
     }
 }

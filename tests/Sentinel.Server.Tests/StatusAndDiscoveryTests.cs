@@ -109,7 +109,7 @@ public sealed class StatusAndDiscoveryTests
         var files = responses[1].FileDescriptorResponse.FileDescriptorProto
             .Select(b => Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(b)).ToList();
         var service = files.SelectMany(f => f.Service).Single(s => s.Name == "DetectionService");
-        Assert.Equal(["StreamDetections", "StreamEvents", "ListRules", "GetStatus"], service.Method.Select(m => m.Name));
+        Assert.Equal(["StreamDetections", "StreamEvents", "ListRules", "GetStatus", "ListAgents"], service.Method.Select(m => m.Name));
     }
 
     [Fact]
