@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Process = System.Diagnostics.Process;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
