@@ -29,6 +29,7 @@ public sealed class GatewayDetectionService(
     private const int MaxHostIds = 1024;
     private static readonly TimeSpan PruneCheckPeriod = TimeSpan.FromSeconds(1);
     private static readonly WriteOptions BufferHint = new(WriteFlags.BufferHint);
+    private const int FlushEvery = 64;
 
     public override async Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<Detection> responseStream, ServerCallContext context)
     {
@@ -51,6 +52,7 @@ public sealed class GatewayDetectionService(
             // One host is filtered by NATS; several are filtered here (nats-server 2.9 takes one filter subject).
             var subject = hosts is { Count: 1 } ? FleetSubjects.Detections(hosts.First()) : FleetSubjects.AllDetections;
             var cursor = request.AfterSequence;
+            var unflushed = 0;
             var lastPruneCheck = DateTime.MinValue;
             await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, options.Fleet.Stream, new TailStart(subject, request.AfterSequence),
                                options.ClientBatch, request.Follow, null, logger, token)
@@ -71,8 +73,9 @@ public sealed class GatewayDetectionService(
                 var d = decoder.Decode(msg, sequence);
                 if (d is not null && filter(d))
                 {
-                    // Batch writes while NATS has more for this client: one flush per burst, not per detection.
-                    responseStream.WriteOptions = passAll && meta.NumPending > 0 && sequence < end ? BufferHint : null;
+                    // Batch writes while NATS has more for this client, flushing every FlushEvery: a buffered write is
+                    // held in the response pipe without backpressure, so an unflushed run would grow with the stream.
+                    responseStream.WriteOptions = passAll && meta.NumPending > 0 && sequence < end && ++unflushed % FlushEvery != 0 ? BufferHint : null;
                     await responseStream.WriteAsync(d, token).ConfigureAwait(false);
                     client.AddSent();
                     client.SetLastSequence(sequence);
