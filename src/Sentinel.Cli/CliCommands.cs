@@ -15,5 +15,6 @@ internal static class CliCommands
         StreamCommand.Create(),
         StatusCommand.Create(),
         SimulateCommand.Create(),
+        FleetCommands.Create(),
     ];
 }

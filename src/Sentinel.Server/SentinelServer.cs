@@ -32,6 +32,27 @@ public static class SentinelServer
     /// <summary>Validates <paramref name="options"/> (throws <see cref="ServerConfigurationException"/>) and registers everything.</summary>
     public static void ConfigureServices(WebApplicationBuilder builder, ServerOptions options)
     {
+        ConfigureTransport(builder, options);
+        var services = builder.Services;
+        services.AddSingleton<SentinelMetrics>();
+        services.AddSingleton<DetectionJournal>();
+        services.AddSingleton<IDetectionSink>(sp => sp.GetRequiredService<DetectionJournal>());
+        // Started first among ours and stopped last: the journal commits what the pipeline drains at shutdown.
+        services.AddHostedService(sp => sp.GetRequiredService<DetectionJournal>());
+        services.AddSingleton<EventBroadcaster>();
+        services.AddSingleton<IEventObserver>(sp => sp.GetRequiredService<EventBroadcaster>());
+        services.AddSingleton<IAgentStatusContributor, JournalStatusContributor>();
+        services.AddSingleton<IAgentStatusContributor, PipelineStatusContributor>();
+        services.AddHealthChecks().AddCheck<JournalHealthCheck>("journal");
+    }
+
+    /// <summary>
+    /// The transport shared by the agent and the fleet gateway: the listeners (TCP or unix socket, TLS, the
+    /// metrics listener), client authentication, gRPC with health and reflection, the stream client registry and
+    /// the status builder. No journal: whoever serves DetectionService registers its own data.
+    /// </summary>
+    public static void ConfigureTransport(WebApplicationBuilder builder, ServerOptions options)
+    {
         options.Validate();
         var listen = ListenAddress.Parse(options.Listen);
         var metricsListen = options.MetricsListen is null ? null : ListenAddress.Parse(options.MetricsListen);
@@ -73,17 +94,8 @@ public static class SentinelServer
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(authenticator);
-        services.AddSingleton<SentinelMetrics>();
-        services.AddSingleton<DetectionJournal>();
-        services.AddSingleton<IDetectionSink>(sp => sp.GetRequiredService<DetectionJournal>());
-        // Started first among ours and stopped last: the journal commits what the pipeline drains at shutdown.
-        services.AddHostedService(sp => sp.GetRequiredService<DetectionJournal>());
         services.AddSingleton<StreamClientRegistry>();
-        services.AddSingleton<EventBroadcaster>();
-        services.AddSingleton<IEventObserver>(sp => sp.GetRequiredService<EventBroadcaster>());
         services.AddSingleton<AgentStatusBuilder>();
-        services.AddSingleton<IAgentStatusContributor, JournalStatusContributor>();
-        services.AddSingleton<IAgentStatusContributor, PipelineStatusContributor>();
         services.AddSingleton<IAgentStatusContributor>(sp => sp.GetRequiredService<StreamClientRegistry>());
 
         services.AddGrpc(o =>
@@ -94,8 +106,7 @@ public static class SentinelServer
         });
         services.TryAddSingleton<AuthInterceptor>();
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks()
-            .AddCheck<JournalHealthCheck>("journal");
+        services.AddGrpcHealthChecks();
         if (listen.SocketPath is { } socket)
             services.AddHostedService(sp => new UnixSocketPermissions(socket, sp.GetRequiredService<IHostApplicationLifetime>()));
     }
@@ -104,6 +115,14 @@ public static class SentinelServer
     {
         var metrics = app.Services.GetRequiredService<SentinelMetrics>();
         metrics.Attach(app.Services);
+        MapTransport(app);
+        app.MapGrpcService<DetectionGrpcService>();
+        app.MapMetrics("/metrics", metrics.Registry);
+    }
+
+    /// <summary>The endpoints of <see cref="ConfigureTransport"/>: the listener split, health and reflection.</summary>
+    public static void MapTransport(WebApplication app)
+    {
         // /metrics is served on the metrics listener only, and nothing else is.
         app.Use((context, next) =>
         {
@@ -115,10 +134,8 @@ public static class SentinelServer
             }
             return next(context);
         });
-        app.MapGrpcService<DetectionGrpcService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
-        app.MapMetrics("/metrics", metrics.Registry);
     }
 
     /// <summary>The addresses Kestrel bound, with a port 0 resolved, e.g. "http://127.0.0.1:50551"; empty before start.</summary>

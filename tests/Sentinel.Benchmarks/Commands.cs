@@ -11,6 +11,7 @@ internal static class Commands
         ["proctree-forkstorm"] = ProcessTree.ProcessTreeCommands.ForkStorm,
         ["export-rate"] = Fleet.ExportCommands.ExportRate,
         ["fleet-load"] = Fleet.ExportCommands.FleetLoad,
+        ["fleet-gateway"] = Fleet.GatewayBenchmarks.Run,
     };
 
     public static bool TryRun(string[] args, out int exitCode)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Sentinel.TestSupport;
 
@@ -7,12 +6,9 @@ namespace Sentinel.Server.Tests;
 /// <summary>A client that is not ours: Node's @grpc/grpc-js loading proto/ as published.</summary>
 public sealed class IndependentClientTests
 {
-    private static readonly string ClientDir = Path.Combine(AppContext.BaseDirectory, "node-client");
-
     [Fact]
     public async Task A_grpc_js_client_streams_and_resumes_detections_from_the_published_protos()
     {
-        await EnsureNodeClientAsync();
         await using var server = await ServerHarness.StartAsync();
         await server.EmitAsync(5, "SNT-0001");
         await server.EmitAsync(5, "SNT-0002", Events.Severity.Critical);
@@ -33,31 +29,6 @@ public sealed class IndependentClientTests
         Assert.Equal("status 3", (await RunAsync(server, "0", "SNT-4040"))[^1]);
     }
 
-    private static async Task<string[]> RunAsync(ServerHarness server, params string[] args)
-    {
-        var address = new Uri(server.Address).Authority;
-        var (exit, output) = await ExecAsync("node", ClientDir, ["stream.js", Path.Combine(RepoPaths.Root, "proto"), address, .. args]);
-        Assert.True(exit == 0, output);
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-    }
-
-    /// <summary>Installs the pinned client packages once per build output (npm ci from the lock file).</summary>
-    private static async Task EnsureNodeClientAsync()
-    {
-        if (Directory.Exists(Path.Combine(ClientDir, "node_modules", "@grpc", "grpc-js"))) return;
-        var (exit, output) = await ExecAsync("npm", ClientDir, ["ci", "--no-audit", "--no-fund"]);
-        Assert.True(exit == 0, "npm ci failed (node and npm are needed for this test): " + output);
-    }
-
-    private static async Task<(int Exit, string Output)> ExecAsync(string file, string dir, string[] args)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
-    }
+    private static Task<string[]> RunAsync(ServerHarness server, params string[] args) =>
+        NodeGrpcClient.StreamAsync(new Uri(server.Address).Authority, args);
 }

@@ -69,7 +69,7 @@ internal static class StatusCommand
         return w.ToString();
     }
 
-    private static void Table(TextWriter w, string[] header, IEnumerable<string[]> rows, string empty)
+    internal static void Table(TextWriter w, string[] header, IEnumerable<string[]> rows, string empty)
     {
         var all = rows.ToList();
         if (all.Count == 0) { w.WriteLine(empty); return; }

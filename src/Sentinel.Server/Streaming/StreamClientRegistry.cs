@@ -22,9 +22,9 @@ public sealed class StreamClientEntry
     public long Dropped => Interlocked.Read(ref _dropped);
     public ulong LastSequence => (ulong)Interlocked.Read(ref _lastSequence);
 
-    internal void AddSent(int count = 1) => Interlocked.Add(ref _sent, count);
+    public void AddSent(int count = 1) => Interlocked.Add(ref _sent, count);
     internal void AddDropped() => Interlocked.Increment(ref _dropped);
-    internal void SetLastSequence(ulong sequence) => Interlocked.Exchange(ref _lastSequence, (long)sequence);
+    public void SetLastSequence(ulong sequence) => Interlocked.Exchange(ref _lastSequence, (long)sequence);
 
     public V1.StreamClient ToProto() => new()
     {

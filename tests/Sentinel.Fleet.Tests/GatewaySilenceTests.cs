@@ -1,0 +1,99 @@
+using Sentinel.Fleet.Gateway;
+using Sentinel.TestSupport;
+using Sentinel.V1;
+
+namespace Sentinel.Fleet.Tests;
+
+/// <summary>Liveness: heartbeats in, ListAgents out, and SNT-F001/F002 raised once by any number of gateways.</summary>
+public sealed class GatewaySilenceTests
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task A_silent_agent_raises_F001_at_3_intervals_and_F002_when_back_stored_once_with_two_gateways()
+    {
+        using var servers = await NatsServers.StartSingleAsync();
+        await using var agents = await FakeAgents.ConnectAsync(servers.Urls);
+        await agents.PublishAsync("h1");
+        await using var a = await GatewayHarness.StartAsync(servers.Urls);
+        await using var b = await GatewayHarness.StartAsync(servers.Urls);
+        var fleet = a.ReadAsync(new StreamDetectionsRequest { HostIds = { FleetSubjects.FleetHostId }, Follow = true }, count: 2);
+
+        using (var beating = new CancellationTokenSource())
+        {
+            var beat = agents.BeatAsync("h1", Interval, beating.Token);
+            await Wait.UntilAsync(async () => (await a.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Any(x => x.HostId == "h1"), "h1 in ListAgents");
+            Assert.False((await a.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent);
+            await beating.CancelAsync(); // the agent is killed: no more heartbeats
+            await beat;
+        }
+        await Wait.UntilAsync(async () => (await b.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h1 silent on gateway B");
+        var lastSeen = (await b.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().LastSeen.ToDateTimeOffset();
+
+        // The agent restarts and beats again: "agent back".
+        using (var beating = new CancellationTokenSource())
+        {
+            var beat = agents.BeatAsync("h1", Interval, beating.Token);
+            var events = await fleet;
+            await beating.CancelAsync();
+            await beat;
+
+            var silent = events[0];
+            Assert.Equal(FleetEvents.SilentRuleId, silent.RuleId);
+            Assert.Equal(Severity.High, silent.Severity);
+            Assert.Equal(FleetSubjects.FleetHostId, silent.HostId);
+            Assert.Equal("h1", silent.Fields[FleetEvents.HostField]);
+            Assert.Equal("h1", silent.Host);
+            Assert.Contains("agent h1 went silent: no heartbeat for 3s (3 intervals of 1s)", silent.Message);
+            // Raised for the deadline: exactly 3 intervals after the last stored heartbeat.
+            Assert.Equal(lastSeen + 3 * Interval, silent.Time.ToDateTimeOffset());
+            Assert.Equal(FleetEvents.BackRuleId, events[1].RuleId);
+            Assert.Contains("agent h1 is back", events[1].Message);
+        }
+
+        // Both gateways raised both events (or saw the other's): the stream holds each once.
+        await Wait.UntilAsync(async () => !(await a.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent
+                                          && !(await b.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h1 ok on both");
+        var stored = await agents.StoredAsync(FleetSubjects.Detections(FleetSubjects.FleetHostId));
+        Assert.Equal([FleetEvents.SilentRuleId, FleetEvents.BackRuleId], stored.Select(d => d.RuleId));
+
+        // A gateway started later reads what was raised and raises nothing again.
+        await using var late = await GatewayHarness.StartAsync(servers.Urls);
+        await Wait.UntilAsync(() => Task.FromResult(late.Agents.Checks >= 3), "the late gateway to check");
+        Assert.Equal(0, late.Agents.RaisedCount);
+        Assert.Equal(2, (await agents.StoredAsync(FleetSubjects.Detections(FleetSubjects.FleetHostId))).Count);
+    }
+
+    [Fact]
+    public async Task ListAgents_reports_each_heartbeat_and_an_orderly_stop_is_not_silence()
+    {
+        using var servers = await NatsServers.StartSingleAsync();
+        await using var agents = await FakeAgents.ConnectAsync(servers.Urls);
+        var quick = TimeSpan.FromMilliseconds(200);
+        await agents.HeartbeatAsync("stopped-host", quick, stopping: true);
+        await agents.HeartbeatAsync("dead-host", quick);
+        await agents.HeartbeatAsync("h9", TimeSpan.FromMinutes(10), version: "9.9.9");
+        await using var gateway = await GatewayHarness.StartAsync(servers.Urls);
+
+        await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Any(x => x is { HostId: "dead-host", Silent: true }),
+            "dead-host silent");
+        var list = (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents;
+        Assert.Equal(["dead-host", "h9", "stopped-host"], list.Select(x => x.HostId));
+        Assert.False(list.Single(x => x.HostId == "stopped-host").Silent);
+        var h9 = list.Single(x => x.HostId == "h9");
+        Assert.False(h9.Silent);
+        Assert.Equal("9.9.9", h9.LastHeartbeat.Version);
+        Assert.Equal("dir", h9.LastHeartbeat.RulePackVersion);
+        Assert.StartsWith("ab12cd34", h9.LastHeartbeat.RulePackHash);
+        Assert.Equal(7UL, h9.LastHeartbeat.Counters.LostInKernel);
+        Assert.Equal(2UL, h9.LastHeartbeat.ExportLostToRetention);
+        Assert.True(DateTimeOffset.UtcNow - h9.LastSeen.ToDateTimeOffset() < TimeSpan.FromMinutes(5));
+
+        // A heartbeat that is not one is skipped and counted.
+        await agents.PublishRawAsync(FleetSubjects.Heartbeat("junk"), "garbage!"u8.ToArray());
+        await Wait.UntilAsync(async () => (await gateway.Client.GetStatusAsync(new GetStatusRequest())).Gateway.SkippedHeartbeats == 1, "the junk heartbeat counted");
+        var status = (await gateway.Client.GetStatusAsync(new GetStatusRequest())).Gateway;
+        Assert.Equal(3U, status.Agents);
+        Assert.Equal(1U, status.SilentAgents);
+    }
+}
