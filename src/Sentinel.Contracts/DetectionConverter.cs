@@ -23,6 +23,8 @@ public static class DetectionConverter
         proto.MitreTechniques.Add(d.Rule.MitreTechniques);
         proto.Tags.Add(d.Rule.Tags);
         foreach (var (key, value) in d.Fields) proto.Fields[key] = value;
+        if (d.Remediation is { } r)
+            proto.Remediation = new V1.Remediation { Action = r.Action, Result = r.Result, Path = r.Path, Detail = r.Detail };
         return proto;
     }
 
@@ -44,6 +46,7 @@ public static class DetectionConverter
             Message = proto.Message,
             Fields = new Dictionary<string, string>(proto.Fields),
             Event = evt,
+            Remediation = proto.Remediation is { } r ? new Remediation(r.Action, r.Result, r.Path, r.Detail) : null,
         };
     }
 }

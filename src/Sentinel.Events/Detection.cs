@@ -24,6 +24,8 @@ public sealed record RuleInfo
     public IReadOnlyList<string> Events { get; init; } = [];
     /// <summary>The .csx file the rule came from.</summary>
     public string File { get; init; } = "";
+    /// <summary>The in-kernel response the rule asks for, if any (acted on only under `run --enforce`).</summary>
+    public RuleResponse? Response { get; init; }
 }
 
 /// <summary>A rule firing on one event. <see cref="Sequence"/> is 0 until the journal assigns it.</summary>
@@ -37,4 +39,6 @@ public sealed record Detection
     public IReadOnlyDictionary<string, string> Fields { get; init; } = new Dictionary<string, string>();
     /// <summary>A detached snapshot of the triggering event.</summary>
     public required MovePagesEvent Event { get; init; }
+    /// <summary>Set when the detection reports an in-kernel response (a kill, a signal, or a "would kill").</summary>
+    public Remediation? Remediation { get; init; }
 }

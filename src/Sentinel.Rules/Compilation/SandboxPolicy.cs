@@ -51,6 +51,9 @@ internal static class SandboxPolicy
         // The rule API.
         "Sentinel.Rules.Rule", "Sentinel.Rules.Findings", "Sentinel.Rules.RuleParameters",
         "Sentinel.Rules.HostInfo", "Sentinel.Rules.SlidingWindow`1",
+        // The response API (kernel policies and verdicts).
+        "Sentinel.Events.RuleResponse", "Sentinel.Events.KernelPolicy", "Sentinel.Events.ResponseAction",
+        "Sentinel.Events.CallTarget", "Sentinel.Events.CallerNamespace",
     };
 
     private static readonly string[] AllowedTypePrefixes =
