@@ -234,6 +234,16 @@ public sealed unsafe class KernelResponder : IDisposable
         return true;
     }
 
+    /// <summary>For tests: rewrites a mark's start time, as if its process had died and the pid been reused.</summary>
+    internal void ForgeVerdictStart(int pid, ulong startTicks)
+    {
+        var key = (uint)pid;
+        VerdictEntry verdict;
+        Check(Libbpf.bpf_map_lookup_elem(_verdictsFd, &key, &verdict), "verdict");
+        verdict.StartTicks = startTicks;
+        Check(Libbpf.bpf_map_update_elem(_verdictsFd, &key, &verdict, 0), "verdict");
+    }
+
     private static void Check(int rc, string what)
     {
         if (rc != 0) throw new BpfException($"updating the response {what} map: {Libbpf.ErrorMessage(rc)}");

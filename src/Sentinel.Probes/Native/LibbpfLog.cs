@@ -26,7 +26,7 @@ public static unsafe class LibbpfLog
     {
         try
         {
-            const int size = 2048;
+            const int size = 16384; // a verifier log names the refused instruction at its end
             var buffer = stackalloc byte[size];
             // va_list decays to a pointer on x86_64 and arm64, so it passes straight through to vsnprintf.
             var length = LibC.vsnprintf(buffer, size, (byte*)format, args);
