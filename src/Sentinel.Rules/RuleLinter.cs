@@ -13,6 +13,7 @@ public static class RuleLinter
         var factory = new RuleFactory(new RuleEngineOptions { UseCache = false }, FixtureRunner.FixtureHost, NullLogger.Instance);
         var diagnostics = new List<RuleDiagnostic>();
         factory.Load(factory.Compile(Path.GetFullPath(file)), diagnostics)?.Unload();
+        diagnostics.AddRange(KernelPolicyLint.Check(Path.GetFullPath(file)));
         return diagnostics;
     }
 }
