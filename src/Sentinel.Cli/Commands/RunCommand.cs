@@ -54,6 +54,7 @@ internal static class RunCommand
             rules, noRules, format, eventsOut, listen, noServer, journal, retentionDays, retentionMb, metrics,
             tlsCert, tlsKey, clientCa, token, syslog, CaptureCommands.Strategy, CaptureCommands.Verbose,
         };
+        foreach (var option in EnforceOptions.All) command.Options.Add(option);
         command.SetAction(async parse =>
         {
             var formatName = parse.GetValue(format)!;
@@ -81,6 +82,7 @@ internal static class RunCommand
                 Verbose = verbose,
                 Rules = engine,
                 Server = server,
+                Response = EnforceOptions.Parse(parse),
             };
             if (parse.GetValue(eventsOut) is { } path)
                 settings.Observers.Add(new JsonLinesEventWriter(path));
