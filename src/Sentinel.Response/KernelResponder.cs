@@ -151,9 +151,9 @@ public sealed unsafe class KernelResponder : IDisposable
         };
         WriteConfig();
         var commFd = _object.MapFd("allow_comm");
+        var key = stackalloc byte[16];
         foreach (var comm in _options.AllowComms)
         {
-            var key = stackalloc byte[16];
             new Span<byte>(key, 16).Clear();
             var bytes = Encoding.UTF8.GetBytes(comm);
             if (bytes.Length is 0 or > 15) throw new ArgumentException($"allowlisted comm '{comm}' must be 1 to 15 bytes");

@@ -70,7 +70,9 @@ public sealed class ResponseCoordinator : IDetectionSink, IDisposable
     public void OnDetection(Detection detection)
     {
         if (detection.Remediation is not null || detection.Rule.Response is not { OnDetection: true } response) return;
-        if (!_responder.Mark(detection.Event.Pid, response.Action, detection.Rule.Id))
+        if (_responder.Mark(detection.Event.Pid, response.Action, detection.Rule.Id))
+            _logger.LogInformation("{Rule}: marked pid {Pid} for {Action} at its next move_pages", detection.Rule.Id, detection.Event.Pid, response.Action);
+        else
             _logger.LogInformation("{Rule}: pid {Pid} exited before it could be marked", detection.Rule.Id, detection.Event.Pid);
     }
 
