@@ -8,6 +8,7 @@ internal static class Commands
         ["probe-overhead"] = Capture.ProbeOverhead.Run,
         ["proctree-memory"] = ProcessTree.ProcessTreeCommands.Memory,
         ["proctree-forkstorm"] = ProcessTree.ProcessTreeCommands.ForkStorm,
+        ["response-overhead"] = Response.ResponseOverhead.Run,
     };
 
     public static bool TryRun(string[] args, out int exitCode)
