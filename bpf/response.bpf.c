@@ -89,6 +89,16 @@ struct hit {
 	__u8 source;
 };
 
+/* The caller's comm, fetched only when a policy tests it or a response is reported. */
+static __always_inline const char *caller_comm(char *comm, bool *have)
+{
+	if (!*have) {
+		bpf_get_current_comm(comm, SNT_RESP_COMM_LEN);
+		*have = true;
+	}
+	return comm;
+}
+
 static __always_inline bool comm_equal(const char *a, const char *b)
 {
 	return *(const __u64 *)a == *(const __u64 *)b && *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
@@ -96,7 +106,7 @@ static __always_inline bool comm_equal(const char *a, const char *b)
 
 static __always_inline bool policy_matches(const struct snt_policy *p, const struct call *c, __u32 tgid,
 					   struct task_struct *task, const struct snt_resp_config *cfg,
-					   const char *comm)
+					   char *comm, bool *have_comm)
 {
 	__u32 f = p->fields;
 	if ((f & SNT_PF_FLAGS) && ((__u32)c->flags & p->flags_all) != p->flags_all)
@@ -128,7 +138,7 @@ static __always_inline bool policy_matches(const struct snt_policy *p, const str
 		if (container != (p->ns == 1))
 			return false;
 	}
-	if ((f & SNT_PF_COMM) && !comm_equal(comm, p->comm))
+	if ((f & SNT_PF_COMM) && !comm_equal(caller_comm(comm, have_comm), p->comm))
 		return false;
 	return true;
 }
@@ -229,6 +239,7 @@ static __always_inline bool respond(struct call *c, bool can_deny)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct task_struct *task = bpf_get_current_task_btf();
 	char comm[SNT_RESP_COMM_LEN] = {};
+	bool have_comm = false;
 	struct hit h = {};
 
 	if (cfg->verdicts) {
@@ -247,13 +258,13 @@ static __always_inline bool respond(struct call *c, bool can_deny)
 	struct snt_policy_set *set = bpf_map_lookup_elem(&policy_sets, &index);
 	if (!set || !set->count)
 		return false;
-	bpf_get_current_comm(comm, sizeof(comm));
 	for (int i = 0; i < SNT_RESP_MAX_POLICIES; i++) {
 		if (i >= set->count)
 			break;
 		struct snt_policy *p = &set->policies[i];
-		if (!policy_matches(p, c, tgid, task, cfg, comm))
+		if (!policy_matches(p, c, tgid, task, cfg, comm, &have_comm))
 			continue;
+		caller_comm(comm, &have_comm);
 		h.action = p->action;
 		h.signal = p->signal;
 		h.rule = p->rule;
