@@ -17,6 +17,12 @@ public sealed class MoveAllWithoutCapSysNice : Rule
         MitreTechniques = ["T1068"],
         Tags = ["move_pages", "capabilities", "probing"],
         Events = ["move_pages"],
+        // Under `run --enforce`: killed at sys_enter, before the call returns.
+        Response = new RuleResponse
+        {
+            When = new() { Flags = MoveFlags.MoveAll, Lacks = Capability.SysNice },
+            Action = ResponseAction.Kill,
+        },
     };
 
     public override void Match(MovePagesEvent e, Findings findings)

@@ -19,6 +19,8 @@ public sealed class FailedCallBurst : Rule
         MitreTechniques = ["T1057"],
         Tags = ["move_pages", "scanning", "stateful"],
         Events = ["move_pages"],
+        // Under `run --enforce`: the scanner is killed at its next move_pages.
+        Response = RuleResponse.Kill,
     };
 
     public override void Configure(RuleParameters parameters) =>

@@ -27,6 +27,8 @@ public static class DetectionConverter
         proto.MitreTechniques.Add(d.Rule.MitreTechniques);
         proto.Tags.Add(d.Rule.Tags);
         foreach (var (key, value) in d.Fields) proto.Fields[key] = value;
+        if (d.Remediation is { } r)
+            proto.Remediation = new V1.Remediation { Action = r.Action, Result = r.Result, Path = r.Path, Detail = r.Detail };
         return proto;
     }
 
@@ -51,6 +53,7 @@ public static class DetectionConverter
             FoldCount = Math.Max(proto.FoldCount, 1u),
             FirstTime = proto.FirstTime?.ToDateTimeOffset(),
             LastTime = proto.LastTime?.ToDateTimeOffset(),
+            Remediation = proto.Remediation is { } r ? new Remediation(r.Action, r.Result, r.Path, r.Detail) : null,
         };
     }
 }

@@ -32,6 +32,8 @@ public sealed record RuleInfo
     public string FoldKey { get; init => field = AlertFolding.ValidateKey(value); } = "";
     /// <summary>How long a fold stays open after its first detection: 1 s to 1 h; 1 minute when unset.</summary>
     public TimeSpan FoldWindow { get; init => field = AlertFolding.ValidateWindow(value); } = AlertFolding.DefaultWindow;
+    /// <summary>The in-kernel response the rule asks for, if any (acted on only under `run --enforce`).</summary>
+    public RuleResponse? Response { get; init; }
 }
 
 /// <summary>A rule firing on one event. <see cref="Sequence"/> is 0 until the journal assigns it.</summary>
@@ -51,4 +53,6 @@ public sealed record Detection
     public DateTimeOffset? FirstTime { get; init; }
     public DateTimeOffset? LastTime { get; init; }
     public bool IsFoldSummary => FirstTime is not null;
+    /// <summary>Set when the detection reports an in-kernel response (a kill, a signal, or a "would kill").</summary>
+    public Remediation? Remediation { get; init; }
 }

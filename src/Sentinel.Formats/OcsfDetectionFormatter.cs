@@ -80,6 +80,20 @@ public sealed class OcsfDetectionFormatter : IDetectionFormatter
             finding["finding_info"]!["first_seen_time"] = SiemFields.UnixMilliseconds(d.FirstTime!.Value);
             finding["finding_info"]!["last_seen_time"] = SiemFields.UnixMilliseconds(d.LastTime!.Value);
         }
+        if (d.Remediation is { } r)
+        {
+            // In-kernel response: OCSF's remediation, plus the security-control action and disposition.
+            var taken = r.Result == "signalled";
+            finding["remediation"] = new JsonObject { ["desc"] = $"{r.Action}: {r.Result} ({r.Path} path, {r.Detail})" };
+            finding["action_id"] = taken ? 2 : 1;
+            finding["action"] = taken ? "Denied" : "Allowed";
+            (finding["disposition_id"], finding["disposition"]) = r.Result switch
+            {
+                "signalled" => ((JsonNode)2, (JsonNode)"Blocked"),
+                "would_kill" => (15, "Detected"),
+                _ => (16, "No Action"),
+            };
+        }
         if (d.Fields.Count > 0)
             finding["unmapped"] = new JsonObject(d.Fields.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
         return finding;

@@ -58,6 +58,9 @@ internal static class SandboxPolicy
         "Sentinel.Rules.HostInfo", "Sentinel.Rules.SlidingWindow`1", "Sentinel.Rules.SlidingSum`1",
         "Sentinel.Rules.SlidingDistinct`2", "Sentinel.Rules.RuleScript",
         "Sentinel.Rules.MatchFunction",
+        // The response API (kernel policies and verdicts).
+        "Sentinel.Events.RuleResponse", "Sentinel.Events.KernelPolicy", "Sentinel.Events.ResponseAction",
+        "Sentinel.Events.CallTarget", "Sentinel.Events.CallerNamespace",
     };
 
     private static readonly string[] AllowedTypePrefixes =

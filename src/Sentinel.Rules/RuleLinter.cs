@@ -21,6 +21,7 @@ public static class RuleLinter
         foreach (var compilation in compilations)
         {
             var slot = factory.Load(compilation, diagnostics);
+            diagnostics.AddRange(KernelPolicyLint.Check(compilation.File));
             var id = slot?.Info.Id ?? compilation.DeclaredId?.Id;
             slot?.Unload();
             if (id is null) continue;

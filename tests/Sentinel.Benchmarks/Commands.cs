@@ -12,6 +12,7 @@ internal static class Commands
         ["export-rate"] = Fleet.ExportCommands.ExportRate,
         ["fleet-load"] = Fleet.ExportCommands.FleetLoad,
         ["fleet-gateway"] = Fleet.GatewayBenchmarks.Run,
+        ["response-overhead"] = Response.ResponseOverhead.Run,
     };
 
     public static bool TryRun(string[] args, out int exitCode)

@@ -33,6 +33,9 @@ internal sealed class AgentSettings
     /// <summary>`--rules nats`: the pack follower, its status and IRulePackInfo.</summary>
     public RulePackAgent? RulePacks { get; init; }
     public bool Verbose { get; init; }
+    /// <summary>`--enforce[=audit]`: the in-kernel response; null when off.</summary>
+    public Sentinel.Response.ResponseOptions? Response { get; init; }
+    internal Sentinel.Response.ResponseCoordinator? ResponseCoordinator { get; set; }
 }
 
 /// <summary>Runs the capture pipeline until Ctrl-C, SIGTERM or the duration ends, then prints the counters.</summary>
@@ -49,7 +52,14 @@ internal static class AgentRunner
             throw new CliException(ex.Message);
         }
 
+        // In-kernel response: attached first (a refusal is one line), fed detections, publishing into the journal.
+        using var response = settings.ResponseCoordinator = ResponseWiring.Attach(settings.Response, settings.Rules, settings.Verbose);
+        if (response is not null && settings.Server is null) settings.DetectionSinks.Add(response);
         using var host = Build(settings);
+        if (response is not null)
+            response.Publish = settings.Server is null
+                ? new FanOutSink(settings.DetectionSinks.Where(s => s != response).ToArray())
+                : host.Services.GetRequiredService<DetectionJournal>();
         var capture = host.Services.GetRequiredService<CaptureService>();
         capture.Attached += probe =>
             Console.Error.WriteLine($"sentinel: attached move_pages probes (strategy: {MovePagesProbe.StrategyName(probe.Strategy)}; " +
@@ -141,6 +151,11 @@ internal static class AgentRunner
             settings.Server is null ? settings.DetectionSinks : sp.GetServices<IDetectionSink>(),
             sp.GetRequiredService<ILogger<EventPipeline>>()));
         services.AddSingleton<IAgentStatusContributor, ProbeStatusContributor>();
+        if (settings.ResponseCoordinator is { } response)
+        {
+            services.AddSingleton<IDetectionSink>(response);
+            services.AddSingleton<IAgentStatusContributor>(new ResponseStatusContributor(response));
+        }
         if (settings.Rules is { } rules)
         {
             services.AddSingleton(rules);

@@ -62,6 +62,7 @@ internal static class RunCommand
             rulesPubkey,
         };
         var fleetExport = FleetExportOptions.AddTo(command);
+        foreach (var option in EnforceOptions.All) command.Options.Add(option);
         command.SetAction(async parse =>
         {
             var formatName = parse.GetValue(format)!;
@@ -97,6 +98,7 @@ internal static class RunCommand
                 Server = server,
                 RulePacks = packs,
                 FleetExport = fleetExport.Parse(parse, server, printer is null || packs is not null ? null : parse.GetValue(rules) ?? RuleDirectories.Default()),
+                Response = EnforceOptions.Parse(parse),
             };
             if (parse.GetValue(eventsOut) is { } path)
                 settings.Observers.Add(new JsonLinesEventWriter(path));

@@ -49,6 +49,10 @@ internal static class StatusCommand
         var range = j.FirstSequence > j.LastSequence ? $"empty (next {j.LastSequence + 1})" : $"{j.FirstSequence}..{j.LastSequence}";
         var journalId = ContractFields.String(j, "journal_id");
         w.WriteLine($"journal   {j.Path}{(journalId.Length > 0 ? $"  id {journalId}" : "")}  sequences {range}  {j.SizeBytes / 1024.0:0.#} KiB  sync {j.SyncMode}  pruned {j.Pruned}");
+        w.WriteLine(s.Response is { } r
+            ? $"response  {r.Mode} on {r.Path}, {r.Policies} kernel policies, signalled {r.Signalled}, would kill {r.WouldKill}, " +
+              $"rate limited {r.RateLimited}, protected {r.Protected} (max {r.KillsPerSecond}/s)"
+            : "response  off (sentinel run --enforce turns it on)");
 
         w.WriteLine();
         Table(w, ["RULE", "EVALS", "DETECTIONS", "ERRORS", "P50", "P99", "MAX", "STATE"],

@@ -21,17 +21,26 @@ public static unsafe class LibbpfLog
             Libbpf.libbpf_set_print(&Print);
     }
 
+    private const int LogBufferSize = 1 << 20;
+    private static readonly byte* LogBuffer = (byte*)NativeMemory.Alloc(LogBufferSize);
+    private static readonly Lock LogBufferLock = new();
+
     [UnmanagedCallersOnly]
     private static int Print(int level, nint format, nint args)
     {
         try
         {
-            const int size = 2048;
-            var buffer = stackalloc byte[size];
-            // va_list decays to a pointer on x86_64 and arm64, so it passes straight through to vsnprintf.
-            var length = LibC.vsnprintf(buffer, size, (byte*)format, args);
-            if (length <= 0) return 0;
-            var message = Marshal.PtrToStringUTF8((nint)buffer, Math.Min(length, size - 1)).TrimEnd();
+            // A verifier log names the refused instruction at its end, after every instruction on the path to it.
+            const int size = LogBufferSize;
+            var buffer = LogBuffer;
+            string message;
+            lock (LogBufferLock)
+            {
+                // va_list decays to a pointer on x86_64 and arm64, so it passes straight through to vsnprintf.
+                var length = LibC.vsnprintf(buffer, size, (byte*)format, args);
+                if (length <= 0) return 0;
+                message = Marshal.PtrToStringUTF8((nint)buffer, Math.Min(length, size - 1)).TrimEnd();
+            }
             if (message.StartsWith("libbpf: ", StringComparison.Ordinal)) message = message["libbpf: ".Length..];
             var logLevel = level switch { 0 => LogLevel.Warning, 1 => LogLevel.Information, _ => LogLevel.Debug };
             if (logLevel == LogLevel.Warning) LastWarning = message;
