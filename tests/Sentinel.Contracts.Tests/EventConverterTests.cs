@@ -24,6 +24,8 @@ public class EventConverterTests
             e.StatusBuffer[i] = -14;
         }
         e.PagesAtExitBuffer[1] = 0xdead_0000;
+        // A single call, as the decoder gives it: a fold of one whose first and last times are the call's.
+        e.FoldFirstUnixNs = e.FoldLastUnixNs = e.TimeUnixNs;
         e.ComputeToctou();
         return e;
     }

@@ -71,11 +71,11 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
     {
         if (_loop is null) return;
         // An orderly stop first tries to leave nothing behind; what remains is exported at the next start.
-        if (_nats.IsConnected && Cursor < _journal.Range.Last)
+        if (_nats.IsConnected && Cursor < _journal.DurableLast)
         {
             using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             drain.CancelAfter(DrainOnStop);
-            try { await WaitForCursorAsync(_journal.Range.Last, drain.Token).ConfigureAwait(false); }
+            try { await WaitForCursorAsync(_journal.DurableLast, drain.Token).ConfigureAwait(false); }
             catch (OperationCanceledException) { }
         }
         _stop.Cancel();
@@ -137,6 +137,8 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
     }
 
     /// <summary>Publishes from the cursor on, until a publish fails (throws) or the agent stops.</summary>
+    private static readonly TimeSpan DegradedPoll = TimeSpan.FromMilliseconds(250);
+
     private async Task PumpAsync(CancellationToken stop)
     {
         var inflight = new Queue<(ulong Seq, Task<PubAckResponse> Ack)>();
@@ -154,7 +156,12 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                 if (!_nats.IsConnected) throw new NatsException("not connected");
                 if (inflight.Count < _options.MaxInFlight && !stop.IsCancellationRequested)
                 {
+                    // Only what is on disk: a degraded journal's detections in memory could be lost in a crash, and a
+                    // later detection would then reuse their sequence, which JetStream would drop as a duplicate.
+                    var durable = _journal.DurableLast;
                     _journal.ReadAfter(sent, Math.Min(ReadBatch, _options.MaxInFlight - inflight.Count), batch);
+                    var notOnDisk = batch.FindIndex(d => d.Sequence > durable);
+                    if (notOnDisk >= 0) batch.RemoveRange(notOnDisk, batch.Count - notOnDisk);
                     foreach (var d in batch)
                     {
                         inflight.Enqueue((d.Sequence, Publish(d)));
@@ -165,7 +172,9 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                 {
                     Persist(acked);
                     stop.ThrowIfCancellationRequested();
-                    await _journal.WaitForCommitAsync(sent, stop).ConfigureAwait(false);
+                    var waitingForDisk = _journal.DurableLast <= sent && sent < _journal.Range.Last;
+                    if (waitingForDisk) await Task.Delay(DegradedPoll, stop).ConfigureAwait(false);
+                    else await _journal.WaitForCommitAsync(sent, stop).ConfigureAwait(false);
                     continue;
                 }
                 // Reap what has completed; wait for the oldest only when there is nothing new to send or the window is full.
