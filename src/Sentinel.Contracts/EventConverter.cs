@@ -61,6 +61,14 @@ public static class EventConverter
 
     private static long UnixNsOf(Timestamp time) => time.Seconds * 1_000_000_000 + time.Nanos;
 
+    /// <summary>Events carry Unix nanoseconds in an int64: 1970 to 2262. Anything else is refused, never wrapped.</summary>
+    private static long UnixNsOf(Timestamp time, string field)
+    {
+        if (time.Seconds < 0 || time.Seconds > long.MaxValue / 1_000_000_000 - 1 || time.Nanos is < 0 or >= 1_000_000_000)
+            throw new EventFormatException(field, $"a time between 1970 and 2262, got {time}");
+        return UnixNsOf(time);
+    }
+
     private static V1.Argument ArgumentToProto(MovePagesEvent e, int index)
     {
         var def = MovePages.Arguments[index];
@@ -128,7 +136,7 @@ public static class EventConverter
         if (proto.Name != MovePages.Name)
             throw new EventFormatException("name", $"expected \"{MovePages.Name}\", got \"{proto.Name}\"");
         target.Reset();
-        if (proto.Time is { } time) target.TimeUnixNs = UnixNsOf(time);
+        if (proto.Time is { } time) target.TimeUnixNs = UnixNsOf(time, "time");
         FoldFromProto(proto, target);
         target.DurationNs = (long)Math.Min(proto.DurationNs, long.MaxValue);
         if (proto.Context is { } c)
@@ -175,8 +183,8 @@ public static class EventConverter
         if (proto.FoldCount > long.MaxValue)
             throw new EventFormatException("foldCount", $"at most {long.MaxValue}, got {proto.FoldCount}");
         target.FoldCount = Math.Max(1, (long)proto.FoldCount);
-        target.FoldFirstUnixNs = proto.FoldFirst is { } first ? UnixNsOf(first) : target.TimeUnixNs;
-        target.FoldLastUnixNs = proto.FoldLast is { } last ? UnixNsOf(last) : target.TimeUnixNs;
+        target.FoldFirstUnixNs = proto.FoldFirst is { } first ? UnixNsOf(first, "foldFirst") : target.TimeUnixNs;
+        target.FoldLastUnixNs = proto.FoldLast is { } last ? UnixNsOf(last, "foldLast") : target.TimeUnixNs;
         if (target.FoldLastUnixNs < target.FoldFirstUnixNs)
             throw new EventFormatException("foldLast", "is before foldFirst");
     }

@@ -29,6 +29,9 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
 
     public AttachStrategy Strategy { get; } = strategy;
 
+    /// <summary>A kernel clock reading past ~146 years of uptime is corrupt, and would overflow the Unix time.</summary>
+    private const ulong MaxClockNs = 1UL << 62;
+
     public unsafe DecodeResult Decode(ReadOnlySpan<byte> record, MovePagesEvent target)
     {
         if (record.Length < RecordSize) return DecodeResult.Truncated;
@@ -37,7 +40,8 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
         if (raw.Size != RecordSize) return DecodeResult.BadSize;
         if (raw.Copied > RawMovePagesEvent.MaxCopied || raw.Copied > raw.Count || raw.Compat > 1 ||
             raw.ExitNs < raw.EnterNs || (raw.Copies & ~0x1f) != 0 ||
-            raw.FoldCount == 0 || raw.FoldCount > long.MaxValue || raw.FoldLastNs < raw.FoldFirstNs)
+            raw.FoldCount == 0 || raw.FoldCount > long.MaxValue || raw.FoldLastNs < raw.FoldFirstNs ||
+            raw.ExitNs > MaxClockNs || raw.FoldLastNs > MaxClockNs)
             return DecodeResult.Corrupt;
 
         target.TimeUnixNs = (long)raw.ExitNs + _monotonicToUnixNs;

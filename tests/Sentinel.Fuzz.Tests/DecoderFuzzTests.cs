@@ -38,6 +38,9 @@ public sealed class DecoderFuzzTests
         // Plausible clocks: the decoder turns monotonic time into wall-clock time by adding an offset.
         raw.EnterNs %= 1UL << 50;
         raw.ExitNs = raw.EnterNs + raw.ExitNs % 1_000_000_000;
+        raw.FoldCount = 1 + raw.FoldCount % 1_000;
+        raw.FoldFirstNs = raw.ExitNs;
+        raw.FoldLastNs = raw.ExitNs + raw.FoldLastNs % 1_000_000_000;
         return bytes;
     }
 

@@ -52,12 +52,12 @@ public sealed class JsonReaderFuzzTests
                 File.WriteAllText(path, text);
                 try
                 {
-                    Assert.InRange(EventJson.ReadFile(path).Count(), 0, 2);
+                    Assert.InRange(EventJson.ReadFile(path).Count(), 0, text.Split('\n').Length);
                 }
                 catch (EventFileException ex)
                 {
                     Assert.Equal(path, ex.Path);
-                    Assert.InRange(ex.Line, 1, 2);
+                    Assert.InRange(ex.Line, 1, text.Split('\n').Length); // a mutation may itself insert a line break
                     Assert.False(string.IsNullOrEmpty(ex.Field));
                 }
             }, print: text => text);
@@ -79,12 +79,12 @@ public sealed class JsonReaderFuzzTests
                 File.WriteAllText(path, text);
                 try
                 {
-                    Assert.InRange(FixtureRunner.CountCases(path), 0, 2);
+                    Assert.InRange(FixtureRunner.CountCases(path), 0, text.Split('\n').Length);
                 }
                 catch (FixtureFormatException ex)
                 {
                     Assert.Equal(path, ex.File);
-                    Assert.InRange(ex.Line, 1, 2);
+                    Assert.InRange(ex.Line, 1, text.Split('\n').Length); // a mutation may itself insert a line break
                     Assert.False(string.IsNullOrEmpty(ex.Field));
                 }
             }, print: text => text);
