@@ -121,8 +121,13 @@ public sealed class HeartbeatPublisher(
         };
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        // DI disposes an instance once per registration that hands it out (the service, the hosted service and
+        // the status contributor are the same object), so this runs more than once.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await StopAsync(CancellationToken.None).ConfigureAwait(false);
         _stop.Dispose();
     }
