@@ -28,9 +28,27 @@ public sealed class NatsServersTests
         }
 
         servers.Nodes[0].Kill();
-        var ack2 = await js.PublishAsync(FleetSubjects.Detections("h1"), new byte[] { 2 },
-            headers: new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId("j", 2) });
-        ack2.EnsureSuccess();
+        // The client reconnects and the stream may elect a new leader: retry (same message id, so at most once)
+        // until the surviving nodes acknowledge.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                var ack2 = await js.PublishAsync(FleetSubjects.Detections("h1"), new byte[] { 2 },
+                    headers: new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId("j", 2) });
+                Assert.Null(ack2.Error);
+                break;
+            }
+            catch (NatsJSException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+            }
+            catch (NatsNoRespondersException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(250);
+            }
+        }
         var stream = await js.GetStreamAsync("T");
         Assert.Equal(2L, (long)stream.Info.State.Messages);
     }
