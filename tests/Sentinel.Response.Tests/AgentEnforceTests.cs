@@ -39,7 +39,9 @@ public sealed class AgentEnforceTests
         // Other suites' helpers and test hosts may scan pids while this runs: the allowlist keeps them alive.
         using var agent = SentinelProcess.Start("run", "--enforce", "--verbose", "--format", "json", "--listen", listen,
             "--journal", Path.Combine(dir, "journal.db"), "--rules", rules, "--allow-comm", "move_pages64",
-            "--allow-comm", "move_pages32", "--allow-exe", Environment.ProcessPath!);
+            "--allow-comm", "move_pages32", "--allow-exe", Environment.ProcessPath!,
+            // `sentinel simulate` scenarios of the other suites (a pid scan, MOVE_ALL as nobody) run as the sentinel apphost.
+            "--allow-comm", "sentinel", "--allow-exe", SentinelProcess.Binary);
         agent.WaitForStderr("serving gRPC");
         Assert.Contains("response: enforce on the tracepoint-signal path, 1 kernel policies", agent.Stderr);
 
