@@ -52,12 +52,12 @@ public sealed class JsonReaderFuzzTests
                 File.WriteAllText(path, text);
                 try
                 {
-                    Assert.InRange(EventJson.ReadFile(path).Count(), 0, text.Split('\n').Length);
+                    Assert.InRange(EventJson.ReadFile(path).Count(), 0, Lines(text));
                 }
                 catch (EventFileException ex)
                 {
                     Assert.Equal(path, ex.Path);
-                    Assert.InRange(ex.Line, 1, text.Split('\n').Length); // a mutation may itself insert a line break
+                    Assert.InRange(ex.Line, 1, Lines(text)); // a mutation may itself insert a line break
                     Assert.False(string.IsNullOrEmpty(ex.Field));
                 }
             }, print: text => text);
@@ -79,12 +79,12 @@ public sealed class JsonReaderFuzzTests
                 File.WriteAllText(path, text);
                 try
                 {
-                    Assert.InRange(FixtureRunner.CountCases(path), 0, text.Split('\n').Length);
+                    Assert.InRange(FixtureRunner.CountCases(path), 0, Lines(text));
                 }
                 catch (FixtureFormatException ex)
                 {
                     Assert.Equal(path, ex.File);
-                    Assert.InRange(ex.Line, 1, text.Split('\n').Length); // a mutation may itself insert a line break
+                    Assert.InRange(ex.Line, 1, Lines(text)); // a mutation may itself insert a line break
                     Assert.False(string.IsNullOrEmpty(ex.Field));
                 }
             }, print: text => text);
@@ -93,5 +93,14 @@ public sealed class JsonReaderFuzzTests
         {
             File.Delete(path);
         }
+    }
+
+    /// <summary>Lines as the readers count them (StreamReader: \n, \r\n and a lone \r each end a line).</summary>
+    private static int Lines(string text)
+    {
+        using var reader = new StringReader(text);
+        var n = 0;
+        while (reader.ReadLine() is not null) n++;
+        return Math.Max(n, 1);
     }
 }
