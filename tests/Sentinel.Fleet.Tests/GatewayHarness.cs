@@ -44,9 +44,9 @@ public sealed class GatewayHarness : IAsyncDisposable
     }
 
     /// <summary>Streams without follow to the end, or with follow until <paramref name="count"/> detections arrived.</summary>
-    public async Task<List<Detection>> ReadAsync(StreamDetectionsRequest request, int? count = null)
+    public async Task<List<Detection>> ReadAsync(StreamDetectionsRequest request, int? count = null, int timeoutSeconds = 60)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds));
         var result = new List<Detection>();
         using var call = Client.StreamDetections(request, cancellationToken: timeout.Token);
         try
@@ -59,7 +59,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled && timeout.IsCancellationRequested)
         {
-            throw new TimeoutException($"got {result.Count} of {count} detections within 60 s");
+            throw new TimeoutException($"got {result.Count} of {count} detections within {timeoutSeconds} s");
         }
         return result;
     }
@@ -192,7 +192,7 @@ public sealed class FakeAgents : IAsyncDisposable
 public static class Wait
 {
     /// <summary>Polls <paramref name="condition"/> until it holds; fails after <paramref name="seconds"/>.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 30)
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 90)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!await condition())

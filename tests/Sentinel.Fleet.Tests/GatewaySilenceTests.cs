@@ -17,7 +17,8 @@ public sealed class GatewaySilenceTests
         await agents.PublishAsync("h1");
         await using var a = await GatewayHarness.StartAsync(servers.Urls);
         await using var b = await GatewayHarness.StartAsync(servers.Urls);
-        var fleet = a.ReadAsync(new StreamDetectionsRequest { HostIds = { FleetSubjects.FleetHostId }, Follow = true }, count: 2);
+        // The read spans the whole scenario (beats, silence, return), so its bound covers all of it on a busy machine.
+        var fleet = a.ReadAsync(new StreamDetectionsRequest { HostIds = { FleetSubjects.FleetHostId }, Follow = true }, count: 2, timeoutSeconds: 240);
 
         using (var beating = new CancellationTokenSource())
         {
