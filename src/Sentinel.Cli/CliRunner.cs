@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace Sentinel.Cli;
 
-/// <summary>Exit codes of DESIGN.md §6.</summary>
+/// <summary>The exit codes every command uses (README, "The sentinel command"): 0 ok, 1 findings or failures, 2 usage or input errors.</summary>
 public static class ExitCodes
 {
     public const int Ok = 0;

@@ -7,7 +7,7 @@ namespace Sentinel.Probes;
 public sealed record StrategyAttempt(AttachStrategy Strategy, bool Attached, string Detail);
 
 /// <summary>
-/// The move_pages probes, attached by the first strategy that loads and attaches (DESIGN.md §3):
+/// The move_pages probes, attached by the first strategy that loads and attaches (README, "How capture works"):
 /// kprobes, then syscall tracepoints plus BTF raw tracepoints (filtered on the number) for compat calls, then
 /// raw_syscalls alone.
 /// </summary>
