@@ -22,6 +22,7 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
     {
         public required Heartbeat Last;
         public DateTimeOffset StoredAt;
+        public DateTimeOffset ReceivedAt;
     }
 
     private readonly record struct Raised(bool Silent, long HeartbeatTimeNs);
@@ -29,6 +30,7 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Agent> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Raised> _raised = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Agent> _missed = new(StringComparer.Ordinal); // silences that ended before a check saw them
     private volatile bool _heartbeatsCaughtUp, _fleetEventsCaughtUp;
     private long _skippedHeartbeats, _raisedCount, _checks;
 
@@ -60,6 +62,16 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
             Retrying("fleet events", FollowFleetEventsAsync, stoppingToken),
             WatchAsync(stoppingToken));
 
+    private int _saidReady;
+
+    private void SayReady()
+    {
+        if (!Ready || Interlocked.Exchange(ref _saidReady, 1) == 1) return;
+        int agents;
+        lock (_lock) agents = _agents.Count;
+        logger.LogInformation("read the stored heartbeats ({Agents} agents) and fleet events; watching for silent agents", agents);
+    }
+
     private static TimeSpan Interval(Heartbeat hb) =>
         hb.IntervalMs == 0 ? GatewayOptions.DefaultHeartbeatInterval : TimeSpan.FromMilliseconds(hb.IntervalMs);
 
@@ -71,7 +83,7 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
         await EnsureHeartbeatStreamAsync(cancellationToken).ConfigureAwait(false);
         var start = new TailStart(FleetSubjects.AllHeartbeats, 0, LastPerSubject: true);
         await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, GatewayOptions.HeartbeatStream, start, 256, follow: true,
-                           () => _heartbeatsCaughtUp = true, logger, cancellationToken).ConfigureAwait(false))
+                           () => { _heartbeatsCaughtUp = true; SayReady(); }, logger, cancellationToken).ConfigureAwait(false))
         {
             var host = FleetSubjects.HostOf(msg.Subject);
             Heartbeat? hb = null;
@@ -89,7 +101,13 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
                 continue;
             }
             lock (_lock)
-                _agents[host] = new Agent { Last = hb, StoredAt = meta.Timestamp };
+            {
+                // A silence that ended between two checks is still a silence: the gap itself is the evidence.
+                // Only when this gateway was connected all along: heartbeats it could not read are not the agent's silence.
+                if (_agents.TryGetValue(host, out var previous) && IsOverdue(previous, meta.Timestamp) && previous.ReceivedAt >= nats.OpenedAt)
+                    _missed[host] = previous;
+                _agents[host] = new Agent { Last = hb, StoredAt = meta.Timestamp, ReceivedAt = clock.GetUtcNow() };
+            }
         }
     }
 
@@ -122,7 +140,7 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
             throw new FleetStreamMissingException(nats.Options.Stream);
         var start = new TailStart(FleetSubjects.Detections(FleetSubjects.FleetHostId), 0);
         await foreach (var msg in StreamTail.ReadAsync(nats.JetStream, nats.Options.Stream, start, 256, follow: true,
-                           () => _fleetEventsCaughtUp = true, logger, cancellationToken).ConfigureAwait(false))
+                           () => { _fleetEventsCaughtUp = true; SayReady(); }, logger, cancellationToken).ConfigureAwait(false))
         {
             if (msg.Subject != FleetSubjects.Detections(FleetSubjects.FleetHostId) || msg.Data is not { } data) continue;
             Detection d;
@@ -182,10 +200,32 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
             {
                 var time = FleetEvents.HeartbeatTimeNs(agent.Last, agent.StoredAt);
                 var known = _raised.TryGetValue(host, out var r) ? r : (Raised?)null;
+                if (_missed.TryGetValue(host, out var missed))
+                {
+                    var missedTime = FleetEvents.HeartbeatTimeNs(missed.Last, missed.StoredAt);
+                    if (known is { } k && k.HeartbeatTimeNs >= missedTime)
+                    {
+                        _missed.Remove(host); // raised already, by this gateway or another
+                    }
+                    else
+                    {
+                        // First the silence, then (next check, once it is known raised) the return.
+                        due.Add((host, FleetEvents.SilentMessageId(host, missedTime),
+                            FleetEvents.Silent(host, missed.Last, missed.StoredAt, Interval(missed.Last)), new Raised(true, missedTime)));
+                        continue;
+                    }
+                }
                 if (IsOverdue(agent, now))
                 {
                     // This heartbeat's silence is raised once; a later silence (after a heartbeat) is a new episode.
                     if (known is { Silent: true } s && s.HeartbeatTimeNs >= time) continue;
+                    if (known is { Silent: true } earlier)
+                    {
+                        // It came back and went silent again between two checks: the return first, the new silence next.
+                        due.Add((host, FleetEvents.BackMessageId(host, time), FleetEvents.Back(host, agent.Last, agent.StoredAt, earlier.HeartbeatTimeNs),
+                            new Raised(false, time)));
+                        continue;
+                    }
                     due.Add((host, FleetEvents.SilentMessageId(host, time), FleetEvents.Silent(host, agent.Last, agent.StoredAt, Interval(agent.Last)),
                         new Raised(true, time)));
                 }

@@ -26,6 +26,7 @@ public sealed class FleetConnection : IHostedService, IAsyncDisposable
         };
         Connection.ConnectionOpened += (_, _) =>
         {
+            Interlocked.Exchange(ref _openedAtTicks, DateTimeOffset.UtcNow.UtcTicks);
             if (Interlocked.Exchange(ref _disconnectedLogged, 0) == 1) _logger.LogWarning("reconnected to NATS");
             return ValueTask.CompletedTask;
         };
@@ -35,6 +36,11 @@ public sealed class FleetConnection : IHostedService, IAsyncDisposable
     public NatsConnection Connection { get; }
     public NatsJSContext JetStream { get; }
     public bool Connected => Connection.ConnectionState == NatsConnectionState.Open;
+
+    /// <summary>When the connection last opened (first connect or reconnect): what was read before may have gaps after.</summary>
+    public DateTimeOffset OpenedAt => new(Interlocked.Read(ref _openedAtTicks), TimeSpan.Zero);
+
+    private long _openedAtTicks = DateTimeOffset.MaxValue.UtcTicks;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -4,6 +4,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
@@ -16,9 +17,10 @@ namespace Sentinel.Fleet.Tests;
 /// <summary>A real gateway host (Kestrel, gRPC, NATS client) on a free loopback port, and a real gRPC client to it.</summary>
 public sealed class GatewayHarness : IAsyncDisposable
 {
-    private GatewayHarness(WebApplication app, GrpcChannel channel)
+    private GatewayHarness(WebApplication app, GrpcChannel channel, MemoryLog log)
     {
         App = app;
+        Log = log;
         Channel = channel;
         Client = new DetectionService.DetectionServiceClient(channel);
     }
@@ -29,18 +31,22 @@ public sealed class GatewayHarness : IAsyncDisposable
     public string Address => SentinelServer.BoundAddresses(App.Services)[0];
     public AgentRegistry Agents => App.Services.GetRequiredService<AgentRegistry>();
 
-    public static async Task<GatewayHarness> StartAsync(string natsUrls, string stream = FleetOptions.DefaultStream)
+    /// <summary>What the gateway logged (information and above), for failure messages.</summary>
+    public MemoryLog Log { get; }
+
+    public static async Task<GatewayHarness> StartAsync(string natsUrls, string stream = FleetOptions.DefaultStream, TimeSpan? silenceCheckPeriod = null)
     {
+        var log = new MemoryLog();
         var app = FleetGateway.Build(new GatewayOptions
         {
             Server = new ServerOptions { Listen = "127.0.0.1:0" },
             Fleet = new FleetOptions { Servers = FleetOptions.ParseServers(natsUrls), Stream = stream },
-            SilenceCheckPeriod = TimeSpan.FromMilliseconds(100),
+            SilenceCheckPeriod = silenceCheckPeriod ?? TimeSpan.FromMilliseconds(100),
             ClientBatch = 16, // small, so reads cross many batches
-        });
+        }, builder => builder.Logging.AddProvider(log));
         await app.StartAsync();
         var channel = GrpcChannel.ForAddress(SentinelServer.BoundAddresses(app.Services)[0]);
-        return new GatewayHarness(app, channel);
+        return new GatewayHarness(app, channel, log);
     }
 
     /// <summary>Streams without follow to the end, or with follow until <paramref name="count"/> detections arrived.</summary>
@@ -59,7 +65,7 @@ public sealed class GatewayHarness : IAsyncDisposable
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled && timeout.IsCancellationRequested)
         {
-            throw new TimeoutException($"got {result.Count} of {count} detections within {timeoutSeconds} s");
+            throw new TimeoutException($"got {result.Count} of {count} detections within {timeoutSeconds} s; gateway ready {Agents.Ready}, {Agents.Checks} checks, {Agents.RaisedCount} raised; it logged:\n{Log}");
         }
         return result;
     }
@@ -199,6 +205,36 @@ public static class Wait
         {
             if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"timed out after {seconds}s waiting for {what}");
             await Task.Delay(50);
+        }
+    }
+}
+
+/// <summary>An in-memory logger provider: every line at information or above, thread-safe.</summary>
+public sealed class MemoryLog : ILoggerProvider
+{
+    private readonly List<string> _lines = [];
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public override string ToString()
+    {
+        lock (_lines) return string.Join("\n", _lines);
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(MemoryLog log, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel)) return;
+            var line = $"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel} {category}: {formatter(state, exception)}{(exception is null ? "" : " " + exception.Message)}";
+            lock (log._lines) log._lines.Add(line);
         }
     }
 }

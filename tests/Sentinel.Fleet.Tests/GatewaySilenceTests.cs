@@ -9,7 +9,7 @@ public sealed class GatewaySilenceTests
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
-    [Fact(Skip = "Hangs when run with the whole Fleet suite (passes alone in 5 s); quarantined until the hang is found, see the issue 8 note")]
+    [Fact]
     public async Task A_silent_agent_raises_F001_at_3_intervals_and_F002_when_back_stored_once_with_two_gateways()
     {
         using var servers = await NatsServers.StartSingleAsync();
@@ -35,7 +35,17 @@ public sealed class GatewaySilenceTests
         using (var beating = new CancellationTokenSource())
         {
             var beat = agents.BeatAsync("h1", Interval, beating.Token);
-            var events = await fleet;
+            List<Detection> events;
+            try
+            {
+                events = await fleet;
+            }
+            catch (TimeoutException ex)
+            {
+                var onFleet = await agents.StoredAsync(FleetSubjects.Detections(FleetSubjects.FleetHostId));
+                throw new TimeoutException($"{ex.Message}\nstored on _fleet: {string.Join(", ", onFleet.Select(d => d.RuleId))}\n"
+                                           + $"gateway B: ready {b.Agents.Ready}, {b.Agents.Checks} checks, {b.Agents.RaisedCount} raised; it logged:\n{b.Log}");
+            }
             await beating.CancelAsync();
             await beat;
 
@@ -63,6 +73,32 @@ public sealed class GatewaySilenceTests
         await Wait.UntilAsync(() => Task.FromResult(late.Agents.Checks >= 3), "the late gateway to check");
         Assert.Equal(0, late.Agents.RaisedCount);
         Assert.Equal(2, (await agents.StoredAsync(FleetSubjects.Detections(FleetSubjects.FleetHostId))).Count);
+    }
+
+    [Fact]
+    public async Task A_silence_that_ends_between_two_checks_is_still_raised_then_the_return()
+    {
+        using var servers = await NatsServers.StartSingleAsync();
+        await using var agents = await FakeAgents.ConnectAsync(servers.Urls);
+        // Checks 5 s apart; the agent is overdue after 3 intervals of 200 ms and back before the first check.
+        await using var gateway = await GatewayHarness.StartAsync(servers.Urls, silenceCheckPeriod: TimeSpan.FromSeconds(5));
+        var quick = TimeSpan.FromMilliseconds(200);
+        await Wait.UntilAsync(() => Task.FromResult(gateway.Agents.Ready), "the gateway to read both streams");
+        var fleet = gateway.ReadAsync(new StreamDetectionsRequest { HostIds = { FleetSubjects.FleetHostId }, Follow = true }, count: 3, timeoutSeconds: 120);
+
+        await agents.HeartbeatAsync("h2", quick);
+        await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Any(x => x.HostId == "h2"), "h2 in ListAgents");
+        var first = (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().LastSeen.ToDateTimeOffset();
+        await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h2 overdue");
+        Assert.Equal(0, gateway.Agents.Checks); // no check has looked yet
+        // Back before any check, then silent again for good: silence, return, silence.
+        await agents.HeartbeatAsync("h2", quick);
+
+        var events = await fleet;
+        Assert.Equal([FleetEvents.SilentRuleId, FleetEvents.BackRuleId, FleetEvents.SilentRuleId], events.Select(d => d.RuleId));
+        Assert.Equal(first + 3 * quick, events[0].Time.ToDateTimeOffset());
+        Assert.Equal("h2", events[0].Fields[FleetEvents.HostField]);
+        Assert.Equal(events[1].Fields[FleetEvents.HeartbeatTimeField], events[2].Fields[FleetEvents.HeartbeatTimeField]);
     }
 
     [Fact]
