@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Hosting;
@@ -32,7 +34,6 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
     private readonly ExportOptions _options;
     private readonly ILogger _logger;
     private readonly string _subject;
-    private readonly NatsJSPubOpts _pubOpts = new() { RetryAttempts = 1 }; // retries are ours, from the cursor, in order
     private readonly CancellationTokenSource _stop = new();
     private Task? _loop;
     private long _published, _errors;
@@ -141,12 +142,18 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
 
     private async Task PumpAsync(CancellationToken stop)
     {
-        var inflight = new Queue<(ulong Seq, Task<PubAckResponse> Ack)>();
+        // One subscription collects every ack (reply subject <inbox>.<sequence>): no request per publish. Not under the
+        // client's own inbox prefix, which the client reserves for its request replies; still under _INBOX.>, the
+        // subjects NATS permissions usually grant for replies.
+        var connection = _nats.Connection;
+        var inbox = $"_INBOX.sentinel-export-{Guid.NewGuid():N}.";
+        var ackOpts = new NatsSubOpts { ChannelOpts = new NatsSubChannelOpts { Capacity = _options.MaxInFlight * 2, FullMode = BoundedChannelFullMode.Wait } };
+        await using var acks = await connection.SubscribeCoreAsync<byte[]>(inbox + "*", opts: ackOpts, cancellationToken: stop).ConfigureAwait(false);
+        var window = new AckWindow(_options.MaxInFlight);
+        window.Reset(Cursor);
+        _healthy = false; // the first ack after a failure says the broker is back
         var batch = new List<V1.Detection>(ReadBatch);
-        var acked = Cursor;
-        var sent = acked;
         var persisted = Stopwatch.GetTimestamp();
-        var healthy = false;
         try
         {
             while (true)
@@ -154,75 +161,89 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                 batch.Clear();
                 // Never publish into a client that is reconnecting: it would buffer and replay out of order.
                 if (!_nats.IsConnected) throw new NatsException("not connected");
-                if (inflight.Count < _options.MaxInFlight && !stop.IsCancellationRequested)
+                if (window.Room > 0 && !stop.IsCancellationRequested)
                 {
                     // Only what is on disk: a degraded journal's detections in memory could be lost in a crash, and a
                     // later detection would then reuse their sequence, which JetStream would drop as a duplicate.
                     var durable = _journal.DurableLast;
-                    _journal.ReadAfter(sent, Math.Min(ReadBatch, _options.MaxInFlight - inflight.Count), batch);
+                    _journal.ReadAfter(window.Sent, Math.Min(ReadBatch, window.Room), batch);
                     var notOnDisk = batch.FindIndex(d => d.Sequence > durable);
                     if (notOnDisk >= 0) batch.RemoveRange(notOnDisk, batch.Count - notOnDisk);
                     foreach (var d in batch)
                     {
-                        inflight.Enqueue((d.Sequence, Publish(d)));
-                        sent = d.Sequence;
+                        var headers = new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId(_journal.JournalId, d.Sequence) };
+                        await connection.PublishAsync(_subject, d.ToByteArray(), headers, inbox + d.Sequence.ToString(CultureInfo.InvariantCulture),
+                            cancellationToken: stop).ConfigureAwait(false);
+                        window.OnSent(d.Sequence);
                     }
                 }
-                if (inflight.Count == 0)
+                while (acks.Msgs.TryRead(out var ack)) OnAck(ack, inbox, window);
+                if (window.InFlight == 0)
                 {
-                    Persist(acked);
+                    Persist(window.Acked);
                     stop.ThrowIfCancellationRequested();
-                    var waitingForDisk = _journal.DurableLast <= sent && sent < _journal.Range.Last;
+                    var waitingForDisk = _journal.DurableLast <= window.Sent && window.Sent < _journal.Range.Last;
                     if (waitingForDisk) await Task.Delay(DegradedPoll, stop).ConfigureAwait(false);
-                    else await _journal.WaitForCommitAsync(sent, stop).ConfigureAwait(false);
+                    else await _journal.WaitForCommitAsync(window.Sent, stop).ConfigureAwait(false);
                     continue;
                 }
-                // Reap what has completed; wait for the oldest only when there is nothing new to send or the window is full.
-                var mustWait = batch.Count == 0 || inflight.Count >= _options.MaxInFlight;
-                while (inflight.TryPeek(out var head) && (mustWait || head.Ack.IsCompleted))
+                // Wait for an ack when there is nothing new to send or the window is full; bounded, because a publish
+                // written just before a disconnect may never be answered.
+                if (batch.Count == 0 || window.Room == 0)
                 {
-                    // Bounded: a publish written just before a disconnect may never be answered.
-                    var ack = await head.Ack.WaitAsync(_options.AckTimeout, CancellationToken.None).ConfigureAwait(false);
-                    if (ack.Error is { } error)
-                        throw new NatsJSException($"stream refused detection {head.Seq}: {error.Description} ({error.ErrCode})");
-                    inflight.Dequeue();
-                    acked = head.Seq;
-                    mustWait = false;
-                    Interlocked.Increment(ref _published);
-                    _lastAckAt = DateTimeOffset.UtcNow;
-                    if (!healthy)
+                    var left = _options.AckTimeout - window.OldestWait;
+                    using var wait = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+                    try
                     {
-                        healthy = true;
-                        _lastError = "";
-                        _nats.OnHealthy();
+                        await acks.Msgs.WaitToReadAsync(wait.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (wait.IsCancellationRequested)
+                    {
+                        throw new TimeoutException($"no ack for detection {window.Acked + 1} within {_options.AckTimeout.TotalSeconds:0.#} s");
                     }
                 }
                 if (Stopwatch.GetElapsedTime(persisted) >= PersistEvery)
                 {
-                    Persist(acked);
+                    Persist(window.Acked);
                     persisted = Stopwatch.GetTimestamp();
                 }
             }
         }
         finally
         {
-            Persist(acked);
             // Let what is in flight settle before the republish from the cursor, so the old connection's last
             // publishes are stored (or not) before the new one sends anything. A late ack changes nothing: the cursor
             // only moves by contiguous acks, and the stream deduplicates the republish.
-            foreach (var (_, t) in inflight)
+            using var settle = new CancellationTokenSource(_options.AckTimeout);
+            try
             {
-                try { await t.WaitAsync(_options.AckTimeout, CancellationToken.None).ConfigureAwait(false); }
-                catch (Exception) { _ = t.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted); }
+                while (window.InFlight > 0 && await acks.Msgs.WaitToReadAsync(settle.Token).ConfigureAwait(false))
+                    while (acks.Msgs.TryRead(out var ack))
+                        try { OnAck(ack, inbox, window); }
+                        catch (NatsException) { }
             }
+            catch (OperationCanceledException) { }
+            Persist(window.Acked);
         }
     }
 
-    private Task<PubAckResponse> Publish(V1.Detection d)
+    private void OnAck(NatsMsg<byte[]> ack, string inbox, AckWindow window)
     {
-        var headers = new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId(_journal.JournalId, d.Sequence) };
-        return _nats.JetStream.PublishAsync(_subject, d.ToByteArray(), opts: _pubOpts, headers: headers).AsTask();
+        if (!ack.Subject.StartsWith(inbox, StringComparison.Ordinal) ||
+            !ulong.TryParse(ack.Subject.AsSpan(inbox.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
+            return;
+        if (ack.HasNoResponders) throw new NatsJSException($"no stream takes {_subject} (no responders): is JetStream enabled and the stream there?");
+        AckWindow.ThrowIfRefused(ack.Data, sequence);
+        if (!window.OnAcked(sequence)) return;
+        Interlocked.Increment(ref _published);
+        _lastAckAt = DateTimeOffset.UtcNow;
+        if (_healthy) return;
+        _healthy = true;
+        _lastError = "";
+        _nats.OnHealthy();
     }
+
+    private bool _healthy;
 
     private void Persist(ulong acked)
     {

@@ -24,7 +24,7 @@ public sealed class ExportLoadGenerator : IAsyncDisposable
 
     /// <summary>Starts <paramref name="hosts"/> journals; with <paramref name="fleet"/> each exports, without it they only commit (the baseline).</summary>
     public static async Task<ExportLoadGenerator> StartAsync(int hosts, FleetOptions? fleet, ExportOptions? export = null,
-        JournalSync sync = JournalSync.Full, string hostPrefix = "synthetic")
+        JournalSync sync = JournalSync.Full, string hostPrefix = "synthetic", bool exportNow = true)
     {
         var generator = new ExportLoadGenerator();
         export ??= new ExportOptions();
@@ -43,11 +43,17 @@ public sealed class ExportLoadGenerator : IAsyncDisposable
             {
                 nats = new FleetConnection(fleet, export, clientName: hostId);
                 exporter = new JournalExporter(journal, nats, export);
-                await exporter.StartAsync(CancellationToken.None);
+                if (exportNow) await exporter.StartAsync(CancellationToken.None);
             }
             generator._hosts.Add(new SyntheticHost(hostId, journal, nats!, exporter));
         }
         return generator;
+    }
+
+    /// <summary>Starts the exporters of a generator started with exportNow: false (to time a backlog's export alone).</summary>
+    public async Task StartExportAsync()
+    {
+        foreach (var h in _hosts) await h.Exporter!.StartAsync(CancellationToken.None);
     }
 
     /// <summary>Hands <paramref name="perHost"/> detections to every host's journal, as the pipeline would.</summary>
