@@ -13,11 +13,13 @@ public enum ResponseMode
     Enforce = 2,
 }
 
-/// <summary>How the kernel acts: refuse the call before it runs (kprobe + bpf_override_return), or signal the
-/// caller at sys_enter (the call body still runs, but its result never reaches user space).</summary>
+/// <summary>How the kernel acts: refuse the call before it runs (kprobe + bpf_override_return); signal the caller
+/// at sys_enter and refuse a killed caller's cross-process call at the task_movememory LSM hook; or signal only
+/// (the call body still runs, but its result never reaches user space).</summary>
 public enum ResponsePath
 {
     KprobeOverride,
+    LsmDeny,
     TracepointSignal,
 }
 
@@ -54,14 +56,16 @@ public sealed unsafe class KernelResponder : IDisposable
     internal static readonly Dictionary<ResponsePath, string[]> Programs = new()
     {
         [ResponsePath.KprobeOverride] = ["response_deny", "response_deny_compat"],
+        [ResponsePath.LsmDeny] = ["response_enter", "response_enter_compat", "response_lsm_deny"],
         [ResponsePath.TracepointSignal] = ["response_enter", "response_enter_compat"],
     };
 
-    public static IReadOnlyList<ResponsePath> DefaultOrder { get; } = [ResponsePath.KprobeOverride, ResponsePath.TracepointSignal];
+    public static IReadOnlyList<ResponsePath> DefaultOrder { get; } =
+        [ResponsePath.KprobeOverride, ResponsePath.LsmDeny, ResponsePath.TracepointSignal];
 
     private readonly BpfObject _object;
     private readonly ResponseOptions _options;
-    private readonly int _configFd, _setsFd, _verdictsFd;
+    private readonly int _configFd, _setsFd, _verdictsFd, _graceFd, _graceInnerFd;
     private readonly Lock _lock = new();
     private readonly List<string> _ruleIds = [];
     private readonly Dictionary<string, uint> _ruleIndex = new(StringComparer.Ordinal);
@@ -81,6 +85,8 @@ public sealed unsafe class KernelResponder : IDisposable
         _configFd = obj.MapFd("resp_config");
         _setsFd = obj.MapFd("policy_sets");
         _verdictsFd = obj.MapFd("verdicts");
+        _graceFd = obj.MapFd("grace");
+        _graceInnerFd = obj.MapFd("grace_inner");
         _reader = new RingBufferReader(obj.MapFd("resp_events"), OnRecord);
         _thread = new Thread(Consume) { IsBackground = true, Name = "sentinel-response" };
     }
@@ -97,8 +103,31 @@ public sealed unsafe class KernelResponder : IDisposable
     /// <summary>Raised on the response thread for every record; handlers must not block long.</summary>
     public event Action<ResponseRecord>? Responded;
 
-    public static string PathName(ResponsePath path) =>
-        path == ResponsePath.KprobeOverride ? "kprobe-override" : "tracepoint-signal";
+    public static string PathName(ResponsePath path) => path switch
+    {
+        ResponsePath.KprobeOverride => "kprobe-override",
+        ResponsePath.LsmDeny => "lsm-deny",
+        _ => "tracepoint-signal",
+    };
+
+    /// <summary>Why the LSM path cannot work here before anything is loaded, or null to try it.</summary>
+    internal static string? LsmUnavailable(string activeLsms = "/sys/kernel/security/lsm")
+    {
+        var lsms = File.Exists(activeLsms) ? File.ReadAllText(activeLsms).Trim() : null;
+        if (lsms is null) return $"{activeLsms} is missing (securityfs not mounted?): cannot tell whether the BPF LSM is active";
+        return lsms.Split(',').Contains("bpf") ? null : $"the BPF LSM is not active (active LSMs: {lsms}; boot with lsm=...,bpf)";
+    }
+
+    /// <summary>A load or attach failure of the LSM program, in words: EPERM is the kernel refusing LSM programs.</summary>
+    internal static string LsmFailure(string error, string lockdownFile = "/sys/kernel/security/lockdown")
+    {
+        if (!error.Contains("Operation not permitted", StringComparison.Ordinal)) return error;
+        var lockdown = File.Exists(lockdownFile) ? File.ReadAllText(lockdownFile).Trim() : "";
+        var mode = lockdown.IndexOf('[') is var open and >= 0 && lockdown.IndexOf(']', open) is var close and > 0
+            ? lockdown[(open + 1)..close] : "";
+        var why = mode is "" or "none" ? "" : $" (lockdown={mode})";
+        return $"the kernel refuses BPF LSM programs{why}: {error}";
+    }
 
     /// <summary>
     /// Loads and attaches the first path in <paramref name="order"/> that works. Refuses enforcement on a kernel
@@ -116,6 +145,12 @@ public sealed unsafe class KernelResponder : IDisposable
         var attempts = new List<string>();
         foreach (var path in order ?? DefaultOrder)
         {
+            if (path == ResponsePath.LsmDeny && LsmUnavailable() is { } unavailable)
+            {
+                attempts.Add($"{PathName(path)}: {unavailable}");
+                logger.LogInformation("response path {Path} skipped: {Reason}", PathName(path), unavailable);
+                continue;
+            }
             BpfObject? obj = null;
             try
             {
@@ -133,8 +168,9 @@ public sealed unsafe class KernelResponder : IDisposable
             catch (BpfException ex)
             {
                 obj?.Dispose();
-                attempts.Add($"{PathName(path)}: {ex.Message}");
-                logger.LogInformation("response path {Path} failed: {Reason}", PathName(path), ex.Message);
+                var reason = path == ResponsePath.LsmDeny ? LsmFailure(ex.Message) : ex.Message;
+                attempts.Add($"{PathName(path)}: {reason}");
+                logger.LogInformation("response path {Path} failed: {Reason}", PathName(path), reason);
             }
         }
         throw new ResponseUnavailableException("no response path attached: " + string.Join("; ", attempts));
@@ -148,6 +184,7 @@ public sealed unsafe class KernelResponder : IDisposable
             AgentPid = (uint)_options.AgentPid,
             HostMountNamespace = HostMountNamespace(),
             KillsPerSecond = _options.KillsPerSecond,
+            LsmDeny = Path == ResponsePath.LsmDeny ? 1u : 0u,
         };
         WriteConfig();
         var commFd = _object.MapFd("allow_comm");
@@ -199,6 +236,11 @@ public sealed unsafe class KernelResponder : IDisposable
     /// Replaces every installed policy at once: the next move_pages sees either the old set or the new one, never
     /// a mix. An empty list removes them all.
     /// </summary>
+    /// <remarks>
+    /// Reloads are serialised by a lock, and each one returns only after every BPF run that could have read the
+    /// set it retired has finished (<see cref="WaitForRunningPrograms"/>). So the set the next reload overwrites
+    /// is read by no run, even when reloads follow each other faster than one run lasts.
+    /// </remarks>
     public void Install(IReadOnlyList<InstalledPolicy> policies)
     {
         lock (_lock)
@@ -208,9 +250,27 @@ public sealed unsafe class KernelResponder : IDisposable
             var inactive = _config.Active ^ 1;
             Check(Libbpf.bpf_map_update_elem(_setsFd, &inactive, &set, 0), "policy set");
             _config.Active = inactive;
+            _config.Policies = (uint)entries.Count;
             WriteConfig();
+            WaitForRunningPrograms();
             InstalledPolicies = entries.Count;
+            Generation = _generation;
         }
+    }
+
+    /// <summary>The generation of the installed set (1 after the first install); records carry it.</summary>
+    public uint Generation { get; private set; }
+
+    /// <summary>
+    /// Returns once every BPF program run that started before the call has finished. Updating a map-in-map
+    /// makes the kernel wait for that (synchronize_rcu in the bpf(2) update path), and BPF tracing and LSM
+    /// programs run inside RCU read-side sections.
+    /// </summary>
+    private void WaitForRunningPrograms()
+    {
+        var key = 0u;
+        var inner = _graceInnerFd;
+        Check(Libbpf.bpf_map_update_elem(_graceFd, &key, &inner, 0), "grace");
     }
 
     /// <summary>
