@@ -209,12 +209,9 @@ public sealed unsafe class KernelResponder : IDisposable
 
     private static void Update(int fd, void* key, byte value) => Check(Libbpf.bpf_map_update_elem(fd, key, &value, 0), "allowlist");
 
-    private static ulong HostMountNamespace()
-    {
-        // The agent runs in the host's mount namespace; readlink gives "mnt:[4026531841]".
-        var link = new FileInfo("/proc/1/ns/mnt").LinkTarget ?? "";
-        return ulong.TryParse(link.AsSpan(link.IndexOf('[') + 1).TrimEnd(']'), out var inode) ? inode : 0;
-    }
+    /// <summary>The host is pid 1's mount namespace; stat through the nsfs link gives its inode number, which
+    /// is the namespace's ns.inum that the kernel side compares.</summary>
+    private static ulong HostMountNamespace() => NativeExtras.Inode("/proc/1/ns/mnt");
 
     private void WriteConfig()
     {

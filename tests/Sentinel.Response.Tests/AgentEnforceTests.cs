@@ -80,7 +80,56 @@ public sealed class AgentEnforceTests
         var (statusCode, status, statusErr) = SentinelProcess.Run("status", "--server", listen);
         Assert.True(statusCode == 0, statusErr);
         Assert.Contains("response  enforce on tracepoint-signal, 1 kernel policies, signalled 2", status);
+        // Every stronger path tried is listed with the reason it is not the one in use.
+        Assert.Contains("\n          kprobe-override: ", status);
+        Assert.Contains("\n          lsm-deny: ", status);
+        Assert.Contains("\n          tracepoint-signal: attached", status);
+        if (File.ReadAllText("/sys/kernel/security/lockdown").Contains("[integrity]"))
+            Assert.Contains("lsm-deny: the kernel refuses BPF LSM programs (lockdown=integrity)", status);
     }
+
+    private static string ReloadRule(string action) => $$"""
+        public sealed class StepperReload : Rule
+        {
+            public override RuleInfo Info { get; } = new()
+            {
+                Id = "SNT-9210", Version = "1.0.0", Name = "stepper reload", Description = "test policy",
+                Severity = Severity.High, MitreTactics = ["TA0004"], MitreTechniques = ["T1068"], Events = ["move_pages"],
+                Response = new RuleResponse { When = new() { Comm = "stepper64", Flags = MoveFlags.MoveAll }, Action = {{action}} },
+            };
+
+            public override void Match(MovePagesEvent e, Findings findings) { }
+        }
+        """;
+
+    [LiveFact]
+    public void Editing_a_rules_response_in_its_csx_file_takes_effect_on_the_next_call_and_removing_it_too()
+    {
+        var dir = Directory.CreateTempSubdirectory("sentinel-enforce-reload").FullName;
+        var rules = Directory.CreateDirectory(Path.Combine(dir, "rules")).FullName;
+        var rule = Path.Combine(rules, "snt-9210.csx");
+        File.WriteAllText(rule, ReloadRule("ResponseAction.Audit"));
+        using var agent = SentinelProcess.Start("run", "--enforce", "--verbose", "--no-server", "--rules", rules,
+            "--allow-comm", "sentinel", "--allow-exe", SentinelProcess.Binary);
+        agent.WaitUntil(() => Installs(agent) == 1, "the first kernel policy install", 60);
+        using var helper = Stepper.Start("--flags 4");
+        Assert.StartsWith("call=1 ret=0 ", helper.Step()); // audit: reported, not acted on
+
+        File.WriteAllText(rule, ReloadRule("ResponseAction.Kill"));
+        agent.WaitUntil(() => Installs(agent) == 2, "the reload's kernel policy install", 60);
+        Assert.Null(helper.Step());
+        Assert.Equal(137, helper.WaitForExit());
+
+        File.Delete(rule);
+        agent.WaitUntil(() => Installs(agent) == 3, "the removal's kernel policy install", 60);
+        Assert.Contains("0 kernel policies installed", agent.Stderr);
+        using var after = Stepper.Start("--flags 4");
+        Assert.StartsWith("call=1 ret=0 ", after.Step());
+        Assert.Equal(0, after.Finish());
+    }
+
+    private static int Installs(SentinelProcess agent) =>
+        agent.Stderr.Split('\n').Count(l => l.Contains(" kernel policies installed", StringComparison.Ordinal));
 
     [LiveFact]
     public void Enforce_with_a_bad_mode_is_a_usage_error()
