@@ -209,9 +209,20 @@ public sealed unsafe class KernelResponder : IDisposable
 
     private static void Update(int fd, void* key, byte value) => Check(Libbpf.bpf_map_update_elem(fd, key, &value, 0), "allowlist");
 
-    /// <summary>The host is pid 1's mount namespace; stat through the nsfs link gives its inode number, which
-    /// is the namespace's ns.inum that the kernel side compares.</summary>
-    private static ulong HostMountNamespace() => NativeExtras.Inode("/proc/1/ns/mnt");
+    /// <summary>The host is pid 1's mount namespace, or the agent's own where pid 1's is not readable (a
+    /// sandboxed init refuses it even to root). stat through the nsfs link gives its inode number, which is the
+    /// namespace's ns.inum that the kernel side compares.</summary>
+    private static ulong HostMountNamespace()
+    {
+        try
+        {
+            return NativeExtras.Inode("/proc/1/ns/mnt");
+        }
+        catch (ArgumentException)
+        {
+            return NativeExtras.Inode("/proc/self/ns/mnt");
+        }
+    }
 
     private void WriteConfig()
     {
