@@ -43,6 +43,50 @@ public sealed unsafe class LivePreconditionTests
     }
 
     [LiveFact]
+    public void An_allowlisted_executable_is_never_killed()
+    {
+        BpfEnvironment.EnsureReady();
+        var stepper = Path.Combine(AppContext.BaseDirectory, "stepper64");
+        using var responder = KernelResponder.Attach(new ResponseOptions { Mode = ResponseMode.Enforce, AllowExes = [stepper] }, NullLogger.Instance);
+        var records = new Records(responder);
+        responder.Install([new InstalledPolicy("SNT-9306", new KernelPolicy { Comm = "stepper64" }, ResponseAction.Kill)]);
+        using var helper = Stepper.Start("");
+
+        Assert.StartsWith("call=1 ret=0 ", helper.Step());
+        Assert.Equal(ResponseResult.Protected, records.WaitFor(r => r.Pid == helper.Pid, "the spared call").Result);
+        Assert.Equal(0, helper.Finish());
+    }
+
+    [LiveFact]
+    public void A_process_in_an_allowlisted_cgroup_is_never_killed_and_one_outside_it_is()
+    {
+        BpfEnvironment.EnsureReady();
+        // The cgroup v2 hierarchy: /sys/fs/cgroup on a pure v2 host, /sys/fs/cgroup/unified on a hybrid one.
+        var root = File.ReadAllLines("/proc/mounts").Select(l => l.Split(' ')).First(f => f[2] == "cgroup2")[1];
+        var cgroup = Directory.CreateDirectory(Path.Combine(root, $"sentinel-allow-{Environment.ProcessId}")).FullName;
+        try
+        {
+            using var responder = KernelResponder.Attach(new ResponseOptions { Mode = ResponseMode.Enforce, AllowCgroups = [cgroup] }, NullLogger.Instance);
+            var records = new Records(responder);
+            responder.Install([new InstalledPolicy("SNT-9307", new KernelPolicy { Comm = "stepper64" }, ResponseAction.Kill)]);
+            using (var inside = Stepper.Start(""))
+            {
+                File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), inside.Pid.ToString());
+                Assert.StartsWith("call=1 ret=0 ", inside.Step());
+                Assert.Equal(ResponseResult.Protected, records.WaitFor(r => r.Pid == inside.Pid, "the spared call").Result);
+                Assert.Equal(0, inside.Finish());
+            }
+            using var outside = Stepper.Start("");
+            Assert.Null(outside.Step());
+            Assert.Equal(KilledExit, outside.WaitForExit());
+        }
+        finally
+        {
+            Directory.Delete(cgroup); // rmdir: empty once the stepper has exited
+        }
+    }
+
+    [LiveFact]
     public void A_namespace_precondition_tells_a_caller_in_its_own_mount_namespace_from_one_on_the_host()
     {
         using var responder = Attach(ResponseMode.Audit);
