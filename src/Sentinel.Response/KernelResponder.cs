@@ -69,6 +69,7 @@ public sealed unsafe class KernelResponder : IDisposable
     private readonly Lock _lock = new();
     private readonly List<string> _ruleIds = [];
     private readonly Dictionary<string, uint> _ruleIndex = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, ulong> _marks = []; // pid → start ticks, of the processes marked now
     private readonly RingBufferReader _reader;
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -293,6 +294,7 @@ public sealed unsafe class KernelResponder : IDisposable
             var key = (uint)pid;
             var verdict = new VerdictEntry { StartTicks = ticks, Action = (uint)action.Kind, Signal = (uint)action.SignalNumber, Rule = RuleIndex(ruleId) };
             Check(Libbpf.bpf_map_update_elem(_verdictsFd, &key, &verdict, 0), "verdict");
+            _marks[pid] = ticks;
             if (_config.Verdicts == 0)
             {
                 _config.Verdicts = 1;
@@ -300,6 +302,48 @@ public sealed unsafe class KernelResponder : IDisposable
             }
         }
         return true;
+    }
+
+    /// <summary>Processes marked and still alive (a zombie counts until it is reaped).</summary>
+    internal int Marked
+    {
+        get { lock (_lock) return _marks.Count; }
+    }
+
+    /// <summary>Whether the kernel side does the verdict lookup on every call (the config's verdicts flag).</summary>
+    internal bool VerdictLookupOn
+    {
+        get
+        {
+            var key = 0u;
+            ResponseConfig config;
+            Check(Libbpf.bpf_map_lookup_elem(_configFd, &key, &config), "config");
+            return config.Verdicts != 0;
+        }
+    }
+
+    /// <summary>
+    /// Drops the marks of processes that are gone (killed, exited, or their pid reused); once none is left, calls
+    /// skip the verdict lookup again, so one kill does not cost every later call a hash lookup.
+    /// </summary>
+    private void PruneMarks()
+    {
+        lock (_lock)
+        {
+            if (_marks.Count == 0) return;
+            foreach (var (pid, ticks) in _marks.ToArray())
+            {
+                if (ProcessStart.TryRead(pid, out var now) && now == ticks) continue;
+                var key = (uint)pid;
+                NativeExtras.bpf_map_delete_elem(_verdictsFd, &key); // already gone from the LRU map is fine
+                _marks.Remove(pid);
+            }
+            if (_marks.Count == 0 && _config.Verdicts != 0)
+            {
+                _config.Verdicts = 0;
+                WriteConfig();
+            }
+        }
     }
 
     /// <summary>For tests: rewrites a mark's start time, as if its process had died and the pid been reused.</summary>
@@ -323,6 +367,7 @@ public sealed unsafe class KernelResponder : IDisposable
         {
             var rc = _reader.Poll(100);
             if (rc < 0 && rc != -4 /* EINTR */) break;
+            PruneMarks();
         }
     }
 
