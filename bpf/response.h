@@ -1,4 +1,4 @@
-/* In-kernel response to move_pages: the maps' layouts shared with userspace (Sentinel.Response/Native.cs
+/* In-kernel response to move_pages: the maps' layouts shared with userspace (Sentinel.Response/ResponseLayout.cs
  * mirrors every struct here field for field; a test checks the sizes). */
 #ifndef SENTINEL_RESPONSE_H
 #define SENTINEL_RESPONSE_H
