@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /* In-kernel response to move_pages, evaluated at sys_enter with no round trip to userspace.
  * A call is acted on when its caller was marked by a verdict (pid + start time) or a kernel policy matches.
- * The action is a signal (bpf_send_signal, delivered before the call returns to user space) or, on the
- * kprobe path where the kernel allows it, a refusal of the call itself (bpf_override_return(-EPERM)).
- * pid 1, the agent and allowlisted callers are never signalled; kills are rate-limited per second. */
+ * The action is a signal (bpf_send_signal, delivered before the call returns to user space) or, where the kernel
+ * allows it, a refusal of the call itself: bpf_override_return(-EPERM) on the kprobe path, or -EPERM from the
+ * task_movememory LSM hook for a killed caller's cross-process call.
+ * pid 1 (of the host or of the caller's pid namespace), the agent and allowlisted callers are never signalled;
+ * kills are rate-limited per second.
+ * Most calls match nothing: that path is one config load when nothing is installed, and otherwise only the
+ * policies' argument tests, with no helper call. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -60,6 +64,32 @@ struct {
 	__type(value, __u8);
 } allow_cgroup SEC(".maps");
 
+/* Threads killed at sys_enter whose call names a pid: the LSM hook refuses that call. The value is the thread's
+ * start time, so a reused tid is never refused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} deny_pending SEC(".maps");
+
+/* Never used by a program: updating a map-in-map makes the kernel wait for every running BPF program
+ * (synchronize_rcu), which is how userspace knows no run still reads the policy set it is about to overwrite. */
+struct grace_inner_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+struct grace_inner_map grace_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct grace_inner_map);
+} grace SEC(".maps");
+
 /* [0] = start of the current one-second window, [1] = kills in it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -89,14 +119,35 @@ struct hit {
 	__u8 source;
 };
 
-/* The caller's comm, fetched only when a policy tests it or a response is reported. */
-static __always_inline const char *caller_comm(char *comm, bool *have)
+/* The caller, fetched piece by piece: a call that matches no policy needs none of it. */
+struct caller {
+	struct task_struct *task;
+	char comm[SNT_RESP_COMM_LEN]; /* 8-aligned: compared as two u64s */
+	__u32 tgid;
+	bool have_comm;
+};
+
+static __always_inline struct task_struct *caller_task(struct caller *who)
 {
-	if (!*have) {
-		bpf_get_current_comm(comm, SNT_RESP_COMM_LEN);
-		*have = true;
+	if (!who->task)
+		who->task = bpf_get_current_task_btf();
+	return who->task;
+}
+
+static __always_inline __u32 caller_tgid(struct caller *who)
+{
+	if (!who->tgid)
+		who->tgid = bpf_get_current_pid_tgid() >> 32;
+	return who->tgid;
+}
+
+static __always_inline const char *caller_comm(struct caller *who)
+{
+	if (!who->have_comm) {
+		bpf_get_current_comm(who->comm, SNT_RESP_COMM_LEN);
+		who->have_comm = true;
 	}
-	return comm;
+	return who->comm;
 }
 
 static __always_inline bool comm_equal(const char *a, const char *b)
@@ -104,24 +155,24 @@ static __always_inline bool comm_equal(const char *a, const char *b)
 	return *(const __u64 *)a == *(const __u64 *)b && *(const __u64 *)(a + 8) == *(const __u64 *)(b + 8);
 }
 
-static __always_inline bool policy_matches(const struct snt_policy *p, const struct call *c, __u32 tgid,
-					   struct task_struct *task, const struct snt_resp_config *cfg,
-					   char *comm, bool *have_comm)
+/* The call's own arguments are tested first: they cost no helper call and reject most calls. */
+static __always_inline bool policy_matches(const struct snt_policy *p, const struct call *c, struct caller *who,
+					   const struct snt_resp_config *cfg)
 {
 	__u32 f = p->fields;
 	if ((f & SNT_PF_FLAGS) && ((__u32)c->flags & p->flags_all) != p->flags_all)
 		return false;
-	if (f & SNT_PF_TARGET) {
-		bool self = c->target == 0 || (__u32)c->target == tgid;
-		if (self != (p->target == 1))
-			return false;
-	}
 	if ((f & SNT_PF_MIN_COUNT) && c->count < p->min_count)
 		return false;
 	if ((f & SNT_PF_COMPAT) && !c->compat)
 		return false;
+	if (f & SNT_PF_TARGET) {
+		bool self = c->target == 0 || (__u32)c->target == caller_tgid(who);
+		if (self != (p->target == 1))
+			return false;
+	}
 	if (f & (SNT_PF_UID | SNT_PF_EUID | SNT_PF_CAPS_LACKING | SNT_PF_CAPS_HAVING)) {
-		const struct cred *cred = task->cred;
+		const struct cred *cred = caller_task(who)->cred;
 		if ((f & SNT_PF_UID) && cred->uid.val != p->uid)
 			return false;
 		if ((f & SNT_PF_EUID) && cred->euid.val != p->euid)
@@ -134,19 +185,32 @@ static __always_inline bool policy_matches(const struct snt_policy *p, const str
 			return false;
 	}
 	if (f & SNT_PF_NAMESPACE) {
-		bool container = task->nsproxy->mnt_ns->ns.inum != cfg->host_mnt_ns;
+		bool container = caller_task(who)->nsproxy->mnt_ns->ns.inum != cfg->host_mnt_ns;
 		if (container != (p->ns == 1))
 			return false;
 	}
-	if ((f & SNT_PF_COMM) && !comm_equal(caller_comm(comm, have_comm), p->comm))
+	if ((f & SNT_PF_COMM) && !comm_equal(caller_comm(who), p->comm))
 		return false;
 	return true;
+}
+
+/* Whether the process is the init (pid 1) of its own pid namespace: killing it would take the whole
+ * namespace down with it. */
+static __always_inline bool namespace_init(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid upid = {};
+	if (level > 32)
+		return false;
+	bpf_core_read(&upid, sizeof(upid), &pid->numbers[level]);
+	return upid.nr == 1;
 }
 
 static __always_inline bool protected_caller(__u32 tgid, const struct snt_resp_config *cfg, struct task_struct *task,
 					     const char *comm)
 {
-	if (tgid == 1 || tgid == cfg->agent_pid)
+	if (tgid == 1 || tgid == cfg->agent_pid || namespace_init(task))
 		return true;
 	if (bpf_map_lookup_elem(&allow_comm, comm))
 		return true;
@@ -208,14 +272,26 @@ static __always_inline void report(const struct hit *h, const struct call *c, st
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* Returns true when the call should be refused (only the kprobe path can). */
-static __always_inline bool act(const struct hit *h, const struct call *c, __u32 tgid, struct task_struct *task,
-				const struct snt_resp_config *cfg, const char *comm, bool can_deny)
+/* A killed thread's call that names a pid reaches the task_movememory hook, which refuses it. */
+static __always_inline bool deny_at_lsm(const struct hit *h, const struct call *c, struct task_struct *task)
+{
+	if (h->action != SNT_ACT_KILL || c->target == 0)
+		return false;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 start = task->start_boottime;
+	return bpf_map_update_elem(&deny_pending, &tid, &start, BPF_ANY) == 0;
+}
+
+/* Returns true when the call should be refused (only the kprobe path can refuse it here). */
+static __always_inline bool act(const struct hit *h, const struct call *c, struct caller *who,
+				const struct snt_resp_config *cfg, bool can_deny)
 {
 	__u8 result;
 	long error = 0;
+	struct task_struct *task = caller_task(who);
+	const char *comm = caller_comm(who);
 	bool enforce = cfg->mode == SNT_MODE_ENFORCE && h->action != SNT_ACT_AUDIT;
-	if (protected_caller(tgid, cfg, task, comm))
+	if (protected_caller(caller_tgid(who), cfg, task, comm))
 		result = SNT_RES_PROTECTED;
 	else if (!enforce)
 		result = SNT_RES_AUDITED;
@@ -225,8 +301,10 @@ static __always_inline bool act(const struct hit *h, const struct call *c, __u32
 		error = bpf_send_signal(h->action == SNT_ACT_KILL ? SIGKILL : h->signal);
 		result = error ? SNT_RES_SIGNAL_FAILED : SNT_RES_SIGNALLED;
 	}
-	bool deny = can_deny && (result == SNT_RES_SIGNALLED || result == SNT_RES_SIGNAL_FAILED);
-	report(h, c, task, comm, result, error, deny);
+	bool acted = result == SNT_RES_SIGNALLED || result == SNT_RES_SIGNAL_FAILED;
+	bool deny = can_deny && acted;
+	bool lsm_denied = !can_deny && cfg->lsm_deny && result == SNT_RES_SIGNALLED && deny_at_lsm(h, c, task);
+	report(h, c, task, comm, result, error, deny || lsm_denied);
 	return deny;
 }
 
@@ -234,43 +312,42 @@ static __always_inline bool respond(struct call *c, bool can_deny)
 {
 	__u32 zero = 0;
 	struct snt_resp_config *cfg = bpf_map_lookup_elem(&resp_config, &zero);
-	if (!cfg || !cfg->mode)
+	if (!cfg || !cfg->mode || !(cfg->policies | cfg->verdicts))
 		return false;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct task_struct *task = bpf_get_current_task_btf();
-	char comm[SNT_RESP_COMM_LEN] = {};
-	bool have_comm = false;
+	struct caller who = {};
 	struct hit h = {};
 
 	if (cfg->verdicts) {
+		__u32 tgid = caller_tgid(&who);
 		struct snt_verdict *v = bpf_map_lookup_elem(&verdicts, &tgid);
-		if (v && v->start_ticks == task->group_leader->start_boottime / SNT_RESP_NS_PER_TICK) {
+		if (v && v->start_ticks == caller_task(&who)->group_leader->start_boottime / SNT_RESP_NS_PER_TICK) {
 			h.action = v->action;
 			h.signal = v->signal;
 			h.rule = v->rule;
 			h.source = SNT_SRC_VERDICT;
-			bpf_get_current_comm(comm, sizeof(comm));
-			return act(&h, c, tgid, task, cfg, comm, can_deny);
+			return act(&h, c, &who, cfg, can_deny);
 		}
 	}
 
+	/* Userspace never rewrites a set a run may still be reading: after each flip it waits for every running
+	 * program to finish (see the grace map) before the next reload writes the now-inactive set. */
 	__u32 index = cfg->active & 1;
 	struct snt_policy_set *set = bpf_map_lookup_elem(&policy_sets, &index);
-	if (!set || !set->count)
+	if (!set)
 		return false;
+	__u32 count = set->count;
 	for (int i = 0; i < SNT_RESP_MAX_POLICIES; i++) {
-		if (i >= set->count)
+		if (i >= count)
 			break;
 		struct snt_policy *p = &set->policies[i];
-		if (!policy_matches(p, c, tgid, task, cfg, comm, &have_comm))
+		if (!policy_matches(p, c, &who, cfg))
 			continue;
-		caller_comm(comm, &have_comm);
 		h.action = p->action;
 		h.signal = p->signal;
 		h.rule = p->rule;
 		h.generation = set->generation;
 		h.source = SNT_SRC_POLICY;
-		return act(&h, c, tgid, task, cfg, comm, can_deny);
+		return act(&h, c, &who, cfg, can_deny);
 	}
 	return false;
 }
@@ -309,7 +386,24 @@ int response_enter_compat(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* ---- deny path: kprobes on the syscall wrappers, refusing the call before it runs (needs
+/* ---- deny path, LSM: with the signal path above, a killed caller's call that names a pid is refused at the
+ * task_movememory hook before any page moves (needs CONFIG_BPF_LSM, "bpf" in the active LSMs, and a kernel
+ * that lets LSM programs load: lockdown=integrity refuses them). A pid-0 call never reaches the hook. ---- */
+
+SEC("lsm/task_movememory")
+int BPF_PROG(response_lsm_deny, struct task_struct *target, int ret)
+{
+	if (ret)
+		return ret; /* an earlier program already refused it */
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *start = bpf_map_lookup_elem(&deny_pending, &tid);
+	if (!start || *start != bpf_get_current_task_btf()->start_boottime)
+		return 0;
+	bpf_map_delete_elem(&deny_pending, &tid);
+	return -EPERM;
+}
+
+/* ---- deny path, kprobes on the syscall wrappers, refusing the call before it runs (needs
  * CONFIG_BPF_KPROBE_OVERRIDE; the wrappers are on the error-injection list) ---- */
 
 SEC("kprobe/__x64_sys_move_pages")

@@ -1,4 +1,4 @@
-/* In-kernel response to move_pages: the maps' layouts shared with userspace (Sentinel.Response/Native.cs
+/* In-kernel response to move_pages: the maps' layouts shared with userspace (Sentinel.Response/ResponseLayout.cs
  * mirrors every struct here field for field; a test checks the sizes). */
 #ifndef SENTINEL_RESPONSE_H
 #define SENTINEL_RESPONSE_H
@@ -76,6 +76,8 @@ struct snt_resp_config {
 	__u32 verdicts;   /* processes marked; 0 skips the verdict lookup */
 	__u64 host_mnt_ns;
 	__u32 kills_per_second;
+	__u32 policies;   /* policies in the active set; with verdicts == 0, a call exits after one load */
+	__u32 lsm_deny;   /* the LSM hook is attached: a killed cross-process call is also refused there */
 	__u32 pad;
 };
 

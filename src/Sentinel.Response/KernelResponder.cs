@@ -13,11 +13,13 @@ public enum ResponseMode
     Enforce = 2,
 }
 
-/// <summary>How the kernel acts: refuse the call before it runs (kprobe + bpf_override_return), or signal the
-/// caller at sys_enter (the call body still runs, but its result never reaches user space).</summary>
+/// <summary>How the kernel acts: refuse the call before it runs (kprobe + bpf_override_return); signal the caller
+/// at sys_enter and refuse a killed caller's cross-process call at the task_movememory LSM hook; or signal only
+/// (the call body still runs, but its result never reaches user space).</summary>
 public enum ResponsePath
 {
     KprobeOverride,
+    LsmDeny,
     TracepointSignal,
 }
 
@@ -54,17 +56,20 @@ public sealed unsafe class KernelResponder : IDisposable
     internal static readonly Dictionary<ResponsePath, string[]> Programs = new()
     {
         [ResponsePath.KprobeOverride] = ["response_deny", "response_deny_compat"],
+        [ResponsePath.LsmDeny] = ["response_enter", "response_enter_compat", "response_lsm_deny"],
         [ResponsePath.TracepointSignal] = ["response_enter", "response_enter_compat"],
     };
 
-    public static IReadOnlyList<ResponsePath> DefaultOrder { get; } = [ResponsePath.KprobeOverride, ResponsePath.TracepointSignal];
+    public static IReadOnlyList<ResponsePath> DefaultOrder { get; } =
+        [ResponsePath.KprobeOverride, ResponsePath.LsmDeny, ResponsePath.TracepointSignal];
 
     private readonly BpfObject _object;
     private readonly ResponseOptions _options;
-    private readonly int _configFd, _setsFd, _verdictsFd;
+    private readonly int _configFd, _setsFd, _verdictsFd, _graceFd, _graceInnerFd;
     private readonly Lock _lock = new();
     private readonly List<string> _ruleIds = [];
     private readonly Dictionary<string, uint> _ruleIndex = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, ulong> _marks = []; // pid → start ticks, of the processes marked now
     private readonly RingBufferReader _reader;
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -81,6 +86,8 @@ public sealed unsafe class KernelResponder : IDisposable
         _configFd = obj.MapFd("resp_config");
         _setsFd = obj.MapFd("policy_sets");
         _verdictsFd = obj.MapFd("verdicts");
+        _graceFd = obj.MapFd("grace");
+        _graceInnerFd = obj.MapFd("grace_inner");
         _reader = new RingBufferReader(obj.MapFd("resp_events"), OnRecord);
         _thread = new Thread(Consume) { IsBackground = true, Name = "sentinel-response" };
     }
@@ -97,8 +104,31 @@ public sealed unsafe class KernelResponder : IDisposable
     /// <summary>Raised on the response thread for every record; handlers must not block long.</summary>
     public event Action<ResponseRecord>? Responded;
 
-    public static string PathName(ResponsePath path) =>
-        path == ResponsePath.KprobeOverride ? "kprobe-override" : "tracepoint-signal";
+    public static string PathName(ResponsePath path) => path switch
+    {
+        ResponsePath.KprobeOverride => "kprobe-override",
+        ResponsePath.LsmDeny => "lsm-deny",
+        _ => "tracepoint-signal",
+    };
+
+    /// <summary>Why the LSM path cannot work here before anything is loaded, or null to try it.</summary>
+    internal static string? LsmUnavailable(string activeLsms = "/sys/kernel/security/lsm")
+    {
+        var lsms = File.Exists(activeLsms) ? File.ReadAllText(activeLsms).Trim() : null;
+        if (lsms is null) return $"{activeLsms} is missing (securityfs not mounted?): cannot tell whether the BPF LSM is active";
+        return lsms.Split(',').Contains("bpf") ? null : $"the BPF LSM is not active (active LSMs: {lsms}; boot with lsm=...,bpf)";
+    }
+
+    /// <summary>A load or attach failure of the LSM program, in words: EPERM is the kernel refusing LSM programs.</summary>
+    internal static string LsmFailure(string error, string lockdownFile = "/sys/kernel/security/lockdown")
+    {
+        if (!error.Contains("Operation not permitted", StringComparison.Ordinal)) return error;
+        var lockdown = File.Exists(lockdownFile) ? File.ReadAllText(lockdownFile).Trim() : "";
+        var mode = lockdown.IndexOf('[') is var open and >= 0 && lockdown.IndexOf(']', open) is var close and > 0
+            ? lockdown[(open + 1)..close] : "";
+        var why = mode is "" or "none" ? "" : $" (lockdown={mode})";
+        return $"the kernel refuses BPF LSM programs{why}: {error}";
+    }
 
     /// <summary>
     /// Loads and attaches the first path in <paramref name="order"/> that works. Refuses enforcement on a kernel
@@ -116,6 +146,12 @@ public sealed unsafe class KernelResponder : IDisposable
         var attempts = new List<string>();
         foreach (var path in order ?? DefaultOrder)
         {
+            if (path == ResponsePath.LsmDeny && LsmUnavailable() is { } unavailable)
+            {
+                attempts.Add($"{PathName(path)}: {unavailable}");
+                logger.LogInformation("response path {Path} skipped: {Reason}", PathName(path), unavailable);
+                continue;
+            }
             BpfObject? obj = null;
             try
             {
@@ -133,8 +169,9 @@ public sealed unsafe class KernelResponder : IDisposable
             catch (BpfException ex)
             {
                 obj?.Dispose();
-                attempts.Add($"{PathName(path)}: {ex.Message}");
-                logger.LogInformation("response path {Path} failed: {Reason}", PathName(path), ex.Message);
+                var reason = path == ResponsePath.LsmDeny ? LsmFailure(ex.Message) : ex.Message;
+                attempts.Add($"{PathName(path)}: {reason}");
+                logger.LogInformation("response path {Path} failed: {Reason}", PathName(path), reason);
             }
         }
         throw new ResponseUnavailableException("no response path attached: " + string.Join("; ", attempts));
@@ -148,6 +185,7 @@ public sealed unsafe class KernelResponder : IDisposable
             AgentPid = (uint)_options.AgentPid,
             HostMountNamespace = HostMountNamespace(),
             KillsPerSecond = _options.KillsPerSecond,
+            LsmDeny = Path == ResponsePath.LsmDeny ? 1u : 0u,
         };
         WriteConfig();
         var commFd = _object.MapFd("allow_comm");
@@ -172,11 +210,19 @@ public sealed unsafe class KernelResponder : IDisposable
 
     private static void Update(int fd, void* key, byte value) => Check(Libbpf.bpf_map_update_elem(fd, key, &value, 0), "allowlist");
 
+    /// <summary>The host is pid 1's mount namespace, or the agent's own where pid 1's is not readable (a
+    /// sandboxed init refuses it even to root). stat through the nsfs link gives its inode number, which is the
+    /// namespace's ns.inum that the kernel side compares.</summary>
     private static ulong HostMountNamespace()
     {
-        // The agent runs in the host's mount namespace; readlink gives "mnt:[4026531841]".
-        var link = new FileInfo("/proc/1/ns/mnt").LinkTarget ?? "";
-        return ulong.TryParse(link.AsSpan(link.IndexOf('[') + 1).TrimEnd(']'), out var inode) ? inode : 0;
+        try
+        {
+            return NativeExtras.Inode("/proc/1/ns/mnt");
+        }
+        catch (ArgumentException)
+        {
+            return NativeExtras.Inode("/proc/self/ns/mnt");
+        }
     }
 
     private void WriteConfig()
@@ -199,6 +245,11 @@ public sealed unsafe class KernelResponder : IDisposable
     /// Replaces every installed policy at once: the next move_pages sees either the old set or the new one, never
     /// a mix. An empty list removes them all.
     /// </summary>
+    /// <remarks>
+    /// Reloads are serialised by a lock, and each one returns only after every BPF run that could have read the
+    /// set it retired has finished (<see cref="WaitForRunningPrograms"/>). So the set the next reload overwrites
+    /// is read by no run, even when reloads follow each other faster than one run lasts.
+    /// </remarks>
     public void Install(IReadOnlyList<InstalledPolicy> policies)
     {
         lock (_lock)
@@ -208,9 +259,27 @@ public sealed unsafe class KernelResponder : IDisposable
             var inactive = _config.Active ^ 1;
             Check(Libbpf.bpf_map_update_elem(_setsFd, &inactive, &set, 0), "policy set");
             _config.Active = inactive;
+            _config.Policies = (uint)entries.Count;
             WriteConfig();
+            WaitForRunningPrograms();
             InstalledPolicies = entries.Count;
+            Generation = _generation;
         }
+    }
+
+    /// <summary>The generation of the installed set (1 after the first install); records carry it.</summary>
+    public uint Generation { get; private set; }
+
+    /// <summary>
+    /// Returns once every BPF program run that started before the call has finished. Updating a map-in-map
+    /// makes the kernel wait for that (synchronize_rcu in the bpf(2) update path), and BPF tracing and LSM
+    /// programs run inside RCU read-side sections.
+    /// </summary>
+    private void WaitForRunningPrograms()
+    {
+        var key = 0u;
+        var inner = _graceInnerFd;
+        Check(Libbpf.bpf_map_update_elem(_graceFd, &key, &inner, 0), "grace");
     }
 
     /// <summary>
@@ -225,6 +294,7 @@ public sealed unsafe class KernelResponder : IDisposable
             var key = (uint)pid;
             var verdict = new VerdictEntry { StartTicks = ticks, Action = (uint)action.Kind, Signal = (uint)action.SignalNumber, Rule = RuleIndex(ruleId) };
             Check(Libbpf.bpf_map_update_elem(_verdictsFd, &key, &verdict, 0), "verdict");
+            _marks[pid] = ticks;
             if (_config.Verdicts == 0)
             {
                 _config.Verdicts = 1;
@@ -232,6 +302,48 @@ public sealed unsafe class KernelResponder : IDisposable
             }
         }
         return true;
+    }
+
+    /// <summary>Processes marked and still alive (a zombie counts until it is reaped).</summary>
+    internal int Marked
+    {
+        get { lock (_lock) return _marks.Count; }
+    }
+
+    /// <summary>Whether the kernel side does the verdict lookup on every call (the config's verdicts flag).</summary>
+    internal bool VerdictLookupOn
+    {
+        get
+        {
+            var key = 0u;
+            ResponseConfig config;
+            Check(Libbpf.bpf_map_lookup_elem(_configFd, &key, &config), "config");
+            return config.Verdicts != 0;
+        }
+    }
+
+    /// <summary>
+    /// Drops the marks of processes that are gone (killed, exited, or their pid reused); once none is left, calls
+    /// skip the verdict lookup again, so one kill does not cost every later call a hash lookup.
+    /// </summary>
+    private void PruneMarks()
+    {
+        lock (_lock)
+        {
+            if (_marks.Count == 0) return;
+            foreach (var (pid, ticks) in _marks.ToArray())
+            {
+                if (ProcessStart.TryRead(pid, out var now) && now == ticks) continue;
+                var key = (uint)pid;
+                NativeExtras.bpf_map_delete_elem(_verdictsFd, &key); // already gone from the LRU map is fine
+                _marks.Remove(pid);
+            }
+            if (_marks.Count == 0 && _config.Verdicts != 0)
+            {
+                _config.Verdicts = 0;
+                WriteConfig();
+            }
+        }
     }
 
     /// <summary>For tests: rewrites a mark's start time, as if its process had died and the pid been reused.</summary>
@@ -255,6 +367,7 @@ public sealed unsafe class KernelResponder : IDisposable
         {
             var rc = _reader.Poll(100);
             if (rc < 0 && rc != -4 /* EINTR */) break;
+            PruneMarks();
         }
     }
 

@@ -55,9 +55,11 @@ public sealed class ResponseCoordinator : IDetectionSink, IDisposable
     {
         try
         {
-            var policies = PoliciesOf(_rules!.Rules);
+            // The reload's own rules: Rules would still give the previous set until the pipeline's next event.
+            var policies = PoliciesOf(_rules!.LatestRules);
             _responder.Install(policies);
-            _logger.LogInformation("{Count} kernel policies installed", policies.Count);
+            _logger.LogInformation("{Count} kernel policies installed (generation {Generation}){List}", policies.Count,
+                _responder.Generation, string.Concat(policies.Select(p => $"; {p.RuleId} {p.Action}")));
         }
         catch (Exception ex) when (ex is ArgumentException or Sentinel.Probes.BpfException)
         {
@@ -78,7 +80,7 @@ public sealed class ResponseCoordinator : IDetectionSink, IDisposable
 
     private void OnResponse(ResponseRecord r)
     {
-        var rule = _rules?.Rules.FirstOrDefault(x => x.Id == r.RuleId)
+        var rule = _rules?.LatestRules.FirstOrDefault(x => x.Id == r.RuleId)
                    ?? new RuleInfo { Id = r.RuleId, Version = "", Name = "in-kernel response", Severity = Severity.High };
         var (result, verb) = r.Result switch
         {

@@ -43,7 +43,7 @@ internal struct ResponseConfig
 {
     public uint Mode, Active, AgentPid, Verdicts;
     public ulong HostMountNamespace;
-    public uint KillsPerSecond, Pad;
+    public uint KillsPerSecond, Policies, LsmDeny, Pad;
 }
 
 [StructLayout(LayoutKind.Sequential)]

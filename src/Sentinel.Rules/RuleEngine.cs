@@ -59,6 +59,10 @@ public sealed class RuleEngine : IDetector, IDisposable
 
     public IReadOnlyList<RuleInfo> Rules => _active.Slots.Select(s => s.Info).ToArray();
 
+    /// <summary>The rules of the latest reload, adopted by the pipeline or not yet (<see cref="Rules"/> changes only
+    /// at the pipeline's next event); what must follow a reload at once, like kernel policies, reads these.</summary>
+    public IReadOnlyList<RuleInfo> LatestRules => (Volatile.Read(ref _pending) ?? _active).Slots.Select(s => s.Info).ToArray();
+
     /// <summary>Errors from the latest load or reload (files that did not compile or load).</summary>
     public IReadOnlyList<RuleDiagnostic> Diagnostics => (_pending ?? _active).Diagnostics;
 

@@ -11,7 +11,7 @@ public sealed unsafe class LayoutAndCompilerTests
         // The header's arithmetic: 4 u32 + 2 u64 + 6 u32 + comm[16]; count + generation + 16 policies; etc.
         Assert.Equal(72, sizeof(PolicyEntry));
         Assert.Equal(8 + 16 * 72, sizeof(PolicySet));
-        Assert.Equal(32, sizeof(ResponseConfig));
+        Assert.Equal(40, sizeof(ResponseConfig));
         Assert.Equal(24, sizeof(VerdictEntry));
         Assert.Equal(120, sizeof(RawResponseEvent));
         var header = File.ReadAllText(Path.Combine(Sentinel.TestSupport.RepoPaths.Root, "bpf", "response.h"));

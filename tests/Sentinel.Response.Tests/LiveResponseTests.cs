@@ -165,6 +165,12 @@ public sealed unsafe class LiveResponseTests
         Assert.Equal(ResponseSource.Verdict, kill.Source);
         Assert.Equal("SNT-0005", kill.RuleId);
         Assert.Equal(2147483600, kill.TargetPid);
+
+        // The killed process is reaped: its mark goes, and calls skip the verdict lookup again.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (responder.Marked > 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.Equal(0, responder.Marked);
+        Assert.False(responder.VerdictLookupOn);
     }
 
     [LiveFact]

@@ -18,15 +18,24 @@ internal sealed class Stepper : IDisposable
         Pid = int.Parse(ready.Split("pid=")[1]);
     }
 
+    /// <summary>The pid the stepper sees itself as (1 when it is the init of a new pid namespace).</summary>
     public int Pid { get; }
 
-    /// <summary>Starts stepper64 or stepper32, as uid/gid 65534 (nobody) when <paramref name="asNobody"/>.</summary>
-    public static Stepper Start(string args, bool compat = false, bool asNobody = false)
+    /// <summary>The stepper's pid as the kernel's records give it (the host's pid namespace).</summary>
+    public int HostPid => LeafOf(_process.Id);
+
+    /// <summary>
+    /// Starts stepper64 or stepper32, as uid/gid 65534 (nobody) when <paramref name="asNobody"/>, under
+    /// <paramref name="prefix"/> (e.g. unshare) when given; a prefix must exec or fork the stepper as its only child.
+    /// </summary>
+    public static Stepper Start(string args, bool compat = false, bool asNobody = false, string[]? prefix = null)
     {
         var binary = Path.Combine(AppContext.BaseDirectory, compat ? "stepper32" : "stepper64");
-        var info = asNobody ? new ProcessStartInfo("setpriv") : new ProcessStartInfo(binary);
-        if (asNobody)
-            foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", binary }) info.ArgumentList.Add(a);
+        var command = new List<string>(prefix ?? []);
+        if (asNobody) command.AddRange(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]);
+        command.Add(binary);
+        var info = new ProcessStartInfo(command[0]);
+        foreach (var a in command.Skip(1)) info.ArgumentList.Add(a);
         foreach (var a in args.Split(' ', StringSplitOptions.RemoveEmptyEntries)) info.ArgumentList.Add(a);
         info.RedirectStandardInput = info.RedirectStandardOutput = true;
         return new Stepper(Process.Start(info)!);
@@ -35,12 +44,34 @@ internal sealed class Stepper : IDisposable
     /// <summary>Makes one call; returns its post-call line, or null if the process died before printing it.</summary>
     public string? Step()
     {
-        _process.StandardInput.WriteLine();
-        _process.StandardInput.Flush();
+        Send();
         return NextLine();
     }
 
-    private string? NextLine()
+    /// <summary>Lets the stepper make one call without waiting for its line.</summary>
+    public void Send()
+    {
+        _process.StandardInput.WriteLine();
+        _process.StandardInput.Flush();
+    }
+
+    /// <summary>Whether a line is waiting, without blocking.</summary>
+    public bool HasLine => _lines.Count > 0;
+
+    /// <summary>Follows a forking prefix (unshare --fork) down to its last descendant: the stepper.</summary>
+    private static int LeafOf(int pid)
+    {
+        while (true)
+        {
+            string children;
+            try { children = File.ReadAllText($"/proc/{pid}/task/{pid}/children").Trim(); }
+            catch (IOException) { return pid; }
+            if (children.Length == 0) return pid;
+            pid = int.Parse(children.Split(' ')[0]);
+        }
+    }
+
+    public string? NextLine()
     {
         try
         {

@@ -51,7 +51,7 @@ internal sealed class ResponseStatusContributor(ResponseCoordinator coordinator)
         {
             Mode = r.Mode == ResponseMode.Audit ? "audit" : "enforce",
             Path = KernelResponder.PathName(r.Path),
-            Detail = string.Join("; ", r.Attempts),
+            Detail = string.Join("\n", r.Attempts), // one line per path tried, strongest first
             Policies = (uint)r.InstalledPolicies,
             Signalled = (ulong)signalled,
             WouldKill = (ulong)wouldKill,

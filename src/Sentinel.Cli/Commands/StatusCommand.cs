@@ -53,6 +53,8 @@ internal static class StatusCommand
             ? $"response  {r.Mode} on {r.Path}, {r.Policies} kernel policies, signalled {r.Signalled}, would kill {r.WouldKill}, " +
               $"rate limited {r.RateLimited}, protected {r.Protected} (max {r.KillsPerSecond}/s)"
             : "response  off (sentinel run --enforce turns it on)");
+        foreach (var attempt in (s.Response?.Detail ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            w.WriteLine($"          {attempt}");
 
         w.WriteLine();
         Table(w, ["RULE", "EVALS", "DETECTIONS", "ERRORS", "P50", "P99", "MAX", "STATE"],

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
@@ -10,12 +11,20 @@ namespace Sentinel.Benchmarks.Response;
 
 /// <summary>
 /// `response-overhead [CALLS] [ROUNDS]`: the added cost per move_pages call of an installed kernel policy that does
-/// not match, against capture alone, measured two ways in the same run: wall clock per call (capture alone vs
-/// capture + response, in rotation, medians), and the kernel's own run time of the response program
-/// (kernel.bpf_stats_enabled).
+/// not match, against capture alone, all in the same run, in rotation, medians over the rounds:
+/// <list type="bullet">
+/// <item>the kernel's own run time per invocation of the response programs (kernel.bpf_stats_enabled), next to
+/// an empty program on the same tracepoint (bpf/response_bench.bpf.c): the floor that the measurement itself
+/// costs;</item>
+/// <item>the calling thread's CPU time per call (CLOCK_THREAD_CPUTIME_ID, which time spent preempted by other
+/// jobs does not inflate) and the wall clock per call, for capture alone and capture + response.</item>
+/// </list>
 /// </summary>
-internal static unsafe class ResponseOverhead
+internal static unsafe partial class ResponseOverhead
 {
+    private sealed record Round(double AloneCpu, double AloneWall, double PolicyCpu, double PolicyWall,
+        double EnterNs, double CompatNs, double EmptyEnterNs, double FloorNs);
+
     public static int Run(string[] args)
     {
         var calls = args.Length > 0 ? int.Parse(args[0]) : 300_000;
@@ -31,37 +40,54 @@ internal static unsafe class ResponseOverhead
         var pages = stackalloc ulong[1] { (ulong)page };
         var nonMatching = new InstalledPolicy("SNT-0002",
             new KernelPolicy { Flags = MoveFlags.MoveAll, Lacks = Capability.SysNice, Comm = "no-such-comm" }, ResponseAction.Kill);
+        var options = new ResponseOptions { Mode = ResponseMode.Enforce };
+        ResponsePath[] signalPath = [ResponsePath.TracepointSignal];
 
-        double PerCall()
+        (double Cpu, double Wall) PerCall()
         {
+            var cpu0 = ThreadCpuNs();
             var watch = Stopwatch.StartNew();
             for (var i = 0; i < calls; i++) MovePagesCalls.MovePages(0, 1, pages, null, status, 0);
-            return watch.Elapsed.TotalNanoseconds / calls;
+            return ((ThreadCpuNs() - cpu0) / (double)calls, watch.Elapsed.TotalNanoseconds / calls);
         }
 
         PerCall(); // warm up
-        var alone = new List<double>();
-        var withPolicy = new List<double>();
+        var results = new List<Round>();
         File.WriteAllText("/proc/sys/kernel/bpf_stats_enabled", "1");
         try
         {
             for (var r = 0; r < rounds; r++)
             {
-                alone.Add(PerCall());
-                using var responder = KernelResponder.Attach(new ResponseOptions { Mode = ResponseMode.Enforce }, NullLogger.Instance);
-                responder.Install([nonMatching]);
-                withPolicy.Add(PerCall());
+                var alone = PerCall();
+
+                double emptyEnter;
+                using (var idle = KernelResponder.Attach(options, NullLogger.Instance, signalPath))
+                {
+                    // Attached, nothing installed: the early exit.
+                    PerCall();
+                    emptyEnter = NsPerRun(NewProgram("response_enter"));
+                }
+
+                (double Cpu, double Wall) withPolicy;
+                double enter, compat;
+                using (var responder = KernelResponder.Attach(options, NullLogger.Instance, signalPath))
+                {
+                    responder.Install([nonMatching]);
+                    withPolicy = PerCall();
+                    enter = NsPerRun(NewProgram("response_enter"));
+                    compat = NsPerRun(NewProgram("response_enter_compat"));
+                }
+
+                double floor;
+                using (var bench = BpfObject.Open(BpfObjectFiles.Path("response_bench")))
+                {
+                    bench.Load();
+                    bench.Attach("response_floor");
+                    PerCall();
+                    floor = NsPerRun(NewProgram("response_floor"));
+                }
+                results.Add(new Round(alone.Cpu, alone.Wall, withPolicy.Cpu, withPolicy.Wall, enter, compat, emptyEnter, floor));
             }
-            using var measured = KernelResponder.Attach(new ResponseOptions { Mode = ResponseMode.Enforce }, NullLogger.Instance);
-            measured.Install([nonMatching]);
-            PerCall();
-            var (enterNs, enterRuns) = RunStats("response_enter");
-            var (captureNs, captureRuns) = RunStats("tracepoint_enter");
-            Console.WriteLine($"capture alone          ns/call median {Median(alone):0}  rounds [{string.Join(", ", alone.Select(v => v.ToString("0")))}]");
-            Console.WriteLine($"capture + policy       ns/call median {Median(withPolicy):0}  rounds [{string.Join(", ", withPolicy.Select(v => v.ToString("0")))}]");
-            Console.WriteLine($"added (wall clock)     {Median(withPolicy) - Median(alone):0} ns/call");
-            Console.WriteLine($"response_enter (kernel) {enterNs / Math.Max(1.0, enterRuns):0.0} ns/run over {enterRuns} runs; " +
-                              $"capture's tracepoint_enter {captureNs / Math.Max(1.0, captureRuns):0.0} ns/run");
         }
         finally
         {
@@ -69,19 +95,66 @@ internal static unsafe class ResponseOverhead
             Volatile.Write(ref stop, true);
             drain.Join();
         }
+
+        string Line(string what, Func<Round, double> value) =>
+            $"{what,-44} median {Median(results.Select(value)),7:0.0}  rounds [{string.Join(", ", results.Select(x => value(x).ToString("0.0")))}]";
+        Console.WriteLine($"{calls} calls per measurement, {rounds} rounds; load average {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine(Line("response_enter, 1 non-matching policy ns/run", x => x.EnterNs));
+        Console.WriteLine(Line("response_enter, nothing installed ns/run", x => x.EmptyEnterNs));
+        Console.WriteLine(Line("response_enter_compat (every syscall) ns/run", x => x.CompatNs));
+        Console.WriteLine(Line("empty program (floor) ns/run", x => x.FloorNs));
+        Console.WriteLine(Line("policy added, net of floor, ns/call", x => x.EnterNs + x.CompatNs - 2 * x.FloorNs));
+        Console.WriteLine(Line("capture alone, thread CPU ns/call", x => x.AloneCpu));
+        Console.WriteLine(Line("capture + policy, thread CPU ns/call", x => x.PolicyCpu));
+        Console.WriteLine(Line("added, thread CPU ns/call", x => x.PolicyCpu - x.AloneCpu));
+        Console.WriteLine(Line("capture alone, wall ns/call", x => x.AloneWall));
+        Console.WriteLine(Line("capture + policy, wall ns/call", x => x.PolicyWall));
         return 0;
     }
 
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
 
-    /// <summary>run_time_ns and run_cnt of the loaded program with this name (the most recent one).</summary>
-    private static (double Ns, long Runs) RunStats(string program)
+    /// <summary>The loaded program with this name and the highest id: the one this process loaded last (ids only
+    /// grow, and nothing else loads these programs while the benchmark runs).</summary>
+    private static JsonElement NewProgram(string name) =>
+        Programs().Where(p => p.Name == name).MaxBy(p => p.Id).Json;
+
+    private static double NsPerRun(JsonElement prog)
+    {
+        var ns = prog.TryGetProperty("run_time_ns", out var t) ? t.GetDouble() : 0;
+        var runs = prog.TryGetProperty("run_cnt", out var c) ? c.GetDouble() : 0;
+        return runs > 0 ? ns / runs : double.NaN;
+    }
+
+    private static IEnumerable<(string Name, long Id, JsonElement Json)> Programs()
     {
         var info = new ProcessStartInfo("bpftool", "prog show -j") { RedirectStandardOutput = true };
         using var process = Process.Start(info)!;
         var json = JsonDocument.Parse(process.StandardOutput.ReadToEnd());
         process.WaitForExit();
-        var prog = json.RootElement.EnumerateArray().Last(p => p.TryGetProperty("name", out var n) && n.GetString() == program);
-        return (prog.TryGetProperty("run_time_ns", out var t) ? t.GetDouble() : 0, prog.TryGetProperty("run_cnt", out var c) ? c.GetInt64() : 0);
+        return json.RootElement.EnumerateArray()
+            .Where(p => p.TryGetProperty("name", out _))
+            .Select(p => (p.GetProperty("name").GetString()!, p.GetProperty("id").GetInt64(), p.Clone()))
+            .ToArray();
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds, Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, Timespec* ts);
+
+    private static long ThreadCpuNs()
+    {
+        Timespec ts;
+        ClockGetTime(3 /* CLOCK_THREAD_CPUTIME_ID */, &ts);
+        return ts.Seconds * 1_000_000_000 + ts.Nanoseconds;
     }
 }
