@@ -169,6 +169,19 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                     _journal.ReadAfter(window.Sent, Math.Min(ReadBatch, window.Room), batch);
                     var notOnDisk = batch.FindIndex(d => d.Sequence > durable);
                     if (notOnDisk >= 0) batch.RemoveRange(notOnDisk, batch.Count - notOnDisk);
+                    // Retention pruned what follows the last sent (that loss is counted by the journal): skip the gap,
+                    // once what is in flight is settled, so the window stays one contiguous run.
+                    if (batch.Count > 0 && batch[0].Sequence > window.Sent + 1)
+                    {
+                        if (window.InFlight == 0) window.Reset(batch[0].Sequence - 1);
+                        else batch.Clear();
+                    }
+                    for (var i = 1; i < batch.Count; i++)
+                    {
+                        if (batch[i].Sequence == batch[i - 1].Sequence + 1) continue;
+                        batch.RemoveRange(i, batch.Count - i);
+                        break;
+                    }
                     foreach (var d in batch)
                     {
                         var headers = new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId(_journal.JournalId, d.Sequence) };

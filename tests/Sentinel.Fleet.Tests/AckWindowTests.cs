@@ -1,0 +1,49 @@
+using NATS.Client.JetStream;
+using Sentinel.Fleet.Export;
+
+namespace Sentinel.Fleet.Tests;
+
+/// <summary>The exporter's in-flight window: the cursor moves only over contiguous acks, whatever order they come in.</summary>
+public sealed class AckWindowTests
+{
+    [Fact]
+    public void Acks_out_of_order_move_the_cursor_only_over_a_contiguous_run_and_stale_or_forged_acks_are_ignored()
+    {
+        var window = new AckWindow(4);
+        window.Reset(10);
+        for (ulong s = 11; s <= 14; s++) window.OnSent(s);
+        Assert.Equal(0, window.Room);
+
+        Assert.True(window.OnAcked(13));
+        Assert.True(window.OnAcked(12));
+        Assert.Equal(10UL, window.Acked); // 11 still missing
+        Assert.True(window.OnAcked(11));
+        Assert.Equal(13UL, window.Acked);
+        Assert.Equal(1, window.InFlight);
+
+        Assert.False(window.OnAcked(11)); // stale: already acknowledged
+        Assert.False(window.OnAcked(15)); // never sent: a forged reply
+        window.OnSent(15);
+        Assert.True(window.OnAcked(15));
+        Assert.Equal(13UL, window.Acked); // 14 still missing; the ring slot 15 reused from 11 does not count as 14
+        Assert.True(window.OnAcked(14));
+        Assert.Equal(15UL, window.Acked);
+        Assert.Equal(TimeSpan.Zero, window.OldestWait);
+    }
+
+    [Theory]
+    [InlineData("""{"stream":"S","seq":7}""")]
+    [InlineData("""{"stream":"S","seq":7,"duplicate":true}""")]
+    public void A_stored_or_duplicate_ack_is_a_success(string ack) => AckWindow.ThrowIfRefused(System.Text.Encoding.UTF8.GetBytes(ack), 7);
+
+    [Theory]
+    [InlineData("""{"error":{"code":503,"err_code":10077,"description":"maximum messages exceeded"},"stream":"S"}""", "stream refused detection 7: maximum messages exceeded (10077)")]
+    [InlineData("", "empty ack for detection 7")]
+    [InlineData("not json", "malformed ack for detection 7")]
+    [InlineData("[1,2]", "malformed ack for detection 7")]
+    public void A_refusal_or_a_malformed_ack_fails_the_publish_with_the_reason(string ack, string expected)
+    {
+        var ex = Assert.ThrowsAny<NatsJSException>(() => AckWindow.ThrowIfRefused(System.Text.Encoding.UTF8.GetBytes(ack), 7));
+        Assert.StartsWith(expected, ex.Message);
+    }
+}
