@@ -20,6 +20,9 @@ public static class DetectionConverter
             Event = EventConverter.ToProto(d.Event),
             FoldCount = d.FoldCount,
             RuleDescription = d.Rule.Description,
+            JournalId = d.JournalId,
+            HostId = d.HostId,
+            AgentSequence = d.AgentSequence,
         };
         if (d.FirstTime is { } first) proto.FirstTime = Timestamp.FromDateTimeOffset(first);
         if (d.LastTime is { } last) proto.LastTime = Timestamp.FromDateTimeOffset(last);
@@ -54,6 +57,9 @@ public static class DetectionConverter
             FirstTime = proto.FirstTime?.ToDateTimeOffset(),
             LastTime = proto.LastTime?.ToDateTimeOffset(),
             Remediation = proto.Remediation is { } r ? new Remediation(r.Action, r.Result, r.Path, r.Detail) : null,
+            JournalId = proto.JournalId,
+            HostId = proto.HostId,
+            AgentSequence = proto.AgentSequence,
         };
     }
 }

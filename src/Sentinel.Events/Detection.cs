@@ -55,4 +55,10 @@ public sealed record Detection
     public bool IsFoldSummary => FirstTime is not null;
     /// <summary>Set when the detection reports an in-kernel response (a kill, a signal, or a "would kill").</summary>
     public Remediation? Remediation { get; init; }
+    /// <summary>Set once journaled: the journal's random id, fixed when it was created (a new one means it was reset).</summary>
+    public string JournalId { get; init; } = "";
+    /// <summary>Set once journaled: the agent host's fleet identity.</summary>
+    public string HostId { get; init; } = "";
+    /// <summary>Set once journaled: the agent journal's own sequence (on a fleet stream, <see cref="Sequence"/> is the fleet's).</summary>
+    public ulong AgentSequence { get; init; }
 }

@@ -38,6 +38,9 @@ public sealed class CefDetectionFormatter : IDetectionFormatter
             ("cn2Label", "returnValue"), ("cn2", e.ReturnValue.ToString()),
         };
         if (d.Sequence != 0) ext.Add(("externalId", d.Sequence.ToString()));
+        if (d.HostId.Length > 0) ext.Add(("deviceExternalId", d.HostId));
+        if (d.AgentSequence != 0) { ext.Add(("cn3Label", "agentSequence")); ext.Add(("cn3", d.AgentSequence.ToString())); }
+        if (d.JournalId.Length > 0) ext.Add(("sentinelJournalId", d.JournalId));
         ext.Add(("cs6Label", "findingUid")); ext.Add(("cs6", SiemFields.FindingUid(d)));
         if (d.IsFoldSummary)
         {

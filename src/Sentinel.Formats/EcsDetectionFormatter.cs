@@ -58,6 +58,10 @@ public sealed class EcsDetectionFormatter : IDetectionFormatter
         };
         var sentinel = new JsonObject { ["severity"] = d.Rule.Severity.ToString().ToLowerInvariant(), ["call"] = SiemFields.CallDetails(e) };
         if (d.Sequence != 0) sentinel["sequence"] = d.Sequence;
+        if (SiemFields.Journal(d) is { } journal)
+            foreach (var (key, value) in journal) sentinel[key] = value!.DeepClone();
+        if (d.HostId.Length > 0) doc["host"]!["id"] = d.HostId;
+        if (d.AgentSequence != 0) doc["event"]!["sequence"] = d.AgentSequence;
         if (d.Rule.MitreTactics.Count > 0)
             doc["rule"]!["category"] = MitreAttack.TacticName(d.Rule.MitreTactics[0]) ?? d.Rule.MitreTactics[0];
         if (d.IsFoldSummary)

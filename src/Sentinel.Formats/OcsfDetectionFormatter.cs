@@ -94,8 +94,15 @@ public sealed class OcsfDetectionFormatter : IDetectionFormatter
                 _ => (16, "No Action"),
             };
         }
+        if (d.HostId.Length > 0) finding["device"]!["uid"] = d.HostId;
         if (d.Fields.Count > 0)
             finding["unmapped"] = new JsonObject(d.Fields.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
+        if (SiemFields.Journal(d) is { } journal)
+        {
+            // OCSF has no attribute for the source journal: unmapped.sentinel, beside the findings' own fields.
+            finding["unmapped"] ??= new JsonObject();
+            finding["unmapped"]!["sentinel"] = journal;
+        }
         return finding;
     }
 

@@ -44,6 +44,21 @@ internal static class SiemFields
         return new Guid(hash[..16], bigEndian: true).ToString();
     }
 
+    /// <summary>
+    /// Where a journaled detection comes from: the journal id (a new one means the agent's journal was reset, so
+    /// a SIEM can tell a restarted sequence from a replay), the host id and the agent's own sequence. Null for a
+    /// detection never journaled (replay).
+    /// </summary>
+    public static JsonObject? Journal(Detection d)
+    {
+        if (d.JournalId.Length == 0 && d.HostId.Length == 0 && d.AgentSequence == 0) return null;
+        var journal = new JsonObject();
+        if (d.JournalId.Length > 0) journal["journal_id"] = d.JournalId;
+        if (d.HostId.Length > 0) journal["host_id"] = d.HostId;
+        if (d.AgentSequence != 0) journal["agent_sequence"] = d.AgentSequence;
+        return journal;
+    }
+
     public static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)!).ToArray());
 
     /// <summary>The event's move_pages arguments as flat properties every format can carry.</summary>

@@ -62,13 +62,15 @@ public static class RuleProject
             <Analyzer Include="$(SentinelHome)/Sentinel.Rules.Analyzers.dll" />
           </ItemGroup>
           <!-- One compilation per rule, so rules are as independent as in the agent (a concise rule's top-level
-               statements make it an executable; GlobalUsings.cs has the entry point a class rule lacks). -->
+               statements make it an executable; GlobalUsings.cs has the entry point a class rule lacks). Every
+               rule is compiled even after one fails, so the build reports all the errors lint does. -->
           <Target Name="CompileEachRule" AfterTargets="CoreCompile" Condition="'$(DesignTimeBuild)' != 'true'"
                   Inputs="@(RuleFile);{{GlobalUsingsFile}}" Outputs="@(RuleFile->'$(IntermediateOutputPath)rules/%(Filename).dll')">
             <MakeDir Directories="$(IntermediateOutputPath)rules" />
             <Csc Sources="%(RuleFile.FullPath);{{GlobalUsingsFile}}" References="@(ReferencePathWithRefAssemblies)"
                  Analyzers="@(Analyzer)" TargetType="exe" OutputAssembly="$(IntermediateOutputPath)rules/%(RuleFile.Filename).dll"
-                 Nullable="$(Nullable)" LangVersion="$(LangVersion)" DisabledWarnings="CS7022;CS8321" Deterministic="true" />
+                 Nullable="$(Nullable)" LangVersion="$(LangVersion)" DisabledWarnings="CS7022;CS8321" Deterministic="true"
+                 ContinueOnError="ErrorAndContinue" />
           </Target>
         </Project>
 

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Sentinel.Contracts;
-using Sentinel.Events;
 
 namespace Sentinel.Rules;
 
@@ -72,16 +70,10 @@ public static partial class RuleScaffold
             """;
     }
 
-    private static string FixtureLine(string caseName, bool fires, ulong count)
-    {
-        var evt = new MovePagesEvent
-        {
-            TimeUnixNs = 1_772_359_200_000_000_000, Pid = 4242, Tid = 4242, Ppid = 1, Uid = 1000, Euid = 1000, Gid = 1000,
-            Comm = "numactl", Strategy = AttachStrategy.Tracepoint, Count = count, PagesAddress = 0x7f0000001000,
-            NodesAddress = 0x7f0000002000, StatusAddress = 0x7f0000003000, Flags = (int)MoveFlags.Move,
-        };
-        return $"{{\"case\":{JsonSerializer.Serialize(caseName)},\"fires\":{(fires ? "true" : "false")},\"event\":{EventJson.Format(evt)}}}";
-    }
+    // Partial events: a case states only what it is about, the rest takes the fixture defaults.
+    private static string FixtureLine(string caseName, bool fires, ulong count) =>
+        $"{{\"case\":{JsonSerializer.Serialize(caseName)},\"fires\":{(fires ? "true" : "false")},\"event\":" +
+        $"{{\"context\":{{\"comm\":\"numactl\"}},\"args\":[{{\"name\":\"count\",\"uintValue\":\"{count}\"}}]}}}}";
 
     [GeneratedRegex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$")]
     private static partial Regex NamePattern();

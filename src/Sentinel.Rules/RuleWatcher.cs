@@ -3,22 +3,33 @@ using System.Runtime.InteropServices;
 namespace Sentinel.Rules;
 
 /// <summary>
-/// Calls back when a rule file changes (debounced: editors save in several writes) and on SIGHUP.
+/// Calls back when a rule file (and, with <c>fixtures</c>, a fixture file) changes, debounced since editors
+/// save in several writes, and on SIGHUP.
 /// </summary>
-internal sealed class RuleWatcher : IDisposable
+public sealed class RuleWatcher : IDisposable
 {
     private readonly FileSystemWatcher _watcher;
     private readonly PosixSignalRegistration? _sighup;
     private readonly Timer _debounce;
     private readonly TimeSpan _delay;
+    private readonly Func<string, bool> _watched;
 
-    public RuleWatcher(string path, TimeSpan delay, Action reload)
+    public RuleWatcher(string path, TimeSpan delay, Action reload, bool fixtures = false)
     {
         _delay = delay;
         _debounce = new Timer(_ => reload());
-        var directory = Directory.Exists(path) ? path : Path.GetDirectoryName(path)!;
-        var filter = Directory.Exists(path) ? "*.csx" : Path.GetFileName(path);
-        _watcher = new FileSystemWatcher(directory, filter)
+        path = Path.GetFullPath(path);
+        var isDirectory = Directory.Exists(path);
+        var directory = isDirectory ? path : Path.GetDirectoryName(path)!;
+        _watched = (isDirectory, fixtures) switch
+        {
+            (true, false) => name => name.EndsWith(".csx", StringComparison.OrdinalIgnoreCase),
+            (true, true) => name => name.EndsWith(".csx", StringComparison.OrdinalIgnoreCase)
+                                    || name.EndsWith(".fixtures.jsonl", StringComparison.OrdinalIgnoreCase),
+            (false, false) => name => name == Path.GetFileName(path),
+            (false, true) => name => name == Path.GetFileName(path) || name == Path.GetFileName(RuleDirectories.FixturePath(path)),
+        };
+        _watcher = new FileSystemWatcher(directory)
         {
             NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size,
             IncludeSubdirectories = false,
@@ -36,7 +47,12 @@ internal sealed class RuleWatcher : IDisposable
             });
     }
 
-    private void OnChange(object sender, FileSystemEventArgs e) => _debounce.Change(_delay, Timeout.InfiniteTimeSpan);
+    private void OnChange(object sender, FileSystemEventArgs e)
+    {
+        // A rename counts if either name is watched: editors save by renaming a temporary file over the rule.
+        if (_watched(e.Name ?? "") || e is RenamedEventArgs r && _watched(r.OldName ?? ""))
+            _debounce.Change(_delay, Timeout.InfiniteTimeSpan);
+    }
 
     public void Dispose()
     {

@@ -9,7 +9,7 @@ namespace Sentinel.Formats.Tests;
 /// <summary>Every format, for every kind of detection, against the bundled OCSF schema, ECS reference and CEF rules.</summary>
 public sealed class SchemaConformanceTests
 {
-    public static TheoryData<string> Kinds => ["enriched", "bare", "fold summary", "sub-technique", "no mitre", "hostile", "root caller"];
+    public static TheoryData<string> Kinds => ["enriched", "bare", "fold summary", "sub-technique", "no mitre", "hostile", "root caller", "journaled"];
 
     internal static Detection Make(string kind) => kind switch
     {
@@ -31,7 +31,14 @@ public sealed class SchemaConformanceTests
             Host = "host with space",
         },
         "root caller" => Root(),
+        "journaled" => Journaled(),
         _ => throw new ArgumentException(kind),
+    };
+
+    // As the journal hands it to printers and streams: numbered, with its journal, host and agent sequence.
+    internal static Detection Journaled() => Samples.Detection(sequence: 9001) with
+    {
+        JournalId = "3f2b7c9e-0d4a-4c55-9a61-2b8e7d1f0c42", HostId = "web-01", AgentSequence = 77,
     };
 
     private static Detection Root()
@@ -170,6 +177,40 @@ public sealed class MitreAndFoldingFormatTests
         var plain = JsonNode.Parse(DetectionFormats.Get("ocsf").Format(Samples.Detection()))!;
         Assert.Null(plain["count"]);
         Assert.DoesNotContain("cnt", CefParser.Extension(DetectionFormats.Get("cef").Format(Samples.Detection())).Keys);
+    }
+
+    [Fact]
+    public void Every_format_carries_the_journal_id_host_id_and_agent_sequence_and_a_replay_none()
+    {
+        // The stream path: the detection crosses the wire as sentinel.v1.Detection first.
+        var d = DetectionConverter.FromProto(DetectionConverter.ToProto(SchemaConformanceTests.Journaled()));
+        const string journal = "3f2b7c9e-0d4a-4c55-9a61-2b8e7d1f0c42";
+
+        var ocsf = JsonNode.Parse(DetectionFormats.Get("ocsf").Format(d))!;
+        Assert.Equal((journal, "web-01", 77L), ((string)ocsf["unmapped"]!["sentinel"]!["journal_id"]!,
+            (string)ocsf["unmapped"]!["sentinel"]!["host_id"]!, (long)ocsf["unmapped"]!["sentinel"]!["agent_sequence"]!));
+        Assert.Equal("web-01", (string)ocsf["device"]!["uid"]!);
+        Assert.Equal("systemd", (string)ocsf["unmapped"]!["target_comm"]!); // the findings' own fields stay where they were
+        Assert.Equal(9001L, (long)ocsf["metadata"]!["sequence"]!);
+
+        var ecs = JsonNode.Parse(DetectionFormats.Get("ecs").Format(d))!;
+        Assert.Equal((journal, "web-01", 77L), ((string)ecs["sentinel"]!["journal_id"]!, (string)ecs["host"]!["id"]!, (long)ecs["event"]!["sequence"]!));
+        Assert.Equal(77L, (long)ecs["sentinel"]!["agent_sequence"]!);
+
+        var cef = CefParser.Extension(DetectionFormats.Get("cef").Format(d));
+        Assert.Equal((journal, "web-01", "agentSequence", "77"), (cef["sentinelJournalId"], cef["deviceExternalId"], cef["cn3Label"], cef["cn3"]));
+
+        var json = JsonNode.Parse(DetectionFormats.Get("json").Format(d))!;
+        Assert.Equal((journal, "web-01", "77"), ((string)json["journalId"]!, (string)json["hostId"]!, (string)json["agentSequence"]!));
+
+        // The identity does not enter the finding id: the same detection replayed has the same uid.
+        var replayed = Samples.Detection(sequence: 9001);
+        Assert.Equal((string)ocsf["finding_info"]!["uid"]!, (string)JsonNode.Parse(DetectionFormats.Get("ocsf").Format(replayed))!["finding_info"]!["uid"]!);
+        var replay = JsonNode.Parse(DetectionFormats.Get("ocsf").Format(replayed))!;
+        Assert.Null(replay["unmapped"]!["sentinel"]);
+        Assert.Null(replay["device"]!["uid"]);
+        Assert.Null(JsonNode.Parse(DetectionFormats.Get("ecs").Format(replayed))!["sentinel"]!["journal_id"]);
+        Assert.DoesNotContain("sentinelJournalId", CefParser.Extension(DetectionFormats.Get("cef").Format(replayed)).Keys);
     }
 
     [Fact]

@@ -18,6 +18,7 @@ public sealed class EditorTests : IAsyncLifetime
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "sentinel-ide-" + Guid.NewGuid().ToString("N"));
     private string _evil = "";
     private string _concise = "";
+    private string _badMetadata = "";
 
     public Task InitializeAsync()
     {
@@ -32,6 +33,10 @@ public sealed class EditorTests : IAsyncLifetime
         _concise = Path.Combine(_dir, "second-concise.csx");
         File.WriteAllText(_concise, File.ReadAllText(Path.Combine(RepoPaths.Rules, "snt-0007-compat-syscall.csx"))
             .Replace("\"SNT-0007\"", "\"SNT-0907\""));
+        // Metadata the loader refuses: SNT1004 on the literal, from the same analyzer in the editor, build and lint.
+        _badMetadata = Path.Combine(_dir, "bad-metadata.csx");
+        File.WriteAllText(_badMetadata, File.ReadAllText(Path.Combine(RepoPaths.Rules, "snt-0002-move-all-without-cap-sys-nice.csx"))
+            .Replace("\"SNT-0002\"", "\"SNT-0902\"").Replace("\"TA0004\"", "\"TA9999\""));
         return Task.CompletedTask;
     }
 
@@ -72,6 +77,15 @@ public sealed class EditorTests : IAsyncLifetime
             .Select(d => (Id: d.Code, d.Line, d.Column)).ToList();
         Assert.Equal("SNT1001", Assert.Single(lint).Id);
         Assert.Equal(lint, editor);
+
+        var metadataInEditor = (await compilation.WithAnalyzers([.. analyzers]).GetAnalyzerDiagnosticsAsync())
+            .Where(d => d.Location.SourceTree?.FilePath == _badMetadata)
+            .Select(d => (d.Id, Line: d.Location.GetLineSpan().StartLinePosition.Line + 1, Column: d.Location.GetLineSpan().StartLinePosition.Character + 1, Message: d.GetMessage()))
+            .ToList();
+        var metadataLinted = RuleLinter.Lint(_badMetadata).Where(d => d.Code.StartsWith("SNT", StringComparison.Ordinal))
+            .Select(d => (Id: d.Code, d.Line, d.Column, d.Message)).ToList();
+        Assert.Contains("MITRE tactic 'TA9999' is not an ATT&CK Enterprise tactic", Assert.Single(metadataLinted).Message);
+        Assert.Equal(metadataLinted, metadataInEditor);
     }
 
     [Fact]
@@ -95,7 +109,8 @@ public sealed class EditorTests : IAsyncLifetime
             .ToHashSet();
 
         Assert.NotEqual(0, process.ExitCode);
-        Assert.Single(linted); // the forbidden call; nothing from the two concise rules or the same-named classes
+        // The forbidden call and the unknown tactic; nothing from the two concise rules or the same-named classes.
+        Assert.Equal(["SNT1001", "SNT1004"], linted.Select(d => d.Code).Order());
         Assert.Equal(linted, built);
     }
 }

@@ -67,10 +67,12 @@ public sealed class BuiltInRuleTests
             """{"case":"bad","fires":true,"event":{"name":"move_pages","args":[{"name":"pid","pointer":"0"}]}}""",
         ]);
 
-        var ex = Assert.Throws<FixtureFormatException>(() => new FixtureRunner(TestRules.Options(), NullLogger.Instance).Run(rule));
+        var report = new FixtureRunner(TestRules.Options(), NullLogger.Instance).Run(rule);
 
-        Assert.Equal(2, ex.Line);
-        Assert.Equal("event.args[pid]", ex.Field);
+        var bad = Assert.Single(report.BadLines);
+        Assert.Equal((2, "event.args[0]"), (bad.Line, bad.Field));
+        Assert.Contains("argument \"pid\" takes exactly one \"intValue\", got \"pointer\"", bad.Reason);
+        Assert.False(report.Passed);
     }
 
     [Fact]

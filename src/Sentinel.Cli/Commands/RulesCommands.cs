@@ -6,7 +6,7 @@ using Sentinel.Rules.Testing;
 
 namespace Sentinel.Cli;
 
-/// <summary>`sentinel rules list|lint|test|new`: the rule-authoring commands.</summary>
+/// <summary>`sentinel rules list|lint|test|new|init|fixture`: the rule-authoring commands.</summary>
 internal static class RulesCommands
 {
     public static Command Create()
@@ -17,6 +17,7 @@ internal static class RulesCommands
         command.Subcommands.Add(Test());
         command.Subcommands.Add(New());
         command.Subcommands.Add(Init());
+        command.Subcommands.Add(RuleFixtureCommands.Create());
         foreach (var packCommand in RulePackCommands.All()) command.Subcommands.Add(packCommand);
         return command;
     }
@@ -69,41 +70,75 @@ internal static class RulesCommands
     private static Command Test()
     {
         var path = PathArgument("the built-in rules");
-        var command = new Command("test", "Run every rule's fixtures (x.fixtures.jsonl beside x.csx). Exit 1 on any failure.") { path };
-        command.SetAction(parse =>
+        var watch = new Option<bool>("--watch") { Description = "Stay running: re-run whenever a rule or fixture file changes (or on SIGHUP), until Ctrl+C." };
+        var command = new Command("test", "Run every rule's fixtures (x.fixtures.jsonl beside x.csx). Exit 1 on any failure, 2 on a bad fixture line.") { path, watch };
+        command.SetAction(async (parse, cancel) =>
         {
+            var resolved = ResolvePath(parse.GetValue(path));
             var runner = new FixtureRunner(new RuleEngineOptions(), NullLogger.Instance);
-            int passed = 0, failed = 0;
-            foreach (var file in RuleFiles(parse.GetValue(path)))
-            {
-                FixtureReport report;
-                try
-                {
-                    report = runner.Run(file);
-                }
-                catch (FixtureFormatException ex)
-                {
-                    throw new CliException($"{Relative(ex.File)}:{ex.Line}: {ex.Field}: {ex.Reason}");
-                }
-                var id = report.RuleId ?? Path.GetFileNameWithoutExtension(file);
-                foreach (var d in report.Diagnostics.Where(d => d.IsError)) Console.WriteLine(Relative(d));
-                if (report.Problem is not null)
-                {
-                    Console.WriteLine($"FAIL  {id}  {Relative(file)}: {report.Problem}");
-                    failed++;
-                }
-                foreach (var c in report.Cases)
-                {
-                    Console.WriteLine(c.Passed
-                        ? $"PASS  {id}  {c.Case}"
-                        : $"FAIL  {id}  {c.Case} ({Relative(report.FixtureFile)}:{c.Line}): {c.Failure}");
-                    if (c.Passed) passed++; else failed++;
-                }
-            }
-            Console.WriteLine($"{passed} passed, {failed} failed");
-            return failed > 0 ? ExitCodes.Findings : ExitCodes.Ok;
+            if (!parse.GetValue(watch)) return RunFixtures(runner, RuleFiles(resolved));
+            return await Watch(resolved, runner, cancel);
         });
         return command;
+    }
+
+    // Runs once, then again after each change; a broken rule or fixture is reported and waited out, never fatal.
+    private static async Task<int> Watch(string path, FixtureRunner runner, CancellationToken cancel)
+    {
+        var changed = new SemaphoreSlim(0);
+        using var watcher = new RuleWatcher(path, TimeSpan.FromMilliseconds(200), () => changed.Release(), fixtures: true);
+        var result = ExitCodes.Ok;
+        while (true)
+        {
+            try
+            {
+                result = RunFixtures(runner, RuleFiles(path));
+            }
+            catch (CliException ex)
+            {
+                Console.Error.WriteLine($"sentinel: {ex.Message}");
+                result = ex.ExitCode;
+            }
+            Console.WriteLine($"watching {Relative(Path.GetFullPath(path))} for rule and fixture changes (Ctrl+C to stop)");
+            try
+            {
+                await changed.WaitAsync(cancel);
+            }
+            catch (OperationCanceledException)
+            {
+                return result; // the command line reports Ctrl+C as 130 whatever this returns
+            }
+            while (changed.CurrentCount > 0) await changed.WaitAsync(CancellationToken.None); // one run for a burst of saves
+            Console.WriteLine();
+            Console.WriteLine($"change detected at {DateTime.Now:HH:mm:ss}: re-running");
+        }
+    }
+
+    internal static int RunFixtures(FixtureRunner runner, IReadOnlyList<string> files)
+    {
+        int passed = 0, failed = 0, badLines = 0;
+        foreach (var file in files)
+        {
+            var report = runner.Run(file);
+            var id = report.RuleId ?? Path.GetFileNameWithoutExtension(file);
+            foreach (var d in report.Diagnostics.Where(d => d.IsError)) Console.WriteLine(Relative(d));
+            foreach (var bad in report.BadLines) Console.Error.WriteLine($"{Relative(bad.File)}:{bad.Line}: {bad.Field}: {bad.Reason}");
+            badLines += report.BadLines.Count;
+            if (report.Problem is not null)
+            {
+                Console.WriteLine($"FAIL  {id}  {Relative(file)}: {report.Problem}");
+                failed++;
+            }
+            foreach (var c in report.Cases)
+            {
+                Console.WriteLine(c.Passed
+                    ? $"PASS  {id}  {c.Case}"
+                    : $"FAIL  {id}  {c.Case} ({Relative(report.FixtureFile)}:{c.Line}): {c.Failure}");
+                if (c.Passed) passed++; else failed++;
+            }
+        }
+        Console.WriteLine($"{passed} passed, {failed} failed" + (badLines > 0 ? $", {badLines} bad fixture line(s)" : ""));
+        return badLines > 0 ? ExitCodes.UsageError : failed > 0 ? ExitCodes.Findings : ExitCodes.Ok;
     }
 
     private static Command New()
@@ -151,20 +186,20 @@ internal static class RulesCommands
 
     internal static string ResolvePath(string? path) => path ?? RuleDirectories.Default();
 
-    private static IReadOnlyList<string> RuleFiles(string? path)
+    internal static IReadOnlyList<string> RuleFiles(string? path)
     {
         var resolved = ResolvePath(path);
         if (RuleDirectories.Problem(resolved) is { } problem) throw new CliException(problem);
         return RuleDirectories.RuleFiles(resolved);
     }
 
-    private static string Relative(string path)
+    internal static string Relative(string path)
     {
         var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
 
-    private static string Relative(RuleDiagnostic d) => (d with { File = Relative(d.File) }).ToString();
+    internal static string Relative(RuleDiagnostic d) => (d with { File = Relative(d.File) }).ToString();
 
     private static void WriteTable(string[] header, List<string[]> rows)
     {

@@ -51,7 +51,7 @@ public sealed class RuleCompiler
     private static readonly CSharpParseOptions ParseOptions =
         new(LanguageVersion.Latest, DocumentationMode.None, SourceCodeKind.Script);
 
-    private static readonly ImmutableArray<DiagnosticAnalyzer> Analyzers = [new SandboxAnalyzer()];
+    private static readonly ImmutableArray<DiagnosticAnalyzer> Analyzers = [new SandboxAnalyzer(), new RuleShapeAnalyzer(RuleMetadata.KnownEvents)];
 
     // Every framework assembly is referenced so hostile code binds and the sandbox can name what it reached for.
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
@@ -125,15 +125,14 @@ public sealed class RuleCompiler
                 && sandboxLines.Contains(d.Location.GetLineSpan().StartLinePosition.Line)) continue;
             diagnostics.Add(CompilerMessages.ToRuleDiagnostic(d, model, path));
         }
-        var shape = RuleShape.Check(model, path);
-        diagnostics.AddRange(shape.Diagnostics);
+        var declaredId = RuleShape.FindId(tree);
         diagnostics.Sort((a, b) => (a.Line, a.Column).CompareTo((b.Line, b.Column)));
         if (diagnostics.Any(d => d.IsError))
-            return new RuleCompilation(path, hash, null, diagnostics, false) { DeclaredId = shape.Id };
+            return new RuleCompilation(path, hash, null, diagnostics, false) { DeclaredId = declaredId };
 
-        var image = Emit(compilation, tree, model, path, shape.IsConcise, diagnostics);
+        var image = Emit(compilation, tree, model, path, RuleShapeAnalyzer.IsConcise((CompilationUnitSyntax)tree.GetRoot()), diagnostics);
         if (image is not null) _cache?.Write(hash, image, diagnostics);
-        return new RuleCompilation(path, hash, image, diagnostics, false) { DeclaredId = shape.Id };
+        return new RuleCompilation(path, hash, image, diagnostics, false) { DeclaredId = declaredId };
     }
 
     /// <summary>The script compilation of one rule file, exactly as the agent builds it (also used by tests).</summary>

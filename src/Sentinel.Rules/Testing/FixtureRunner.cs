@@ -17,10 +17,13 @@ public sealed record FixtureReport(
     IReadOnlyList<FixtureCaseResult> Cases,
     string? Problem)
 {
-    public bool Passed => Problem is null && !Diagnostics.Any(d => d.IsError) && Cases.All(c => c.Passed);
+    /// <summary>Lines that do not parse, every one of them; the cases are not run when there is any.</summary>
+    public IReadOnlyList<FixtureFormatException> BadLines { get; init; } = [];
+
+    public bool Passed => Problem is null && BadLines.Count == 0 && !Diagnostics.Any(d => d.IsError) && Cases.All(c => c.Passed);
 }
 
-/// <summary>A fixture line that is not valid: names the file, line and field.</summary>
+/// <summary>A fixture line that is not valid: names the file, line and the full JSON path of the field.</summary>
 public sealed class FixtureFormatException(string file, int line, string field, string message)
     : Exception($"{file}:{line}: {field}: {message}")
 {
@@ -32,7 +35,8 @@ public sealed class FixtureFormatException(string file, int line, string field, 
 
 /// <summary>
 /// Runs a rule's fixtures: <c>x.fixtures.jsonl</c> beside <c>x.csx</c>, one JSON object a line:
-/// <c>{"case": "name", "fires": true, "event": { …sentinel.v1.Event… }}</c>. Consecutive lines with the same
+/// <c>{"case": "name", "fires": true, "event": { …sentinel.v1.Event… }}</c>, where the event may be partial
+/// (<see cref="FixtureEvents"/>: omitted fields take documented defaults). Consecutive lines with the same
 /// case name are one case (for stateful rules), evaluated in order on a fresh instance; <c>fires</c> says
 /// whether the rule must produce a finding on that line's event.
 /// </summary>
@@ -62,7 +66,9 @@ public sealed class FixtureRunner
         {
             if (!File.Exists(fixtureFile))
                 return new FixtureReport(ruleFile, fixtureFile, probe.Info.Id, diagnostics, [], $"no fixtures: expected {fixtureFile}");
-            var cases = ReadCases(fixtureFile);
+            var (cases, badLines) = ReadCases(fixtureFile);
+            if (badLines.Count > 0)
+                return new FixtureReport(ruleFile, fixtureFile, probe.Info.Id, diagnostics, [], $"{badLines.Count} bad fixture line(s)") { BadLines = badLines };
             string? problem = null;
             if (cases.Count == 0) problem = "the fixture file has no cases";
             else if (!cases.Any(c => c.Steps.Any(s => s.Fires)) || !cases.Any(c => c.Steps.Any(s => !s.Fires)))
@@ -112,23 +118,42 @@ public sealed class FixtureRunner
 
     private sealed record FixtureCase(string Name, int Line, List<FixtureStep> Steps);
 
-    /// <summary>Parses a fixture file; throws <see cref="FixtureFormatException"/> naming the line and field.</summary>
-    public static int CountCases(string fixtureFile) => ReadCases(fixtureFile).Count;
+    /// <summary>Parses a fixture file; throws <see cref="FixtureFormatException"/> for its first bad line.</summary>
+    public static int CountCases(string fixtureFile)
+    {
+        var (cases, badLines) = ReadCases(fixtureFile);
+        return badLines.Count > 0 ? throw badLines[0] : cases.Count;
+    }
 
-    private static List<FixtureCase> ReadCases(string file)
+    /// <summary>The case names of a fixture file in order, with the line each starts on (bad lines skipped).</summary>
+    public static IReadOnlyList<(string Name, int Line)> CaseNames(string fixtureFile) =>
+        ReadCases(fixtureFile).Cases.Select(c => (c.Name, c.Line)).ToList();
+
+    // Every line is read, so every bad one is reported at once, not only the first.
+    private static (List<FixtureCase> Cases, List<FixtureFormatException> BadLines) ReadCases(string file)
     {
         var cases = new List<FixtureCase>();
+        var badLines = new List<FixtureFormatException>();
         var lineNumber = 0;
         foreach (var line in File.ReadLines(file))
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            var (name, fires, evt) = ParseLine(file, lineNumber, line);
-            if (cases.Count == 0 || cases[^1].Name != name) cases.Add(new FixtureCase(name, lineNumber, []));
-            cases[^1].Steps.Add(new FixtureStep(lineNumber, fires, evt));
+            try
+            {
+                var (name, fires, evt) = ParseLine(file, lineNumber, line);
+                if (cases.Count == 0 || cases[^1].Name != name) cases.Add(new FixtureCase(name, lineNumber, []));
+                cases[^1].Steps.Add(new FixtureStep(lineNumber, fires, evt));
+            }
+            catch (FixtureFormatException ex)
+            {
+                badLines.Add(ex);
+            }
         }
-        return cases;
+        return (cases, badLines);
     }
+
+    private static readonly string[] LineFields = ["case", "fires", "event"];
 
     private static (string Name, bool Fires, MovePagesEvent Event) ParseLine(string file, int line, string text)
     {
@@ -145,6 +170,10 @@ public sealed class FixtureRunner
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new FixtureFormatException(file, line, "json", "expected a JSON object");
+            foreach (var property in root.EnumerateObject())
+                if (!LineFields.Contains(property.Name))
+                    throw new FixtureFormatException(file, line, property.Name, $"unknown field \"{property.Name}\"" +
+                        (CompilerMessages.Suggestion(property.Name, LineFields) is { Length: > 0 } s ? s.Replace('\'', '"') : " (expected case, fires and event)"));
             var name = root.TryGetProperty("case", out var c) && c.ValueKind == JsonValueKind.String && c.GetString() is { Length: > 0 } n
                 ? n
                 : throw new FixtureFormatException(file, line, "case", "expected a non-empty string naming the case");
@@ -152,19 +181,15 @@ public sealed class FixtureRunner
                 ? f.GetBoolean()
                 : throw new FixtureFormatException(file, line, "fires", "expected true or false");
             if (!root.TryGetProperty("event", out var e) || e.ValueKind != JsonValueKind.Object)
-                throw new FixtureFormatException(file, line, "event", "expected a sentinel.v1.Event object");
+                throw new FixtureFormatException(file, line, "event", "expected a sentinel.v1.Event object (partial: omitted fields take the defaults)");
             var evt = new MovePagesEvent();
             try
             {
-                EventJson.Parse(e.GetRawText(), evt);
+                FixtureEvents.Parse(e, "event", evt);
             }
-            catch (EventFormatException ex)
+            catch (FixtureFieldException ex)
             {
-                throw new FixtureFormatException(file, line, "event." + ex.Field, ex.Message);
-            }
-            catch (Exception ex) when (ex is FormatException or OverflowException)
-            {
-                throw new FixtureFormatException(file, line, "event", ex.Message);
+                throw new FixtureFormatException(file, line, ex.Path, ex.Message);
             }
             return (name, fires, evt);
         }

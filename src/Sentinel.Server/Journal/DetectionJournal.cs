@@ -388,7 +388,14 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         foreach (var sink in _afterCommit)
             for (var i = 0; i < batch.Count; i++)
             {
-                try { sink.OnDetection(batch[i] with { Sequence = committed[i].Sequence }); }
+                try
+                {
+                    sink.OnDetection(batch[i] with
+                    {
+                        Sequence = committed[i].Sequence, JournalId = committed[i].JournalId,
+                        HostId = committed[i].HostId, AgentSequence = committed[i].AgentSequence,
+                    });
+                }
                 catch (Exception ex) { _logger.LogError(ex, "{Sink} failed after commit; the journal continues", sink.GetType().Name); }
             }
         if (failure is not null && _raiseDegraded)
