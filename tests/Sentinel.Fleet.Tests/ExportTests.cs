@@ -13,7 +13,7 @@ namespace Sentinel.Fleet.Tests;
 [Collection("fleet")]
 public sealed class ExportTests
 {
-    private static string Journal() => Path.Combine(Directory.CreateTempSubdirectory("sentinel-export-").FullName, "journal.db");
+    internal static string Journal() => Path.Combine(Directory.CreateTempSubdirectory("sentinel-export-").FullName, "journal.db");
 
     private static readonly TimeSpan Arrival = TimeSpan.FromSeconds(60);
 
