@@ -14,6 +14,7 @@ namespace Sentinel.Reliability.Tests;
 /// fills and the kernel drops the rest. Once the agent runs again, SNT-0000 must reach the journal, a gRPC
 /// stream client and stdout, with counts that add up to the kernel's lost counter that `status` and /metrics show.
 /// </summary>
+[Collection(LiveAgents.Name)]
 public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Calls = 20_000; // about three times what the 4 MiB ring holds
