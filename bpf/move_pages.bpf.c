@@ -68,10 +68,13 @@ struct fold_slot {
 };
 
 /* A CPU's folds. Only programs on that CPU touch them; busy keeps an interrupting flush (or a program that
- * preempted another) off a half-written slot. */
+ * preempted another) off a half-written slot. order[] lists the open slots oldest first (from head): a slot
+ * closes only when it is flushed, and flushes go oldest first, so a FIFO is all the bookkeeping needed. */
 struct fold_table {
 	__u32 busy;
 	__u32 open;
+	__u32 head;
+	__u8 order[FOLD_SLOTS];
 	struct fold_slot slots[FOLD_SLOTS];
 };
 
@@ -286,17 +289,17 @@ static __always_inline bool same_call(struct snt_move_pages_event *r, struct snt
 	       r->call.count == e->count && r->call.compat == e->compat;
 }
 
-/* Writes every open fold of this CPU to the ring; stops at the first that does not fit (it stays open). */
+/* Writes every open fold of this CPU to the ring in the order they opened (so a CPU's records stay in the
+ * order of their first calls); stops at the first that does not fit (it and the younger ones stay open). */
 static __always_inline void flush_open(struct fold_table *t)
 {
 	for (int i = 0; i < FOLD_SLOTS && t->open; i++) {
-		struct snt_move_pages_event *r = &t->slots[i].record;
+		struct snt_move_pages_event *r = &t->slots[t->order[t->head & (FOLD_SLOTS - 1)] & (FOLD_SLOTS - 1)].record;
 		__u64 n = r->fold_count;
-		if (!n)
-			continue;
 		if (bpf_ringbuf_output(&events, r, sizeof(*r), 0))
 			return;
 		r->fold_count = 0;
+		t->head++;
 		t->open--;
 		count(SNT_CNT_SUBMITTED);
 		count(SNT_CNT_FOLD_RECORDS);
@@ -309,11 +312,13 @@ static __always_inline bool fold(struct fold_table *t, struct snt_call *e, __s64
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 h = call_hash(e, tgid, ret);
-	struct fold_slot *slot = &t->slots[h & (FOLD_SLOTS - 1)];
+	__u32 index = h & (FOLD_SLOTS - 1);
+	struct fold_slot *slot = &t->slots[index];
 	struct snt_move_pages_event *r = &slot->record;
 	if (!r->fold_count) {
 		build_record(r, e, ret, now);
 		slot->hash = h;
+		t->order[(t->head + t->open) & (FOLD_SLOTS - 1)] = index;
 		t->open++;
 		count(SNT_CNT_FOLDS_OPENED);
 		return true;
@@ -356,11 +361,11 @@ static __always_inline int on_exit(__s64 ret)
 	__u32 zero = 0;
 	struct fold_table *t = bpf_map_lookup_elem(&folds, &zero);
 	if (t && (pending >= FOLD_BACKLOG || t->open) && claim(t)) {
-		bool folded = false;
-		if (pending >= FOLD_BACKLOG)
-			folded = fold(t, e, ret, now);
-		else
-			flush_open(t); /* the backlog fell: the folds go first, in the order they began */
+		bool folded = pending >= FOLD_BACKLOG && fold(t, e, ret, now);
+		/* The backlog fell, or this call cannot fold: the CPU's open folds go first, oldest first, so the
+		 * record written next is never older than a fold still waiting on this CPU. */
+		if (!folded)
+			flush_open(t);
 		release(t);
 		if (folded) {
 			e->enter_ns = 0;

@@ -39,6 +39,7 @@ internal static class RuleEvaluation
             }
             catch (Exception ex) when (!publishing)
             {
+                RuleBudget.Abandon();
                 findings.Clear();
                 slots[i++].OnFailure(ex);
             }
@@ -59,6 +60,7 @@ internal static class RuleEvaluation
             }
             catch (Exception ex)
             {
+                RuleBudget.Abandon();
                 findings.Clear();
                 slot.OnFailure(ex);
                 continue;

@@ -79,7 +79,7 @@ internal sealed class RuleSlot
     /// <summary>Records a failed evaluation: a budget overrun quarantines at once, an exception counts toward it.</summary>
     internal void OnFailure(Exception ex)
     {
-        if (ex is RuleBudgetExceededException budget)
+        if (BudgetCause(ex) is { } budget)
         {
             _errors++;
             _lastError = budget.Message;
@@ -89,6 +89,17 @@ internal sealed class RuleSlot
         {
             OnError(ex);
         }
+    }
+
+    /// <summary>
+    /// The budget overrun behind <paramref name="ex"/>, if any. A framework call that runs rule code (a Sort
+    /// comparer, a static initializer) wraps what it throws, and the overrun must still quarantine at once.
+    /// </summary>
+    private static RuleBudgetExceededException? BudgetCause(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+            if (e is RuleBudgetExceededException budget) return budget;
+        return null;
     }
 
     internal void RecordLatency(long ticks)

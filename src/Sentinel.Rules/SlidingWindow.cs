@@ -29,8 +29,9 @@ public sealed class SlidingWindow<TKey> where TKey : notnull
 
     /// <summary>
     /// Records a hit for <paramref name="key"/> at <paramref name="timeUnixNs"/>. Returns true when this hit
-    /// makes <see cref="Threshold"/> hits within the window; the key then starts counting afresh, so a long
-    /// burst fires once per <see cref="Threshold"/> hits.
+    /// makes <see cref="Threshold"/> hits within the window ending at the key's latest hit; the key then starts
+    /// counting afresh, so a long burst fires once per <see cref="Threshold"/> hits. Hits may come out of time
+    /// order: each takes its place by time, and one older than that window is ignored.
     /// </summary>
     public bool Record(TKey key, long timeUnixNs)
     {
@@ -40,7 +41,11 @@ public sealed class SlidingWindow<TKey> where TKey : notnull
             hits = new Hits(_threshold);
             _keys[key] = hits;
         }
-        hits.Expire(timeUnixNs - _windowNs);
+        // Events can arrive slightly out of time order (a fold waits on its CPU while other CPUs' calls go
+        // ahead), so the window ends at the latest hit seen, and an older hit takes its place in time order.
+        var end = Math.Max(hits.Last, timeUnixNs);
+        hits.Expire(end - _windowNs);
+        if (timeUnixNs <= end - _windowNs) return false; // older than the window: it cannot complete a burst
         hits.Add(timeUnixNs);
         if (hits.Count < _threshold) return false;
         hits.Clear();
@@ -84,11 +89,19 @@ public sealed class SlidingWindow<TKey> where TKey : notnull
         public int Count => _count;
         public long Last => _count == 0 ? long.MinValue : _times[(_start + _count - 1) % _times.Length];
 
+        /// <summary>Adds a hit in time order (at the end, unless it is older than the latest); a full ring drops its oldest.</summary>
         public void Add(long time)
         {
-            if (_count == _times.Length) { _start = (_start + 1) % _times.Length; _count--; }
-            _times[(_start + _count) % _times.Length] = time;
-            _count++;
+            if (_count == _times.Length)
+            {
+                if (time <= _times[_start]) return; // older than every kept hit: the ring keeps the latest
+                _start = (_start + 1) % _times.Length;
+                _count--;
+            }
+            var i = _count++;
+            for (; i > 0 && _times[(_start + i - 1) % _times.Length] > time; i--)
+                _times[(_start + i) % _times.Length] = _times[(_start + i - 1) % _times.Length];
+            _times[(_start + i) % _times.Length] = time;
         }
 
         public void Expire(long cutoff)

@@ -13,6 +13,7 @@ internal static class Commands
         ["fleet-load"] = Fleet.ExportCommands.FleetLoad,
         ["fleet-gateway"] = Fleet.GatewayBenchmarks.Run,
         ["response-overhead"] = Response.ResponseOverhead.Run,
+        ["slow-clients"] = Server.SlowClientBenchmark.Run,
     };
 
     public static bool TryRun(string[] args, out int exitCode)

@@ -9,7 +9,8 @@ namespace Sentinel.Probes.Tests;
 /// Floods of real calls while the reader is held back (a full channel blocks it, as a slow pipeline does):
 /// identical calls fold in the kernel with an exact count; distinct calls that cannot fold are lost, counted
 /// exactly and reported as SNT-0000. Each test has its own probe, limited to this process, so its counters are
-/// this test's alone even while other processes flood.
+/// this test's alone even while other processes flood. A CPU's records reach the reader in the order of their
+/// (first) calls: a call that cannot fold waits behind its CPU's open folds.
 /// </summary>
 [Collection("live")]
 public sealed unsafe class FloodTests(Xunit.Abstractions.ITestOutputHelper output)
@@ -83,6 +84,46 @@ public sealed unsafe class FloodTests(Xunit.Abstractions.ITestOutputHelper outpu
         Assert.Equal(raised.Count, live.Source.LossDetections);
     }
 
+    [LiveFact]
+    public void Folds_and_calls_that_cannot_fold_reach_the_reader_in_time_order_on_each_cpu()
+    {
+        // One call repeated (it folds) with a distinct call after every 50: the distinct ones soon find their
+        // fold slot taken and go to the ring alone, while the repeated call's fold, older, is still open.
+        const int rounds = 400, repeats = 50, calls = rounds * (repeats + 1);
+        using var live = new LiveCapture(capacity: 1, onlyThisProcess: true);
+        var page = stackalloc ulong[1] { 0x7000 };
+        var status = stackalloc int[1];
+        Stall(live, page, status);
+        var lostBefore = live.Probe.Counters.Read(KernelCounter.LostRingBufferFull);
+
+        for (var r = 0; r < rounds; r++)
+        {
+            for (var j = 0; j < repeats; j++) MovePages(UnknownPid, 1, page, null, status, 0);
+            MovePages(UnknownPid - 1 - r, 1, page, null, status, 0);
+        }
+
+        var all = new List<MovePagesEvent>();
+        var (singles, folds) = Collect(live, e => e.PagesAddress == (ulong)page && e.TargetPid <= UnknownPid &&
+                                                  e.TargetPid >= UnknownPid - rounds, calls, lostBefore, all);
+        output.WriteLine($"interleaved: {calls} calls = {singles} alone + {folds.Sum(f => f.FoldCount)} in {folds.Count} folds, " +
+                         $"on CPUs {string.Join(",", all.Select(e => e.Cpu).Distinct())}");
+        Assert.Equal(calls, singles + folds.Sum(f => f.FoldCount));
+        Assert.Contains(folds, f => f.TargetPid == UnknownPid);
+        // The case that used to go out of order: a distinct call delivered alone after a fold began.
+        Assert.Contains(all.Select((e, i) => (e, i)), x => x.e.TargetPid != UnknownPid &&
+            all.Take(x.i).Any(f => f.IsFold && f.Cpu == x.e.Cpu));
+        foreach (var cpu in all.GroupBy(e => e.Cpu))
+        {
+            var previous = long.MinValue;
+            foreach (var e in cpu)
+            {
+                Assert.True(e.TimeUnixNs >= previous,
+                    $"CPU {cpu.Key}: an event of {e.TimeUnixNs} (fold of {e.FoldCount}, target {e.TargetPid}) after one of {previous}");
+                previous = e.TimeUnixNs;
+            }
+        }
+    }
+
     /// <summary>Fills the one-slot channel and waits until the reader is blocked behind it.</summary>
     private static void Stall(LiveCapture live, ulong* page, int* status)
     {
@@ -101,7 +142,7 @@ public sealed unsafe class FloodTests(Xunit.Abstractions.ITestOutputHelper outpu
     /// single records and detached copies of the folds.
     /// </summary>
     private static (long Singles, List<MovePagesEvent> Folds) Collect(LiveCapture live, Func<MovePagesEvent, bool> mine,
-        long calls, ulong lostBefore)
+        long calls, ulong lostBefore, List<MovePagesEvent>? all = null)
     {
         long singles = 0, accounted = 0;
         var folds = new List<MovePagesEvent>();
@@ -114,6 +155,7 @@ public sealed unsafe class FloodTests(Xunit.Abstractions.ITestOutputHelper outpu
                 var evt = live.Events.ReadAsync(timeout.Token).AsTask().GetAwaiter().GetResult();
                 if (!mine(evt)) continue;
                 accounted += evt.FoldCount;
+                all?.Add(evt.Clone());
                 if (evt.IsFold) folds.Add(evt.Clone());
                 else singles++;
             }

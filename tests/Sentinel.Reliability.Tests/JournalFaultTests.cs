@@ -11,6 +11,7 @@ using Sentinel.V1;
 
 namespace Sentinel.Reliability.Tests;
 
+[Collection(LiveAgents.Name)]
 public sealed class JournalFaultTests
 {
     /// <summary>

@@ -6,6 +6,7 @@ namespace Sentinel.Reliability.Tests;
 /// An agent restarted over and over under load (a supervisor's crash loop, an attacker killing it) must leave
 /// nothing behind in the kernel: every program, map and link it held is gone once it has exited.
 /// </summary>
+[Collection(LiveAgents.Name)]
 public sealed class RestartLoopTests
 {
     private const int Restarts = 100;

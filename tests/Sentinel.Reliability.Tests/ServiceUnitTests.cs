@@ -8,6 +8,7 @@ namespace Sentinel.Reliability.Tests;
 /// `systemd-analyze verify`, and its stop contract (KillSignal=SIGTERM within TimeoutStopSec) is exercised on the
 /// real agent the way systemd would deliver it.
 /// </summary>
+[Collection(LiveAgents.Name)]
 public sealed class ServiceUnitTests
 {
     private static readonly string UnitPath = Path.Combine(AppContext.BaseDirectory, "sentinel.service");

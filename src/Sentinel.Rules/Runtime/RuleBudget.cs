@@ -25,8 +25,14 @@ public static class RuleBudget
     public const int MaxFormatWidth = 1024;
 
     /// <summary>One evaluation's budget; one object per thread, so arming it is a single thread-static read.</summary>
-    private sealed class State
+    internal sealed class State
     {
+        /// <summary>Counts evaluations on this thread; the watchdog tells one evaluation from the next by it.</summary>
+        public long Epoch;
+        /// <summary>Set by the watchdog to the epoch that ran out of time; the thread's next check throws.</summary>
+        public long ExpiredEpoch = -1;
+        /// <summary>Between <see cref="Begin"/> and the end of the evaluation (its CPU time is the rule's).</summary>
+        public volatile bool Busy;
         public long Steps;
         public nuint StackLimit;
         public long AllocBase;
@@ -38,7 +44,7 @@ public static class RuleBudget
 
     [ThreadStatic] private static State? t_state;
 
-    private static State Current => t_state ??= new State { Steps = -1 };
+    private static State Current => t_state ??= RuleWatchdog.Register(new State { Steps = -1 });
 
     /// <summary>Arms the budget for one evaluation on this thread.</summary>
     internal static unsafe void Begin(BudgetLimits limits)
@@ -51,6 +57,14 @@ public static class RuleBudget
         state.AllocBase = -1;
         state.Charged = 0;
         state.SeparatorDepth = 0;
+        state.Epoch++;
+        state.Busy = true;
+    }
+
+    /// <summary>The evaluation ended by an exception: its time no longer counts.</summary>
+    internal static void Abandon()
+    {
+        if (t_state is { } state) state.Busy = false;
     }
 
     /// <summary>
@@ -60,6 +74,7 @@ public static class RuleBudget
     internal static long End()
     {
         var state = Current;
+        state.Busy = false;
         if (state.AllocBase < 0) return 0;
         var allocated = GC.GetAllocatedBytesForCurrentThread() - state.AllocBase;
         if (allocated > state.Limits.MaxAllocatedBytes)
@@ -295,6 +310,8 @@ public static class RuleBudget
 
     private static void CheckAllocation(State state)
     {
+        // The watchdog's verdict: this evaluation has used its CPU time, inside framework calls the steps cannot see.
+        if (Volatile.Read(ref state.ExpiredEpoch) == state.Epoch) throw Exceeded(state, BudgetKind.Time);
         var now = GC.GetAllocatedBytesForCurrentThread();
         if (state.AllocBase < 0) { state.AllocBase = now; return; }
         if (now - state.AllocBase > state.Limits.MaxAllocatedBytes)
@@ -309,6 +326,8 @@ public static class RuleBudget
             BudgetKind.Steps => $"exceeded its step budget of {state.Limits.MaxSteps} loop iterations and calls (an endless loop?)",
             BudgetKind.Stack => $"exceeded its stack budget of {state.Limits.MaxStackBytes} bytes (unbounded recursion?)",
             BudgetKind.State => $"exceeded its state budget: {detail}",
+            BudgetKind.Time => $"exceeded its time budget of {state.Limits.MaxEvaluationCpu.TotalMilliseconds:0} ms of CPU in one evaluation " +
+                               "(super-linear work inside framework calls?)",
             _ => $"exceeded its allocation budget: {detail}",
         });
     }
@@ -323,6 +342,7 @@ public enum BudgetKind
     Stack,
     Allocation,
     State,
+    Time,
 }
 
 /// <summary>A rule ran out of budget; the engine quarantines it at once.</summary>
@@ -347,6 +367,12 @@ public sealed record BudgetLimits
     public int MaxArrayLength { get; init; } = 64 * 1024;
     /// <summary>Bytes a rule may keep reachable from its instance and statics between events.</summary>
     public long MaxRetainedBytes { get; init; } = 32 * 1024 * 1024;
+    /// <summary>
+    /// CPU time one evaluation may take, enforced by <see cref="RuleWatchdog"/>: it bounds work done inside
+    /// framework calls (colliding hash keys, long scans in a loop), which the step count cannot see. CPU time, not
+    /// wall time, so a rule on a starved machine is not blamed for the wait.
+    /// </summary>
+    public TimeSpan MaxEvaluationCpu { get; init; } = TimeSpan.FromSeconds(1);
 
     public static BudgetLimits Default { get; } = new();
 }

@@ -34,8 +34,11 @@ internal static class FloodBenchmark
         var sw = Stopwatch.StartNew();
         RunToEnd("taskset", $"-c 0 {generator} {calls} {mode}");
         var elapsed = sw.Elapsed.TotalSeconds;
-        agent.Dispose(); // SIGINT: the agent detaches, drains, flushes the folds and prints its counters
-        var line = agent.Stderr.Split('\n').FirstOrDefault(l => l.Contains("counters:")) ?? "(no counters line)";
+        // SIGTERM: the agent detaches, drains, flushes the folds and prints its counters.
+        agent.Terminate(TimeSpan.FromMinutes(10));
+        agent.Dispose();
+        var line = agent.Stderr.Split('\n').FirstOrDefault(l => l.Contains("counters:"))
+                   ?? throw new InvalidOperationException($"the agent printed no counters line:\n{agent.Stderr}");
         long Field(string name) =>
             long.Parse(line.Split(' ').First(f => f.StartsWith(name + "=", StringComparison.Ordinal)).Split('=')[1].TrimEnd(';'),
                 CultureInfo.InvariantCulture);

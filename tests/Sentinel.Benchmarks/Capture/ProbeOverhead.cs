@@ -153,6 +153,15 @@ internal static class ProbeOverhead
     {
         public string Stderr { get { lock (stderr) return stderr.ToString(); } }
 
+        /// <summary>SIGTERM (the service signal), then as long as <paramref name="timeout"/> to exit: an agent with
+        /// a backlog drains all of it before it prints its counters.</summary>
+        public void Terminate(TimeSpan timeout)
+        {
+            if (process.HasExited) return;
+            Process.Start("kill", $"-TERM {process.Id}")!.WaitForExit();
+            process.WaitForExit(timeout);
+        }
+
         public void Dispose()
         {
             if (!graceful) process.Kill(entireProcessTree: true);

@@ -1,0 +1,120 @@
+using System.Globalization;
+
+namespace Sentinel.Rules.Runtime;
+
+/// <summary>
+/// Bounds the CPU time of one rule evaluation. The step budget counts the rule's own loops and calls, but not
+/// the work inside a framework call: inserting keys that all collide into a HashSet, or scanning a long string
+/// on every iteration, is quadratic within a step budget that is never reached. One background thread samples
+/// each evaluating thread's CPU time (from /proc) a few times per limit; once an evaluation has used more than
+/// <see cref="BudgetLimits.MaxEvaluationCpu"/>, it marks that evaluation expired, and the rule's next check (at
+/// its next statement, loop iteration or call) throws, so the rule is quarantined and the pipeline goes on.
+/// </summary>
+/// <remarks>
+/// The pipeline thread pays two stores per evaluation and one read per check; the sampling costs the watchdog
+/// thread one small file read per busy thread per period. A single framework call that runs long (one
+/// <c>new HashSet&lt;long&gt;(list)</c> of colliding keys) is stopped only when it returns: .NET cannot abort a
+/// thread safely, and wrapping each evaluation in an abortable region would allocate on every event.
+/// </remarks>
+internal static class RuleWatchdog
+{
+    private sealed class Watched(RuleBudget.State state, string? statPath)
+    {
+        public readonly RuleBudget.State State = state;
+        public readonly string? StatPath = statPath;
+        public long SeenEpoch = -1;
+        public long StartCpuMs;
+    }
+
+    private static readonly List<Watched> Threads = [];
+    private static Thread? _thread;
+
+    /// <summary>Times the evaluations of the calling thread from now on; called once per thread.</summary>
+    internal static RuleBudget.State Register(RuleBudget.State state)
+    {
+        var watched = new Watched(state, ThreadStatPath());
+        lock (Threads)
+        {
+            Threads.Add(watched);
+            if (_thread is null)
+            {
+                _thread = new Thread(Run) { IsBackground = true, Name = "sentinel-rule-watchdog", Priority = ThreadPriority.AboveNormal };
+                _thread.Start();
+            }
+        }
+        return state;
+    }
+
+    private static void Run()
+    {
+        while (true)
+        {
+            var period = 250;
+            lock (Threads)
+            {
+                for (var i = Threads.Count - 1; i >= 0; i--)
+                {
+                    var w = Threads[i];
+                    var limitMs = (long)w.State.Limits.MaxEvaluationCpu.TotalMilliseconds;
+                    period = (int)Math.Clamp(limitMs / 5, 10, period);
+                    if (!Sample(w, limitMs)) Threads.RemoveAt(i); // the thread is gone
+                }
+            }
+            Thread.Sleep(period); // a sampling period, not a wait for another thread
+        }
+    }
+
+    /// <returns>False once the thread has exited.</returns>
+    private static bool Sample(Watched w, long limitMs)
+    {
+        var state = w.State;
+        if (!state.Busy) return true;
+        var epoch = Volatile.Read(ref state.Epoch);
+        var cpu = CpuMs(w);
+        if (cpu < 0) return false;
+        if (epoch != w.SeenEpoch)
+        {
+            // First seen running: count from here (the part before is at most one period).
+            (w.SeenEpoch, w.StartCpuMs) = (epoch, cpu);
+            return true;
+        }
+        if (cpu - w.StartCpuMs >= limitMs && state.Busy && Volatile.Read(ref state.Epoch) == epoch)
+            Volatile.Write(ref state.ExpiredEpoch, epoch);
+        return true;
+    }
+
+    /// <summary>The thread's user + system CPU time in ms; its wall time where /proc is missing; -1 if it exited.</summary>
+    private static long CpuMs(Watched w)
+    {
+        if (w.StatPath is null) return Environment.TickCount64;
+        string stat;
+        try
+        {
+            stat = File.ReadAllText(w.StatPath);
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+        // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks * 1000 / TicksPerSecond;
+    }
+
+    /// <summary>USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture .NET runs on.</summary>
+    private const long TicksPerSecond = 100;
+
+    private static string? ThreadStatPath()
+    {
+        try
+        {
+            // /proc/thread-self links to PID/task/TID: the calling thread's own entry, readable from any thread.
+            return new FileInfo("/proc/thread-self").LinkTarget is { } target ? $"/proc/{target}/stat" : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}
