@@ -1,6 +1,9 @@
 using System.Text.Json;
 using Grpc.Net.Client;
 using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using Sentinel.Fleet.Export;
 using Sentinel.Fleet.RulePacks;
 using Sentinel.TestSupport;
 using Sentinel.V1;
@@ -39,6 +42,20 @@ public sealed class RulePackRolloutTests
             AssertNewRuleFires(agents);
 
             await using var nats = new NatsConnection(new NatsOpts { Url = servers.Urls });
+            // What each agent runs reaches the fleet: its heartbeat names the pack's version and hash.
+            var js = new NatsJSContext(nats);
+            foreach (var agent in agents)
+                await Fleet.Tests.Wait.UntilAsync(async () =>
+                {
+                    try
+                    {
+                        var beats = await js.GetStreamAsync(StreamProvisioner.HeartbeatStream);
+                        var msg = await beats.GetAsync(new StreamMsgGetRequest { LastBySubj = FleetSubjects.Heartbeat(agent.HostId) });
+                        var hb = Heartbeat.Parser.ParseFrom(msg.Message.Data.Span);
+                        return hb.RulePackVersion == "v2" && hb.RulePackHash == v2Hash;
+                    }
+                    catch (NatsJSApiException) { return false; } // no heartbeat (or stream) yet
+                }, $"agent {agent.Name}'s heartbeat to report pack v2", seconds: 60);
             var store = await RulePackStore.OpenAsync(nats, create: false);
             var files = RulePack.ReadDirectory(v2);
 
@@ -114,13 +131,14 @@ public sealed class RulePackRolloutTests
             Name = name;
             var listen = $"127.0.0.1:{NatsServers.FreePort()}";
             Directory.CreateDirectory(Path.Combine(root, name));
-            Process = SentinelProcess.Start("run", "--rules", "nats", "--rules-pubkey", publicKey, "--nats", servers.Urls,
+            Process = SentinelProcess.Start("run", "--rules", "nats", "--rules-pubkey", publicKey, "--nats", servers.Urls, "--host-id", HostId,
                 "--journal", Path.Combine(root, name, "journal.db"), "--listen", listen, "--format", "json");
             Process.WaitForStderr("serving gRPC", (int)Wait.TotalSeconds);
             _channel = GrpcChannel.ForAddress($"http://{listen}");
         }
 
         public string Name { get; }
+        public string HostId => "pack-" + Name;
         public SentinelProcess Process { get; }
 
         /// <summary>Polls GetStatus until the rule-pack status satisfies <paramref name="condition"/>, or fails with the last one.</summary>
