@@ -152,7 +152,7 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
         var window = new AckWindow(_options.MaxInFlight);
         window.Reset(Cursor);
         _healthy = false; // the first ack after a failure says the broker is back
-        var batch = new List<V1.Detection>(ReadBatch);
+        var batch = new List<(ulong Sequence, byte[] Payload)>(ReadBatch);
         var persisted = Stopwatch.GetTimestamp();
         try
         {
@@ -166,7 +166,7 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                     // Only what is on disk: a degraded journal's detections in memory could be lost in a crash, and a
                     // later detection would then reuse their sequence, which JetStream would drop as a duplicate.
                     var durable = _journal.DurableLast;
-                    _journal.ReadAfter(window.Sent, Math.Min(ReadBatch, window.Room), batch);
+                    _journal.ReadPayloadsAfter(window.Sent, Math.Min(ReadBatch, window.Room), batch);
                     var notOnDisk = batch.FindIndex(d => d.Sequence > durable);
                     if (notOnDisk >= 0) batch.RemoveRange(notOnDisk, batch.Count - notOnDisk);
                     // Retention pruned what follows the last sent (that loss is counted by the journal): skip the gap,
@@ -185,7 +185,7 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                     foreach (var d in batch)
                     {
                         var headers = new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId(_journal.JournalId, d.Sequence) };
-                        await connection.PublishAsync(_subject, d.ToByteArray(), headers, inbox + d.Sequence.ToString(CultureInfo.InvariantCulture),
+                        await connection.PublishAsync(_subject, d.Payload, headers, inbox + d.Sequence.ToString(CultureInfo.InvariantCulture),
                             cancellationToken: stop).ConfigureAwait(false);
                         window.OnSent(d.Sequence);
                     }

@@ -257,26 +257,48 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
     /// Appends up to <paramref name="max"/> committed detections after <paramref name="after"/>, in order.
     /// The first may be later than after+1 when retention pruned the rest: callers check.
     /// </summary>
-    public void ReadAfter(ulong after, int max, List<V1.Detection> into)
+    public void ReadAfter(ulong after, int max, List<V1.Detection> into) =>
+        Read(after, max, into, static d => d, static row => V1.Detection.Parser.ParseFrom((byte[])row[1]), static d => d.Sequence);
+
+    /// <summary>
+    /// Like <see cref="ReadAfter"/>, as the serialized sentinel.v1.Detection each would publish: the bytes on disk as
+    /// stored (no decode and re-encode), the in-memory ones encoded once.
+    /// </summary>
+    public void ReadPayloadsAfter(ulong after, int max, List<(ulong Sequence, byte[] Payload)> into) =>
+        Read(after, max, into, static d => (d.Sequence, d.ToByteArray()), static row => ((ulong)row.GetInt64(0), (byte[])row[1]), static p => p.Item1);
+
+    private void Read<T>(ulong after, int max, List<T> into, Func<V1.Detection, T> fromMemory, Func<SqliteDataReader, T> fromRow, Func<T, ulong> sequenceOf)
     {
-        if (after >= Range.Last || _recent.TryRead(after, max, into)) return;
+        if (after >= Range.Last) return;
+        if (into is List<V1.Detection> detections)
+        {
+            if (_recent.TryRead(after, max, detections)) return; // live followers: straight from memory, no copy
+        }
+        else
+        {
+            var recent = new List<V1.Detection>(Math.Min(max, 1024));
+            if (_recent.TryRead(after, max, recent))
+            {
+                foreach (var d in recent) into.Add(fromMemory(d));
+                return;
+            }
+        }
         using (var connection = new SqliteConnection(_readConnectionString))
         {
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT payload FROM detections WHERE seq > $after ORDER BY seq LIMIT $max";
+            command.CommandText = "SELECT seq, payload FROM detections WHERE seq > $after ORDER BY seq LIMIT $max";
             command.Parameters.AddWithValue("$after", (long)after);
             command.Parameters.AddWithValue("$max", max);
             using var reader = command.ExecuteReader();
-            while (reader.Read())
-                into.Add(V1.Detection.Parser.ParseFrom((byte[])reader[0]));
+            while (reader.Read()) into.Add(fromRow(reader));
         }
         if (into.Count >= max || !IsDegraded) return;
         // Degraded: the rest is numbered but only in memory.
-        var next = into.Count > 0 ? into[^1].Sequence : after;
+        var next = into.Count > 0 ? sequenceOf(into[^1]) : after;
         lock (_writeLock)
             foreach (var d in _unsaved)
-                if (d.Sequence > next && into.Count < max) into.Add(d);
+                if (d.Sequence > next && into.Count < max) into.Add(fromMemory(d));
     }
 
     private void WriteLoop()

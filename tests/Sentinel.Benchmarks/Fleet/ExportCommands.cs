@@ -118,6 +118,7 @@ internal static class ExportCommands
         load.Emit(count);
         await load.WaitCommittedAsync((ulong)count);
         var clock = Stopwatch.StartNew();
+        var (selfBefore, serversBefore) = (CpuSeconds(Environment.ProcessId), NatsServersCpuSeconds());
         await load.StartExportAsync();
         try
         {
@@ -131,9 +132,29 @@ internal static class ExportCommands
             throw new TimeoutException($"backlog not exported: cursor {e.Cursor}, published {e.Published}, errors {e.PublishErrors}: {status.Export}");
         }
         var rate = count / clock.Elapsed.TotalSeconds;
-        Console.WriteLine($"  R{replicas} backlog of {count}: exported (acked) in {clock.Elapsed.TotalMilliseconds:0} ms, connect and stream check included");
+        var self = CpuSeconds(Environment.ProcessId) - selfBefore;
+        var servers = NatsServersCpuSeconds() - serversBefore;
+        Console.WriteLine($"  R{replicas} backlog of {count}: exported (acked) in {clock.Elapsed.TotalMilliseconds:0} ms, connect and stream check included; " +
+                          $"CPU: exporter process {self:0.00} s ({self * 1e6 / count:0} µs/detection), nats-server(s) {servers:0.00} s ({servers * 1e6 / count:0} µs/detection)");
         return rate;
     }
+
+    /// <summary>User + system CPU of a process, from /proc (clock ticks of 10 ms).</summary>
+    private static double CpuSeconds(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime, stime
+        }
+        catch (IOException) { return 0; }
+    }
+
+    private static double NatsServersCpuSeconds() =>
+        Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _))
+            .Where(n => { try { return File.ReadAllText($"/proc/{n}/comm").Trim() == "nats-server"; } catch (IOException) { return false; } })
+            .Sum(n => CpuSeconds(int.Parse(n!)));
 
     private static Dictionary<string, string> Args(string[] args)
     {
