@@ -17,7 +17,7 @@ using Sentinel.Fleet.Export;
 using Sentinel.Server.Journal;
 
 var options = new ServerOptions { Listen = "127.0.0.1:0" };
-string? nats = null, stream = null;
+string? nats = null, stream = null, tlsCa = null;
 var export = new ExportOptions();
 for (var i = 0; i + 1 < args.Length; i += 2)
 {
@@ -31,6 +31,7 @@ for (var i = 0; i + 1 < args.Length; i += 2)
         case "--retention-bytes": options.RetentionBytes = long.Parse(args[i + 1]); break;
         case "--nats": nats = args[i + 1]; break;
         case "--nats-stream": stream = args[i + 1]; break;
+        case "--nats-tls-ca": tlsCa = args[i + 1]; break;
         case "--nats-replicas": export = export with { Replicas = int.Parse(args[i + 1]) }; break;
         case "--heartbeat-interval": export = export with { HeartbeatInterval = TimeSpan.FromSeconds(double.Parse(args[i + 1])) }; break;
         default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
@@ -49,7 +50,7 @@ var app = SentinelServer.Build(options, builder =>
         sp.GetServices<IDetectionSink>(), sp.GetRequiredService<ILogger<EventPipeline>>()));
     if (nats is not null)
         builder.Services.AddSentinelFleetExport(
-            new FleetOptions { Servers = FleetOptions.ParseServers(nats), Stream = stream ?? FleetOptions.DefaultStream }, export);
+            new FleetOptions { Servers = FleetOptions.ParseServers(nats), Stream = stream ?? FleetOptions.DefaultStream, TlsCaFile = tlsCa }, export);
     builder.Services.AddHostedService<PipelineService>();
 });
 await app.StartAsync();

@@ -115,10 +115,11 @@ public sealed class NatsServers : IDisposable
     /// <summary>All node URLs, comma-separated, as `--nats` takes them.</summary>
     public string Urls => string.Join(",", Nodes.Select(n => n.Url));
 
-    public static async Task<NatsServers> StartSingleAsync()
+    /// <summary>One node; <paramref name="extraArgs"/> go to nats-server as they are (TLS, for example).</summary>
+    public static async Task<NatsServers> StartSingleAsync(params string[] extraArgs)
     {
         var root = Directory.CreateTempSubdirectory("sentinel-nats-").FullName;
-        var node = new NatsNode("n1", FreePort(), FreePort(), Path.Combine(root, "n1"), []);
+        var node = new NatsNode("n1", FreePort(), FreePort(), Path.Combine(root, "n1"), extraArgs);
         Directory.CreateDirectory(node.StoreDir);
         var servers = new NatsServers([node], root);
         node.Start();
