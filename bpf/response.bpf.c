@@ -4,7 +4,7 @@
  * The action is a signal (bpf_send_signal, delivered before the call returns to user space) or, where the kernel
  * allows it, a refusal of the call itself: bpf_override_return(-EPERM) on the kprobe path, or -EPERM from the
  * task_movememory LSM hook for a killed caller's cross-process call.
- * pid 1 (of the host or of the caller's pid namespace), the agent and allowlisted callers are never signalled;
+ * the host's pid 1, the agent and allowlisted callers are never signalled;
  * kills are rate-limited per second.
  * Most calls match nothing: that path is one config load when nothing is installed, and otherwise only the
  * policies' argument tests, with no helper call. */
@@ -194,23 +194,10 @@ static __always_inline bool policy_matches(const struct snt_policy *p, const str
 	return true;
 }
 
-/* Whether the process is the init (pid 1) of its own pid namespace: killing it would take the whole
- * namespace down with it. */
-static __always_inline bool namespace_init(struct task_struct *task)
-{
-	struct pid *pid = BPF_CORE_READ(task, group_leader, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
-	struct upid upid = {};
-	if (level > 32)
-		return false;
-	bpf_core_read(&upid, sizeof(upid), &pid->numbers[level]);
-	return upid.nr == 1;
-}
-
 static __always_inline bool protected_caller(__u32 tgid, const struct snt_resp_config *cfg, struct task_struct *task,
 					     const char *comm)
 {
-	if (tgid == 1 || tgid == cfg->agent_pid || namespace_init(task))
+	if (tgid == 1 || tgid == cfg->agent_pid)
 		return true;
 	if (bpf_map_lookup_elem(&allow_comm, comm))
 		return true;
