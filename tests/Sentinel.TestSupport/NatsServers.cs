@@ -116,19 +116,31 @@ public sealed class NatsServers : IDisposable
     public string Urls => string.Join(",", Nodes.Select(n => n.Url));
 
     /// <summary>One node; <paramref name="extraArgs"/> go to nats-server as they are (TLS, for example).</summary>
-    public static async Task<NatsServers> StartSingleAsync(params string[] extraArgs)
+    public static Task<NatsServers> StartSingleAsync(params string[] extraArgs) => WithFreshPortsOnCollision(() => StartSingleOnceAsync(extraArgs));
+
+    private static async Task<NatsServers> StartSingleOnceAsync(string[] extraArgs)
     {
         var root = Directory.CreateTempSubdirectory("sentinel-nats-").FullName;
         var node = new NatsNode("n1", FreePort(), FreePort(), Path.Combine(root, "n1"), extraArgs);
         Directory.CreateDirectory(node.StoreDir);
         var servers = new NatsServers([node], root);
-        node.Start();
-        await node.WaitReadyAsync(TimeSpan.FromSeconds(30), jetStreamOnly: true);
+        try
+        {
+            node.Start();
+            await node.WaitReadyAsync(TimeSpan.FromSeconds(30), jetStreamOnly: true);
+        }
+        catch
+        {
+            servers.Dispose();
+            throw;
+        }
         return servers;
     }
 
     /// <summary>Three nodes with routes to each other; returns once JetStream has a meta leader.</summary>
-    public static async Task<NatsServers> StartClusterAsync()
+    public static Task<NatsServers> StartClusterAsync() => WithFreshPortsOnCollision(StartClusterOnceAsync);
+
+    private static async Task<NatsServers> StartClusterOnceAsync()
     {
         var root = Directory.CreateTempSubdirectory("sentinel-nats-").FullName;
         var clusterPorts = new[] { FreePort(), FreePort(), FreePort() };
@@ -142,10 +154,18 @@ public sealed class NatsServers : IDisposable
                 ["--cluster_name", "sentinel-test", "--cluster", $"nats://127.0.0.1:{clusterPorts[i]}", "--routes", routes]));
         }
         var servers = new NatsServers(nodes, root);
-        foreach (var n in nodes) n.Start();
-        foreach (var n in nodes) await n.WaitReadyAsync(TimeSpan.FromSeconds(60));
-        // healthz without js-enabled-only waits for the JetStream meta group to have a leader.
-        foreach (var n in nodes) await n.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            foreach (var n in nodes) n.Start();
+            foreach (var n in nodes) await n.WaitReadyAsync(TimeSpan.FromSeconds(60));
+            // healthz without js-enabled-only waits for the JetStream meta group to have a leader.
+            foreach (var n in nodes) await n.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            servers.Dispose();
+            throw;
+        }
         return servers;
     }
 
@@ -155,11 +175,41 @@ public sealed class NatsServers : IDisposable
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>
+    /// A loopback port free right now, below Linux's ephemeral range (32768–60999): a port from that range can be
+    /// taken by any outgoing connection between this call and the server's bind.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        for (var attempt = 0; attempt < 1000; attempt++)
+        {
+            var port = Random.Shared.Next(20_000, 32_000);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+            }
+        }
+        throw new InvalidOperationException("no free loopback port between 20000 and 32000");
+    }
+
+    /// <summary>Starts servers, again on fresh ports when a port was taken between choosing it and binding it.</summary>
+    private static async Task<NatsServers> WithFreshPortsOnCollision(Func<Task<NatsServers>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await start();
+            }
+            catch (InvalidOperationException ex) when (attempt < 5 && ex.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+            }
+        }
     }
 }
 
