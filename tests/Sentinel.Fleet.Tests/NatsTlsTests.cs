@@ -35,7 +35,7 @@ public sealed class NatsTlsTests
         var refused = (await untrusting.StatusAsync()).Export;
         Assert.False(refused.Connected);
         Assert.Equal(0UL, refused.AckedSequence);
-        Assert.Contains("unreachable", untrusting.Stderr); // said once, with the client's reason
+        await Wait.UntilAsync(() => Task.FromResult(untrusting.Stderr.Contains("unreachable")), "the untrusting agent to say NATS is unreachable", 60);
         Assert.Empty(await gateway.ReadAsync(new StreamDetectionsRequest { HostIds = { "tls-no-ca" } }));
     }
 
