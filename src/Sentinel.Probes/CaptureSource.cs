@@ -46,7 +46,7 @@ public sealed class CaptureSource : IDisposable
     private readonly RingBufferReader _reader;
     private readonly Thread _thread;
     private readonly LossMonitor? _losses;
-    private long _nextCheck;
+    private long _nextCheck, _records;
     private volatile bool _stopping;
 
     public CaptureSource(MovePagesProbe probe, ChannelWriter<MovePagesEvent> writer, EventPool pool,
@@ -79,6 +79,9 @@ public sealed class CaptureSource : IDisposable
             if (rc < 0 && rc != -4 /* EINTR */)
                 _logger.LogWarning("ring buffer poll failed: {Error}", Native.Libbpf.ErrorMessage(rc));
             _reader.Consume();
+            // A flood keeps one consume going for ever: OnRecord asks it to yield once per drain interval, so folds
+            // are flushed and losses reported on time. A stop's request is the loop's to see, not to clear.
+            if (!_stopping) _reader.ResumeConsuming();
             AfterDrain(force: false);
         }
         // Detach first, so nothing is submitted after the last drain: every submitted event and every fold is
@@ -108,6 +111,7 @@ public sealed class CaptureSource : IDisposable
 
     private void OnRecord(ReadOnlySpan<byte> record)
     {
+        if ((++_records & 4095) == 0 && Environment.TickCount64 >= _nextCheck) _reader.YieldSoon();
         var evt = _pool.Rent();
         var result = _decoder.Decode(record, evt);
         if (result != DecodeResult.Ok)

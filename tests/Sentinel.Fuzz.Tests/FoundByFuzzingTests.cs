@@ -38,4 +38,22 @@ public sealed class FoundByFuzzingTests
         raw.FoldLastNs = foldLastNs;
         Assert.Equal(DecodeResult.Corrupt, new MovePagesDecoder(AttachStrategy.Tracepoint).Decode(bytes, new MovePagesEvent()));
     }
+
+    /// <summary>A fixture line with an empty key ("") was refused without naming where: the error named no field.</summary>
+    [Fact]
+    public void A_fixture_line_with_an_empty_key_names_it()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "sentinel-fuzz-" + Guid.NewGuid().ToString("N") + ".fixtures.jsonl");
+        try
+        {
+            File.WriteAllText(path, """{"":"x","fires":true,"event":{"name":"move_pages"}}""" + "\n");
+            var ex = Assert.Throws<Sentinel.Rules.Testing.FixtureFormatException>(() => Sentinel.Rules.Testing.FixtureRunner.CountCases(path));
+            Assert.Equal(1, ex.Line);
+            Assert.Equal("\"\"", ex.Field);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

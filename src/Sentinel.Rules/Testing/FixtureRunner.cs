@@ -172,7 +172,7 @@ public sealed class FixtureRunner
             if (root.ValueKind != JsonValueKind.Object) throw new FixtureFormatException(file, line, "json", "expected a JSON object");
             foreach (var property in root.EnumerateObject())
                 if (!LineFields.Contains(property.Name))
-                    throw new FixtureFormatException(file, line, property.Name, $"unknown field \"{property.Name}\"" +
+                    throw new FixtureFormatException(file, line, property.Name.Length == 0 ? "\"\"" : property.Name, $"unknown field \"{property.Name}\"" +
                         (CompilerMessages.Suggestion(property.Name, LineFields) is { Length: > 0 } s ? s.Replace('\'', '"') : " (expected case, fires and event)"));
             var name = root.TryGetProperty("case", out var c) && c.ValueKind == JsonValueKind.String && c.GetString() is { Length: > 0 } n
                 ? n
