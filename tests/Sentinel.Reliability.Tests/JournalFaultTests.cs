@@ -147,9 +147,12 @@ public sealed class JournalFaultTests
         Message = $"synthetic {i}", Event = new MovePagesEvent { Pid = 1000 + i, Comm = "t" },
     };
 
+    private static int _unknownPid = int.MaxValue;
+
+    /// <summary>ESRCH calls, each on another nonexistent pid: identical calls would fold into one record and one detection.</summary>
     private static unsafe void CallUnknownPid(int calls)
     {
-        for (var i = 0; i < calls; i++) MovePagesCalls.MovePages(int.MaxValue, 0, null, null, null, 0);
+        for (var i = 0; i < calls; i++) MovePagesCalls.MovePages(Interlocked.Decrement(ref _unknownPid), 0, null, null, null, 0);
     }
 
     private static int Count(List<V1.Detection> list) { lock (list) return list.Count; }
