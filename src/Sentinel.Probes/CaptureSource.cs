@@ -111,7 +111,8 @@ public sealed class CaptureSource : IDisposable
 
     private void OnRecord(ReadOnlySpan<byte> record)
     {
-        if ((++_records & 4095) == 0 && Environment.TickCount64 >= _nextCheck) _reader.YieldSoon();
+        // Never during the final drain (stopping): that one must read everything that is left.
+        if ((++_records & 4095) == 0 && !_stopping && Environment.TickCount64 >= _nextCheck) _reader.YieldSoon();
         var evt = _pool.Rent();
         var result = _decoder.Decode(record, evt);
         if (result != DecodeResult.Ok)
