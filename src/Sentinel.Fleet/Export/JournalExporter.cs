@@ -137,9 +137,9 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
         }
     }
 
-    /// <summary>Publishes from the cursor on, until a publish fails (throws) or the agent stops.</summary>
     private static readonly TimeSpan DegradedPoll = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>Publishes from the cursor on, until a publish fails (throws) or the agent stops.</summary>
     private async Task PumpAsync(CancellationToken stop)
     {
         // One subscription collects every ack (reply subject <inbox>.<sequence>): no request per publish. Not under the
@@ -208,7 +208,8 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                     using var wait = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero);
                     try
                     {
-                        await acks.Msgs.WaitToReadAsync(wait.Token).ConfigureAwait(false);
+                        if (!await acks.Msgs.WaitToReadAsync(wait.Token).ConfigureAwait(false))
+                            throw new NatsException("the acknowledgement subscription ended");
                     }
                     catch (OperationCanceledException) when (wait.IsCancellationRequested)
                     {
