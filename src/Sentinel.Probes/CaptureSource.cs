@@ -69,6 +69,9 @@ public sealed class CaptureSource : IDisposable
     /// <summary>SNT-0000 detections raised (0 without a loss sink).</summary>
     public long LossDetections => _losses?.Raised ?? 0;
 
+    /// <summary>True once <see cref="Stop"/> was called: the reader is on its way to the final drain.</summary>
+    public bool IsStopping => _stopping;
+
     public void Start() => _thread.Start();
 
     private void Run()

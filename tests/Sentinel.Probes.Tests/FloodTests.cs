@@ -55,6 +55,39 @@ public sealed unsafe class FloodTests(Xunit.Abstractions.ITestOutputHelper outpu
     }
 
     [LiveFact]
+    public void A_stop_behind_a_full_ring_reads_every_record_the_kernel_submitted()
+    {
+        // The final drain must read the whole ring however long it takes (thousands of records), never yield midway.
+        const int calls = 15_000;
+        using var live = new LiveCapture(capacity: 1, lossSink: new Detections(), onlyThisProcess: true);
+        var page = stackalloc ulong[1] { 0x7000 };
+        var status = stackalloc int[1];
+        Stall(live, page, status);
+        for (var i = 0; i < calls; i++) MovePages(UnknownPid - 1 - i, 1, page, null, status, 0); // distinct: the ring fills
+
+        var stopping = Task.Run(live.Source.Stop);
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!live.Source.IsStopping)
+        {
+            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException("Stop never began");
+            Thread.Yield();
+        }
+        var drained = 0L;
+        var drain = Task.Run(() =>
+        {
+            while (live.Events.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+                while (live.Events.TryRead(out _)) drained++;
+        });
+        Assert.True(stopping.Wait(TimeSpan.FromSeconds(60)), "the stop did not finish");
+        Assert.True(drain.Wait(TimeSpan.FromSeconds(30)), "the channel did not complete");
+
+        var submitted = live.Probe.Counters.Read(KernelCounter.Submitted);
+        output.WriteLine($"stop behind a full ring: submitted {submitted}, received {live.Counters.Received}, drained {drained}");
+        Assert.True(submitted > 4096, $"only {submitted} records: the final drain never had to cross a yield point");
+        Assert.Equal(submitted, (ulong)live.Counters.Received);
+    }
+
+    [LiveFact]
     public void A_flood_of_distinct_calls_counts_every_loss_and_raises_snt_0000()
     {
         const int calls = 15_000; // more than the 4 MiB ring holds (about 6,500 records)
