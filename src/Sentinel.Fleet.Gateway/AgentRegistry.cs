@@ -202,41 +202,35 @@ public sealed class AgentRegistry(FleetConnection nats, GatewayOptions options, 
                 var known = _raised.TryGetValue(host, out var r) ? r : (Raised?)null;
                 if (_missed.TryGetValue(host, out var missed))
                 {
-                    var missedTime = FleetEvents.HeartbeatTimeNs(missed.Last, missed.StoredAt);
-                    if (known is { } k && k.HeartbeatTimeNs >= missedTime)
+                    if (known is { } k && k.HeartbeatTimeNs >= FleetEvents.HeartbeatTimeNs(missed.Last, missed.StoredAt))
                     {
                         _missed.Remove(host); // raised already, by this gateway or another
                     }
                     else
                     {
                         // First the silence, then (next check, once it is known raised) the return.
-                        due.Add((host, FleetEvents.SilentMessageId(host, missedTime),
-                            FleetEvents.Silent(host, missed.Last, missed.StoredAt, Interval(missed.Last)), new Raised(true, missedTime)));
+                        due.Add(Silence(host, missed));
                         continue;
                     }
                 }
-                if (IsOverdue(agent, now))
-                {
-                    // This heartbeat's silence is raised once; a later silence (after a heartbeat) is a new episode.
-                    if (known is { Silent: true } s && s.HeartbeatTimeNs >= time) continue;
-                    if (known is { Silent: true } earlier)
-                    {
-                        // It came back and went silent again between two checks: the return first, the new silence next.
-                        due.Add((host, FleetEvents.BackMessageId(host, time), FleetEvents.Back(host, agent.Last, agent.StoredAt, earlier.HeartbeatTimeNs),
-                            new Raised(false, time)));
-                        continue;
-                    }
-                    due.Add((host, FleetEvents.SilentMessageId(host, time), FleetEvents.Silent(host, agent.Last, agent.StoredAt, Interval(agent.Last)),
-                        new Raised(true, time)));
-                }
-                else if (known is { Silent: true } s && s.HeartbeatTimeNs < time)
-                {
+                // A heartbeat newer than the raised silence is a return, even if the agent went silent again since:
+                // the return first, the new silence at the next check.
+                if (known is { Silent: true } s && s.HeartbeatTimeNs < time)
                     due.Add((host, FleetEvents.BackMessageId(host, time), FleetEvents.Back(host, agent.Last, agent.StoredAt, s.HeartbeatTimeNs),
                         new Raised(false, time)));
-                }
+                // This heartbeat's silence is raised once; a later silence (after a heartbeat) is a new episode.
+                else if (IsOverdue(agent, now) && known is not { Silent: true })
+                    due.Add(Silence(host, agent));
             }
         }
         return due;
+    }
+
+    private static (string, string, Detection, Raised) Silence(string host, Agent agent)
+    {
+        var time = FleetEvents.HeartbeatTimeNs(agent.Last, agent.StoredAt);
+        return (host, FleetEvents.SilentMessageId(host, time), FleetEvents.Silent(host, agent.Last, agent.StoredAt, Interval(agent.Last)),
+            new Raised(true, time));
     }
 
     /// <summary>Runs a follower until shutdown, starting it again (with backoff) whenever NATS or the stream fails it.</summary>
