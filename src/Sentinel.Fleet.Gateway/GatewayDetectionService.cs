@@ -23,7 +23,7 @@ public sealed class GatewayDetectionService(
     StreamClientRegistry clients,
     AgentStatusBuilder status,
     IHostApplicationLifetime lifetime,
-    ILogger<GatewayDetectionService> logger) : DetectionService.DetectionServiceBase
+    ILogger<GatewayDetectionService> logger) : FleetDetectionServiceBase
 {
     private const int MaxRuleIdLength = 256;
     private const int MaxHostIds = 1024;
@@ -31,9 +31,10 @@ public sealed class GatewayDetectionService(
     private static readonly WriteOptions BufferHint = new(WriteFlags.BufferHint);
     private const int FlushEvery = 64;
 
-    public override async Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<Detection> responseStream, ServerCallContext context)
+    public override async Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<FleetDetection> responseStream, ServerCallContext context)
     {
         var (filter, hosts, passAll) = ValidateFilter(request);
+        var detection = new FleetDetection(); // one per call: each write is serialized before WriteAsync completes
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         var token = stopping.Token;
         var client = clients.Add(StreamKind.Detections, context.Peer, Identity(context));
@@ -70,13 +71,12 @@ public sealed class GatewayDetectionService(
                     if (now.First > cursor + 1) throw Pruned(cursor, now.First);
                 }
                 cursor = sequence;
-                var d = decoder.Decode(msg, sequence);
-                if (d is not null && filter(d))
+                if (decoder.TryDecode(msg, sequence, detection) && filter(detection))
                 {
                     // Batch writes while NATS has more for this client, flushing every FlushEvery: a buffered write is
                     // held in the response pipe without backpressure, so an unflushed run would grow with the stream.
                     responseStream.WriteOptions = passAll && meta.NumPending > 0 && sequence < end && ++unflushed % FlushEvery != 0 ? BufferHint : null;
-                    await responseStream.WriteAsync(d, token).ConfigureAwait(false);
+                    await responseStream.WriteAsync(detection, token).ConfigureAwait(false);
                     client.AddSent();
                     client.SetLastSequence(sequence);
                 }
@@ -169,7 +169,7 @@ public sealed class GatewayDetectionService(
     private static (ulong First, ulong Last) Range(StreamState state) =>
         state.Messages == 0 ? (state.LastSeq + 1, state.LastSeq) : (state.FirstSeq, state.LastSeq);
 
-    private (Func<Detection, bool> Filter, HashSet<string>? Hosts, bool PassAll) ValidateFilter(StreamDetectionsRequest request)
+    private (Func<FleetDetection, bool> Filter, HashSet<string>? Hosts, bool PassAll) ValidateFilter(StreamDetectionsRequest request)
     {
         if (!Enum.IsDefined(request.MinSeverity))
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"min_severity {(int)request.MinSeverity} is not a known severity"));
@@ -190,7 +190,7 @@ public sealed class GatewayDetectionService(
         var rules = request.RuleIds.Count == 0 ? null : request.RuleIds.ToHashSet(StringComparer.Ordinal);
         var hosts = request.HostIds.Count == 0 ? null : request.HostIds.ToHashSet(StringComparer.Ordinal);
         var passAll = rules is null && minSeverity == Severity.Unspecified && hosts is not { Count: > 1 };
-        return (d => d.Severity >= minSeverity && (rules is null || rules.Contains(d.RuleId)) && (hosts is null || hosts.Contains(d.HostId)),
+        return (d => d.Severity >= minSeverity && (rules is null || d.RuleIdIn(rules)) && (hosts is null || hosts.Contains(d.HostId)),
             hosts, passAll);
     }
 

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Grpc.Core;
 using Sentinel.Fleet.Gateway;
 using Sentinel.TestSupport;
@@ -119,6 +120,58 @@ public sealed class GatewayStreamTests
         using var events = gateway.Client.StreamEvents(new StreamEventsRequest());
         var ex = await Assert.ThrowsAsync<RpcException>(() => events.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.Unimplemented, ex.StatusCode);
+    }
+
+    /// <summary>
+    /// The gateway passes stored bytes through with the fleet's fields appended; what a client parses must be the
+    /// fleet's view whatever the agent wrote (a forged sequence or host id, no agent_sequence, unknown fields), and a
+    /// string that is not UTF-8 never reaches a client's parser.
+    /// </summary>
+    [Fact]
+    public async Task Stored_detections_reach_clients_with_the_fleets_sequence_and_host_whatever_the_agent_wrote()
+    {
+        using var servers = await NatsServers.StartSingleAsync();
+        await using var agents = await FakeAgents.ConnectAsync(servers.Urls);
+        var forged = FakeAgents.Make("h1", 7);
+        forged.Sequence = 999;
+        forged.HostId = "someone-else";
+        await agents.PublishRawAsync(FleetSubjects.Detections("h1"), forged.ToByteArray());
+        var legacy = FakeAgents.Make("h2", 5);
+        legacy.AgentSequence = 0;
+        await agents.PublishRawAsync(FleetSubjects.Detections("h2"), [.. legacy.ToByteArray(), 0xF8, 0x06, 0x2A]); // + unknown field 111
+        var odd = FakeAgents.Make("h3", 3, rule: "SNT-0003");
+        odd.RuleName = "@@@@";
+        var oddBytes = odd.ToByteArray();
+        var at = oddBytes.AsSpan().IndexOf("@@@@"u8);
+        oddBytes[at] = 0xFF; // not UTF-8
+        await agents.PublishRawAsync(FleetSubjects.Detections("h3"), oddBytes);
+        await using var gateway = await GatewayHarness.StartAsync(servers.Urls);
+
+        var read = await gateway.ReadAsync(new StreamDetectionsRequest());
+        Assert.Equal([(1UL, "h1", 7UL), (2UL, "h2", 5UL)], read.Select(d => (d.Sequence, d.HostId, d.AgentSequence)));
+        Assert.Equal(forged.Message, read[0].Message);
+        Assert.Equal(legacy.Message, read[1].Message);
+        Assert.Equal([read[1]], await gateway.ReadAsync(new StreamDetectionsRequest { RuleIds = { "SNT-0001" }, HostIds = { "h2" } }));
+        // proto3 strings are UTF-8: the parser refuses it, so the gateway skips it rather than pass it to clients.
+        Assert.Equal(1UL, (await gateway.Client.GetStatusAsync(new GetStatusRequest())).Gateway.SkippedMalformed);
+    }
+
+    [Fact]
+    public async Task Reflection_describes_the_detection_service_the_gateway_serves()
+    {
+        using var servers = await NatsServers.StartSingleAsync();
+        await using var gateway = await GatewayHarness.StartAsync(servers.Urls);
+        var reflection = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(gateway.Channel);
+        using var call = reflection.ServerReflectionInfo();
+        await call.RequestStream.WriteAsync(new() { ListServices = "" });
+        await call.RequestStream.WriteAsync(new() { FileContainingSymbol = "sentinel.v1.DetectionService" });
+        await call.RequestStream.CompleteAsync();
+        var responses = await call.ResponseStream.ReadAllAsync().ToListAsync();
+        Assert.Contains("sentinel.v1.DetectionService", responses[0].ListServicesResponse.Service.Select(s => s.Name));
+        var service = responses[1].FileDescriptorResponse.FileDescriptorProto
+            .Select(b => Google.Protobuf.Reflection.FileDescriptorProto.Parser.ParseFrom(b))
+            .SelectMany(f => f.Service).Single(s => s.Name == "DetectionService");
+        Assert.Equal(DetectionService.Descriptor.Methods.Select(m => m.Name), service.Method.Select(m => m.Name));
     }
 
     [Fact]

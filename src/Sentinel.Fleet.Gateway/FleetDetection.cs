@@ -1,0 +1,135 @@
+using System.Buffers;
+using System.Text;
+using Google.Protobuf;
+using Grpc.Core;
+using Sentinel.V1;
+
+namespace Sentinel.Fleet.Gateway;
+
+/// <summary>
+/// One detection on its way to a client, as a sentinel.v1.Detection on the wire. Usually the stored bytes followed by
+/// the fleet's own `sequence`, `host_id` (and `agent_sequence` when the agent left it 0): a parser keeps the last
+/// value of a singular field, so the appended fields win without the detection being decoded and re-encoded.
+/// A message the wire check could not vouch for travels as a parsed (and so re-encoded) <see cref="Detection"/>.
+/// </summary>
+public sealed class FleetDetection
+{
+    private const byte SequenceTag = (Detection.SequenceFieldNumber << 3) | 0;
+    private const byte HostIdTag = (Detection.HostIdFieldNumber << 3) | 2;
+    private static ReadOnlySpan<byte> AgentSequenceTag => [0x80, 0x01]; // field 16, varint: (16 << 3) as a two-byte varint
+    private const int MaxStackRuleId = 512;
+
+    private ReadOnlyMemory<byte> _stored;
+    private DetectionFacts _facts;
+
+    public ulong Sequence { get; private set; }
+    public string HostId { get; private set; } = "";
+
+    /// <summary>Set when the detection was parsed rather than passed through.</summary>
+    public Detection? Parsed { get; private set; }
+
+    public Severity Severity => Parsed?.Severity ?? (Severity)_facts.Severity;
+
+    /// <summary>Whether the rule id is one of <paramref name="ruleIds"/>, read from the stored bytes without a string.</summary>
+    public bool RuleIdIn(HashSet<string> ruleIds)
+    {
+        if (Parsed is not null) return ruleIds.Contains(Parsed.RuleId);
+        var utf8 = _stored.Span.Slice(_facts.RuleIdOffset, _facts.RuleIdLength);
+        if (utf8.Length > MaxStackRuleId) return ruleIds.Contains(Encoding.UTF8.GetString(utf8));
+        Span<char> chars = stackalloc char[MaxStackRuleId];
+        return ruleIds.GetAlternateLookup<ReadOnlySpan<char>>().Contains(chars[..Encoding.UTF8.GetChars(utf8, chars)]);
+    }
+
+    internal void SetStored(ReadOnlyMemory<byte> stored, in DetectionFacts facts, ulong sequence, string hostId)
+    {
+        (_stored, _facts, Sequence, HostId, Parsed) = (stored, facts, sequence, hostId, null);
+    }
+
+    internal void SetParsed(Detection parsed)
+    {
+        (_stored, _facts, Sequence, HostId, Parsed) = (default, default, parsed.Sequence, parsed.HostId, parsed);
+    }
+
+    /// <summary>The Detection a client receives (tests and the slow path; the fast path never builds it).</summary>
+    public Detection ToDetection()
+    {
+        if (Parsed is not null) return Parsed;
+        var length = WireLength();
+        var bytes = new byte[length];
+        WriteTo(bytes);
+        return Detection.Parser.ParseFrom(bytes);
+    }
+
+    private ulong AppendedAgentSequence => _facts.AgentSequence == 0 ? _facts.Sequence : 0;
+
+    private int WireLength()
+    {
+        var hostLength = Encoding.UTF8.GetByteCount(HostId);
+        var length = _stored.Length + 1 + CodedOutputStream.ComputeUInt64Size(Sequence)
+                     + 1 + CodedOutputStream.ComputeLengthSize(hostLength) + hostLength;
+        if (AppendedAgentSequence != 0) length += AgentSequenceTag.Length + CodedOutputStream.ComputeUInt64Size(AppendedAgentSequence);
+        return length;
+    }
+
+    private void WriteTo(Span<byte> span)
+    {
+        _stored.Span.CopyTo(span);
+        var pos = _stored.Length;
+        span[pos++] = SequenceTag;
+        pos += WriteVarint(span[pos..], Sequence);
+        span[pos++] = HostIdTag;
+        pos += WriteVarint(span[pos..], (ulong)Encoding.UTF8.GetByteCount(HostId));
+        pos += Encoding.UTF8.GetBytes(HostId, span[pos..]);
+        if (AppendedAgentSequence != 0)
+        {
+            AgentSequenceTag.CopyTo(span[pos..]);
+            pos += AgentSequenceTag.Length;
+            WriteVarint(span[pos..], AppendedAgentSequence);
+        }
+    }
+
+    private static int WriteVarint(Span<byte> span, ulong value)
+    {
+        var i = 0;
+        for (; value >= 0x80; value >>= 7) span[i++] = (byte)(value | 0x80);
+        span[i++] = (byte)value;
+        return i;
+    }
+
+    /// <summary>Writes a detection as sentinel.v1.Detection and reads one back (a client of this method gets Parsed).</summary>
+    public static readonly Marshaller<FleetDetection> Marshaller = Marshallers.Create<FleetDetection>(
+        (detection, context) =>
+        {
+            if (detection.Parsed is { } parsed)
+            {
+                ProtoMarshallers.Serialize(parsed, context);
+                return;
+            }
+            var length = detection.WireLength();
+            context.SetPayloadLength(length);
+            var writer = context.GetBufferWriter();
+            detection.WriteTo(writer.GetSpan(length)[..length]);
+            writer.Advance(length);
+            context.Complete();
+        },
+        context =>
+        {
+            var detection = new FleetDetection();
+            detection.SetParsed(Detection.Parser.ParseFrom(context.PayloadAsReadOnlySequence()));
+            return detection;
+        });
+}
+
+/// <summary>gRPC marshallers for protobuf messages, written straight into the response pipe as generated code does.</summary>
+internal static class ProtoMarshallers
+{
+    public static Marshaller<T> For<T>(MessageParser<T> parser) where T : class, IMessage<T> =>
+        Marshallers.Create<T>(Serialize, context => parser.ParseFrom(context.PayloadAsReadOnlySequence()));
+
+    public static void Serialize(IMessage message, SerializationContext context)
+    {
+        context.SetPayloadLength(message.CalculateSize());
+        message.WriteTo(context.GetBufferWriter());
+        context.Complete();
+    }
+}
