@@ -37,6 +37,7 @@ public sealed record FleetOptions
     {
         if (Servers.Count == 0) throw new FleetConfigurationException("no NATS server given");
         CheckFile(CredsFile, "--nats-creds");
+        if (CredsFile is not null) CheckCreds(CredsFile);
         CheckFile(TlsCaFile, "--nats-tls-ca");
         if (string.IsNullOrWhiteSpace(Stream) || Stream.IndexOfAny(['.', '*', '>', ' ', '\t']) >= 0)
             throw new FleetConfigurationException($"bad stream name '{Stream}': no '.', '*', '>' or whitespace");
@@ -57,6 +58,34 @@ public sealed record FleetOptions
         ReconnectWaitMin = TimeSpan.FromMilliseconds(250),
         ReconnectWaitMax = TimeSpan.FromSeconds(5),
     };
+
+    /// <summary>A .creds file holds a user JWT and the nkey seed that signs for it; anything else would only fail at connect, over and over.</summary>
+    private static void CheckCreds(string path)
+    {
+        var text = File.ReadAllText(path);
+        var jwt = CredsBlock(text, "NATS USER JWT");
+        var seed = CredsBlock(text, "USER NKEY SEED");
+        if (jwt is null || seed is null)
+            throw new FleetConfigurationException($"--nats-creds: {path} is not a NATS .creds file (it needs a user JWT block and a user nkey seed block, as `nsc generate creds` writes)");
+        if (jwt.Split('.') is not { Length: 3 } parts || parts.Any(p => p.Length == 0))
+            throw new FleetConfigurationException($"--nats-creds: {path}: the user JWT is not a JWT (three dot-separated parts)");
+        try
+        {
+            using var _ = NATS.NKeys.KeyPair.FromSeed(seed);
+        }
+        catch (Exception ex) when (ex is NATS.NKeys.NKeysException or FormatException or ArgumentException or IndexOutOfRangeException)
+        {
+            throw new FleetConfigurationException($"--nats-creds: {path}: the nkey seed is not a valid seed ({ex.Message})");
+        }
+        if (!seed.StartsWith("SU", StringComparison.Ordinal))
+            throw new FleetConfigurationException($"--nats-creds: {path}: the nkey seed is not a user seed (it starts with {seed[..Math.Min(2, seed.Length)]}, a user's starts with SU)");
+    }
+
+    private static string? CredsBlock(string text, string name)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(text, $@"-{{3,}}BEGIN {name}-{{3,}}\s*(\S+)\s*-{{3,}}END {name}-{{3,}}");
+        return match.Success ? match.Groups[1].Value : null;
+    }
 
     private static void CheckFile(string? path, string option)
     {

@@ -26,9 +26,9 @@ public sealed class ExportAgent : IDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is null) return;
-            lock (_stdout) _stdout.Enqueue(e.Data);
-            _lines.Release();
+            if (e.Data is not null) lock (_stdout) _stdout.Enqueue(e.Data);
+            _lines.Release(); // also at the end of output, so a reader learns at once that the agent exited
+
         };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
@@ -89,7 +89,8 @@ public sealed class ExportAgent : IDisposable
     {
         if (!await _lines.WaitAsync(TimeSpan.FromSeconds(90)))
             throw new TimeoutException("no answer from the agent\n" + Stderr);
-        lock (_stdout) return _stdout.Dequeue();
+        lock (_stdout)
+            return _stdout.TryDequeue(out var line) ? line : throw new InvalidOperationException("the agent exited\n" + Stderr);
     }
 
     public void Dispose()

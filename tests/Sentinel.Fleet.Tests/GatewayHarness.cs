@@ -35,13 +35,13 @@ public sealed class GatewayHarness : IAsyncDisposable
     public MemoryLog Log { get; }
 
     public static async Task<GatewayHarness> StartAsync(string natsUrls, string stream = FleetOptions.DefaultStream, TimeSpan? silenceCheckPeriod = null,
-        string? tlsCa = null)
+        string? tlsCa = null, string? credsFile = null)
     {
         var log = new MemoryLog();
         var app = FleetGateway.Build(new GatewayOptions
         {
             Server = new ServerOptions { Listen = "127.0.0.1:0" },
-            Fleet = new FleetOptions { Servers = FleetOptions.ParseServers(natsUrls), Stream = stream, TlsCaFile = tlsCa },
+            Fleet = new FleetOptions { Servers = FleetOptions.ParseServers(natsUrls), Stream = stream, TlsCaFile = tlsCa, CredsFile = credsFile },
             SilenceCheckPeriod = silenceCheckPeriod ?? TimeSpan.FromMilliseconds(100),
             ClientBatch = 16, // small, so reads cross many batches
         }, builder => builder.Logging.AddProvider(log));

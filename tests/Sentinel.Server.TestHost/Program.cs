@@ -17,7 +17,7 @@ using Sentinel.Fleet.Export;
 using Sentinel.Server.Journal;
 
 var options = new ServerOptions { Listen = "127.0.0.1:0" };
-string? nats = null, stream = null, tlsCa = null;
+string? nats = null, stream = null, tlsCa = null, creds = null;
 var export = new ExportOptions();
 for (var i = 0; i + 1 < args.Length; i += 2)
 {
@@ -32,6 +32,7 @@ for (var i = 0; i + 1 < args.Length; i += 2)
         case "--nats": nats = args[i + 1]; break;
         case "--nats-stream": stream = args[i + 1]; break;
         case "--nats-tls-ca": tlsCa = args[i + 1]; break;
+        case "--nats-creds": creds = args[i + 1]; break;
         case "--nats-replicas": export = export with { Replicas = int.Parse(args[i + 1]) }; break;
         case "--heartbeat-interval": export = export with { HeartbeatInterval = TimeSpan.FromSeconds(double.Parse(args[i + 1])) }; break;
         default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
@@ -50,7 +51,7 @@ var app = SentinelServer.Build(options, builder =>
         sp.GetServices<IDetectionSink>(), sp.GetRequiredService<ILogger<EventPipeline>>()));
     if (nats is not null)
         builder.Services.AddSentinelFleetExport(
-            new FleetOptions { Servers = FleetOptions.ParseServers(nats), Stream = stream ?? FleetOptions.DefaultStream, TlsCaFile = tlsCa }, export);
+            new FleetOptions { Servers = FleetOptions.ParseServers(nats), Stream = stream ?? FleetOptions.DefaultStream, TlsCaFile = tlsCa, CredsFile = creds }, export);
     builder.Services.AddHostedService<PipelineService>();
 });
 await app.StartAsync();
