@@ -17,7 +17,7 @@ public sealed class GuestReport
     /// <summary>One struct snt_resp_event as the guest printed it; the enums are the agent's own.</summary>
     public sealed record ResponseLine(string Scenario, int Pid, int Tid, uint Uid, int TargetPid, int Flags,
         ResponseSource Source, ResponseKind Action, ResponseResult Result, int Signal, int Error, bool Denied,
-        bool Compat, uint Generation, string Comm);
+        bool Compat, uint Rule, uint Generation, string Comm);
 
     private readonly List<(string Tag, string Text)> _facts = [];
 
@@ -117,7 +117,7 @@ public sealed class GuestReport
     private static ResponseLine ParseResponse(string scenario, Dictionary<string, string> f, string comm) => new(scenario,
         int.Parse(f["pid"]), int.Parse(f["tid"]), uint.Parse(f["uid"]), int.Parse(f["target"]), int.Parse(f["flags"]),
         (ResponseSource)byte.Parse(f["source"]), (ResponseKind)int.Parse(f["action"]), (ResponseResult)byte.Parse(f["result"]),
-        int.Parse(f["signal"]), int.Parse(f["error"]), f["denied"] == "1", f["compat"] == "1", uint.Parse(f["generation"]),
+        int.Parse(f["signal"]), int.Parse(f["error"]), f["denied"] == "1", f["compat"] == "1", uint.Parse(f["rule"]), uint.Parse(f["generation"]),
         comm);
 
     /// <summary>"key=value key=value", values without spaces.</summary>

@@ -5,10 +5,11 @@ namespace Sentinel.GuestKernel.Tests;
 
 /// <summary>
 /// The in-kernel response (bpf/response.bpf.o) on the path this machine's kernel refuses: its LSM programs
-/// through a verifier that allows them, in the guest booted with lsm=...,bpf. /init installs one kill policy
-/// (MPOL_MF_MOVE set, comm "init") through response.h's structs, in enforce mode with the LSM deny on. Pid 1
-/// (/init itself) and its forks, which keep the comm "init", make the same calls: only the tgid differs. A
-/// victim ("page_owner") owns two pages on node 0; the kprobe capture stays attached and sees every call's return.
+/// through a verifier that allows them, in the guest booted with lsm=...,bpf. /init installs two kill policies
+/// through response.h's structs, in enforce mode with the LSM deny on: MPOL_MF_MOVE set with comm "init", and
+/// MPOL_MF_MOVE set by a 32-bit caller. Pid 1 (/init itself) and its forks, which keep the comm "init", make the
+/// same calls: only the tgid differs. A victim ("page_owner") owns two pages on node 0; the kprobe capture stays
+/// attached and sees every call's return.
 /// </summary>
 [Collection("guest")]
 public sealed class ResponseGuestTests(GuestBoot guest)
@@ -30,14 +31,20 @@ public sealed class ResponseGuestTests(GuestBoot guest)
             ? one.Event
             : throw new Xunit.Sdk.XunitException($"expected one captured MOVE call by pid {pid} in {scenario}{Report.GuestErrors()}");
 
-    /// <summary>The fork's pid from its pre-call line; that it printed no post-call line; how it ended.</summary>
+    /// <summary>The fork's pid from its pre-call line, and how it ended.</summary>
     private (int Pid, string Exit) Child(string scenario)
     {
         var before = Report.All("resp-before").Single(l => l.StartsWith(scenario + " "));
         var pid = int.Parse(before.Split("pid=")[1]);
-        var exit = Report.All("resp-exit").Single(l => l.StartsWith(scenario + " "));
-        Assert.StartsWith($"{scenario} pid={pid} ", exit);
-        return (pid, exit[(exit.LastIndexOf(' ') + 1)..]);
+        var (exitPid, exit) = Exit(scenario);
+        Assert.Equal(pid, exitPid);
+        return (pid, exit);
+    }
+
+    private (int Pid, string Exit) Exit(string scenario)
+    {
+        var fields = Report.All("resp-exit").Single(l => l.StartsWith(scenario + " ")).Split(' ');
+        return (int.Parse(fields[1]["pid=".Length..]), fields[2]);
     }
 
     [GuestFact]
@@ -45,7 +52,7 @@ public sealed class ResponseGuestTests(GuestBoot guest)
     {
         Assert.Contains("bpf", Report.Single("lsm").Split(','));
         Assert.Equal(["response_enter ok", "response_enter_compat ok", "response_lsm_deny ok"], Report.All("resp-attach"));
-        Assert.Equal("kill flags=2 comm=init", Report.Single("resp-policy"));
+        Assert.Equal(["kill flags=2 comm=init", "kill flags=2 compat"], Report.All("resp-policy"));
     }
 
     [GuestFact]
@@ -57,7 +64,7 @@ public sealed class ResponseGuestTests(GuestBoot guest)
         var judged = ResponseOf("init_self");
         Assert.Equal((InitPid, InitPid, 0, (int)MoveFlags.Move), (judged.Pid, judged.Tid, judged.TargetPid, judged.Flags));
         Assert.Equal((ResponseSource.Policy, ResponseKind.Kill, ResponseResult.Protected), (judged.Source, judged.Action, judged.Result));
-        Assert.Equal(("init", false, 1u), (judged.Comm, judged.Denied, judged.Generation));
+        Assert.Equal(("init", false, 1u, 0), (judged.Comm, judged.Denied, judged.Generation, judged.Error));
 
         // Naming another process's pid reaches the LSM hook; a protected caller is not refused there either.
         var cross = Report.ResponseCalls["init_cross"];
@@ -114,8 +121,22 @@ public sealed class ResponseGuestTests(GuestBoot guest)
         Assert.Equal([1, 1], Report.ResponseQueries["after_other"].Status);
         Assert.Equal(0, CapturedCall("other_cross", pid).ReturnValue);
         Assert.Equal("other", CapturedCall("other_cross", pid).Comm);
-        // Only the four matching calls were judged: not this one, nor pid 1's queries (flags 0).
-        Assert.Equal(["init_self", "init_cross", "child_self", "child_cross"], Report.ResponseRecords.Select(r => r.Scenario));
+        // Only the matching calls were judged: not this one, nor pid 1's queries (flags 0).
+        Assert.Equal(["init_self", "init_cross", "child_self", "child_cross", "compat_move"],
+            Report.ResponseRecords.Select(r => r.Scenario));
+    }
+
+    [GuestFact]
+    public void A_32_bit_caller_matching_the_compat_policy_is_killed_by_the_compat_program_before_it_prints()
+    {
+        var (pid, exit) = Exit("compat_move");
+
+        Assert.Equal($"signal={SigKill}", exit);
+        Assert.False(Report.ResponseCalls.ContainsKey("compat_move"), "the killed 32-bit helper printed its result");
+        var judged = ResponseOf("compat_move");
+        Assert.Equal((pid, true, "move_pages32", 1u), (judged.Pid, judged.Compat, judged.Comm, judged.Rule));
+        Assert.Equal((ResponseKind.Kill, ResponseResult.Signalled), (judged.Action, judged.Result));
+        Assert.True(CapturedCall("compat_move", pid).Compat);
     }
 
     [GuestFact]

@@ -152,11 +152,11 @@ static void drop_to_nobody(void)
 	prctl(PR_SET_DUMPABLE, 1);
 }
 
-/* Runs one of the project's helpers (optionally as nobody) and relays each output line as "call". */
-static void run_helper(const char *name, int as_nobody, char *const argv[])
+/* Runs one of the project's helpers (optionally as nobody), relays each output line as "TAG NAME", and
+ * returns its wait status; *pid_out gets its pid. */
+static int spawn_helper(const char *tag, const char *name, int as_nobody, char *const argv[], pid_t *pid_out)
 {
 	scenario = name;
-	say("scenario %s", name);
 	int pipefd[2];
 	if (pipe(pipefd))
 		fail("pipe");
@@ -174,11 +174,20 @@ static void run_helper(const char *name, int as_nobody, char *const argv[])
 	char line[4096];
 	while (fgets(line, sizeof(line), lines)) {
 		line[strcspn(line, "\n")] = 0;
-		say("call %s %s", name, line);
+		say("%s %s %s", tag, name, line);
 	}
 	fclose(lines);
 	int status;
 	waitpid(pid, &status, 0);
+	*pid_out = pid;
+	return status;
+}
+
+static void run_helper(const char *name, int as_nobody, char *const argv[])
+{
+	say("scenario %s", name);
+	pid_t pid;
+	int status = spawn_helper("call", name, as_nobody, argv, &pid);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		say("error helper %s exited with status %d", name, status);
 }
@@ -493,17 +502,24 @@ static struct bpf_object *attach_response_lsm_path(void)
 	return obj;
 }
 
-/* One kill policy (MOVE set, comm "init"), enforced, with the LSM deny on: what `sentinel run --enforce` writes
- * on this path. No agent runs in the guest, so agent_pid is 0: only the tgid 1 test protects pid 1. */
+/* Two kill policies, enforced, with the LSM deny on: what `sentinel run --enforce` writes on this path. Rule 0:
+ * MOVE set and comm "init"; rule 1: MOVE set by a 32-bit caller. No agent runs in the guest, so agent_pid is 0:
+ * only the tgid 1 test protects pid 1. */
 static int install_kill_policy(struct bpf_object *obj)
 {
-	struct snt_policy_set set = { .count = 1, .generation = 1 };
+	struct snt_policy_set set = { .count = 2, .generation = 1 };
 	struct snt_policy *p = &set.policies[0];
 	p->fields = SNT_PF_FLAGS | SNT_PF_COMM;
 	p->flags_all = MPOL_MF_MOVE;
 	p->action = SNT_ACT_KILL;
 	p->signal = SIGKILL;
 	strncpy(p->comm, RESPONSE_COMM, sizeof(p->comm) - 1);
+	struct snt_policy *compat = &set.policies[1];
+	compat->fields = SNT_PF_FLAGS | SNT_PF_COMPAT;
+	compat->flags_all = MPOL_MF_MOVE;
+	compat->action = SNT_ACT_KILL;
+	compat->signal = SIGKILL;
+	compat->rule = 1;
 	struct snt_resp_config cfg = {
 		.mode = SNT_MODE_ENFORCE,
 		.active = 0,
@@ -519,7 +535,16 @@ static int install_kill_policy(struct bpf_object *obj)
 		return -1;
 	}
 	say("resp-policy kill flags=%u comm=%s", p->flags_all, p->comm);
+	say("resp-policy kill flags=%u compat", compat->flags_all);
 	return 0;
+}
+
+static void say_exit(const char *name, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		say("resp-exit %s pid=%d signal=%d", name, pid, WTERMSIG(status));
+	else
+		say("resp-exit %s pid=%d code=%d", name, pid, WEXITSTATUS(status));
 }
 
 static void drain_both(struct ring_buffer *capture, struct ring_buffer *response)
@@ -546,10 +571,7 @@ static void response_child(const char *name, const char *comm, int pid, char *pa
 	}
 	int status;
 	waitpid(child, &status, 0);
-	if (WIFSIGNALED(status))
-		say("resp-exit %s pid=%d signal=%d", name, child, WTERMSIG(status));
-	else
-		say("resp-exit %s pid=%d code=%d", name, child, WEXITSTATUS(status));
+	say_exit(name, child, status);
 	drain_both(capture, response);
 }
 
@@ -617,6 +639,14 @@ static void response_path(struct ring_buffer *capture)
 	response_child("other_cross", "other", victim, mem, capture, response);
 	scenario = "queries";
 	query_pages("resp-query", "after_other", victim, mem, 2);
+	drain_both(capture, response);
+
+	/* A 32-bit caller, caught on raw sys_enter by the compat program; it prints only after its call. */
+	pid_t helper;
+	int status = spawn_helper("resp-call", "compat_move", 0,
+				  (char *[]){ "/move_pages32", "--pages", "1", "--flags", "2", "--node", "1", NULL },
+				  &helper);
+	say_exit("compat_move", helper, status);
 	drain_both(capture, response);
 
 	kill(victim, SIGKILL);
