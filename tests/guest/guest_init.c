@@ -3,7 +3,7 @@
  * programs (chosen by section prefix, so it stays right as the object grows), runs real move_pages calls
  * through the project's helpers, and writes every ring-buffer record raw, in hex, to the data port
  * (/dev/ttyS1). Then it attaches movememory_lsm.bpf.o and drives the deny path, and last the in-kernel
- * response (response.bpf.o on its LSM path, with a kill policy that pid 1's calls match). The host decodes the
+ * response (response.bpf.o on its LSM path, with kill policies that pid 1's calls match). The host decodes the
  * capture records with the project's own decoder; nothing here interprets them. Response records are printed
  * field by field through response.h's struct (the agent's decoder for them is internal to Sentinel.Response).
  *
