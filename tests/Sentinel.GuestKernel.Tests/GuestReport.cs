@@ -1,5 +1,6 @@
 using Sentinel.Events;
 using Sentinel.Probes;
+using Sentinel.Response;
 using Sentinel.TestSupport;
 
 namespace Sentinel.GuestKernel.Tests;
@@ -13,12 +14,20 @@ public sealed class GuestReport
     public sealed record Record(string Scenario, MovePagesEvent Event);
     public sealed record Query(long Ret, int[] Status);
 
+    /// <summary>One struct snt_resp_event as the guest printed it; the enums are the agent's own.</summary>
+    public sealed record ResponseLine(string Scenario, int Pid, int Tid, uint Uid, int TargetPid, int Flags,
+        ResponseSource Source, ResponseKind Action, ResponseResult Result, int Signal, int Error, bool Denied,
+        bool Compat, uint Rule, uint Generation, string Comm);
+
     private readonly List<(string Tag, string Text)> _facts = [];
 
     public List<Record> Records { get; } = [];
     public Dictionary<string, List<MovePagesHelper.Call>> Calls { get; } = [];
     public Dictionary<string, MovePagesHelper.Call> LsmCalls { get; } = [];
     public Dictionary<string, Query> LsmQueries { get; } = [];
+    public Dictionary<string, MovePagesHelper.Call> ResponseCalls { get; } = [];
+    public Dictionary<string, Query> ResponseQueries { get; } = [];
+    public List<ResponseLine> ResponseRecords { get; } = [];
 
     /// <summary>Parses the lines; a line that breaks the protocol fails with its number and what was expected.</summary>
     public static GuestReport Parse(IReadOnlyList<string> lines, AttachStrategy strategy)
@@ -45,15 +54,22 @@ public sealed class GuestReport
                         if (!report.Calls.TryGetValue(name, out var calls)) report.Calls[name] = calls = [];
                         calls.Add(MovePagesHelper.Parse(call));
                         break;
-                    case "lsm-call":
-                        var (lsmName, lsmCall) = Split(rest);
-                        report.LsmCalls[lsmName] = MovePagesHelper.Parse(lsmCall);
+                    case "lsm-call" or "resp-call":
+                        var (callName, oneCall) = Split(rest);
+                        (tag == "lsm-call" ? report.LsmCalls : report.ResponseCalls)[callName] = MovePagesHelper.Parse(oneCall);
                         break;
-                    case "lsm-query":
+                    case "lsm-query" or "resp-query":
                         var (queryName, fields) = Split(rest);
-                        var kv = fields.Split(' ').Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
-                        report.LsmQueries[queryName] = new Query(long.Parse(kv["ret"]),
-                            kv["status"].Split(',').Select(int.Parse).ToArray());
+                        var kv = Fields(fields);
+                        (tag == "lsm-query" ? report.LsmQueries : report.ResponseQueries)[queryName] =
+                            new Query(long.Parse(kv["ret"]), kv["status"].Split(',').Select(int.Parse).ToArray());
+                        break;
+                    case "resp-record":
+                        var (respScenario, respFields) = Split(rest);
+                        // comm comes last and is taken whole: a task may name itself with spaces.
+                        var commAt = respFields.IndexOf(" comm=", StringComparison.Ordinal);
+                        if (commAt < 0) throw new FormatException("no comm= field");
+                        report.ResponseRecords.Add(ParseResponse(respScenario, Fields(respFields[..commAt]), respFields[(commAt + 6)..]));
                         break;
                 }
             }
@@ -97,6 +113,16 @@ public sealed class GuestReport
         var libbpf = All("libbpf").TakeLast(12);
         return $"\nthe guest reported:\n  {string.Join("\n  ", errors)}\nlibbpf's last lines:\n  {string.Join("\n  ", libbpf)}";
     }
+
+    private static ResponseLine ParseResponse(string scenario, Dictionary<string, string> f, string comm) => new(scenario,
+        int.Parse(f["pid"]), int.Parse(f["tid"]), uint.Parse(f["uid"]), int.Parse(f["target"]), int.Parse(f["flags"]),
+        (ResponseSource)byte.Parse(f["source"]), (ResponseKind)int.Parse(f["action"]), (ResponseResult)byte.Parse(f["result"]),
+        int.Parse(f["signal"]), int.Parse(f["error"]), f["denied"] == "1", f["compat"] == "1", uint.Parse(f["rule"]), uint.Parse(f["generation"]),
+        comm);
+
+    /// <summary>"key=value key=value", values without spaces.</summary>
+    private static Dictionary<string, string> Fields(string text) =>
+        text.Split(' ').Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1]);
 
     private static (string, string) Split(string text)
     {

@@ -51,6 +51,15 @@ public sealed class HarnessTests(GuestBoot guest)
     }
 
     [Fact]
+    public void A_response_record_without_its_comm_names_its_line()
+    {
+        var error = Assert.Throws<GuestException>(() =>
+            GuestReport.Parse(["kernel 6.1.0", "resp-record init_self pid=1 tid=1"], Sentinel.Events.AttachStrategy.Kprobe));
+
+        Assert.StartsWith("data line 2: malformed 'resp-record' line (no comm= field)", error.Message);
+    }
+
+    [Fact]
     public void A_truncated_call_line_names_its_line()
     {
         var error = Assert.Throws<GuestException>(() =>

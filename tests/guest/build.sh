@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${SENTINEL_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sentinel-guest}
 helper="$root/src/Sentinel.Simulate/native/move_pages_call.c"
-objects=("$root/bpf/.output/move_pages.bpf.o" "$root/bpf/.output/movememory_lsm.bpf.o")
+objects=("$root/bpf/.output/move_pages.bpf.o" "$root/bpf/.output/movememory_lsm.bpf.o" "$root/bpf/.output/response.bpf.o")
 
 for o in "${objects[@]}"; do
   [ -r "$o" ] || { echo "guest: $o is missing: build the BPF objects first (make -C bpf)" >&2; exit 1; }
@@ -22,7 +22,7 @@ for tool in gcc busybox dpkg-deb; do
 done
 
 kernel=$(bash "$here/fetch-kernel.sh")
-key=$( { cat "$kernel/package.sha256" "$here/build.sh" "$here/guest_init.c" "$root/bpf/sentinel.h" "$helper" \
+key=$( { cat "$kernel/package.sha256" "$here/build.sh" "$here/guest_init.c" "$root/bpf/sentinel.h" "$root/bpf/response.h" "$helper" \
            "${objects[@]}"; gcc --version | head -1; } | sha256sum | cut -c1-16)
 image="$cache/images/$key"
 
