@@ -1,4 +1,10 @@
 using System.Diagnostics;
+using Google.Protobuf;
+using NATS.Client.Core;
+using NATS.Client.JetStream;
+using NATS.Client.JetStream.Models;
+using Sentinel.Benchmarks.Server;
+using Sentinel.Contracts;
 using Sentinel.Fleet;
 using Sentinel.Fleet.Export;
 using Sentinel.Server;
@@ -73,9 +79,13 @@ internal static class ExportCommands
         var r3 = await MeasureAsync(cluster.Urls, 3, count, rounds, sync);
         var drainOne = await MeasureBacklogAsync(single.Urls, 1, count, sync);
         var drainR3 = await MeasureBacklogAsync(cluster.Urls, 3, count, sync);
+        var rawOne = await MeasureRawPublishAsync(single.Urls, 1, count);
+        var rawR3 = await MeasureRawPublishAsync(cluster.Urls, 3, count);
         Console.WriteLine($"| journal commit alone | {baseline.Commit:0} | 1.00 |");
         Console.WriteLine($"| export of a committed backlog alone, 1 node | {drainOne:0} | {drainOne / baseline.Commit:0.00} |");
         Console.WriteLine($"| export of a committed backlog alone, R3 cluster | {drainR3:0} | {drainR3 / baseline.Commit:0.00} |");
+        Console.WriteLine($"| a bare JetStream publisher (same bytes, ids and window), 1 node | {rawOne:0} | {rawOne / baseline.Commit:0.00} | exporter/bare {drainOne / rawOne:0.00} |");
+        Console.WriteLine($"| a bare JetStream publisher (same bytes, ids and window), R3 cluster | {rawR3:0} | {rawR3 / baseline.Commit:0.00} | exporter/bare {drainR3 / rawR3:0.00} |");
         Console.WriteLine($"| commit, exporting to 1 node | {one.Commit:0} | {one.Commit / baseline.Commit:0.00} |");
         Console.WriteLine($"| export to 1 node (acked) | {one.Export:0} | {one.Export / baseline.Commit:0.00} |");
         Console.WriteLine($"| commit, exporting to R3 cluster | {r3.Commit:0} | {r3.Commit / baseline.Commit:0.00} |");
@@ -136,6 +146,47 @@ internal static class ExportCommands
         var servers = NatsServersCpuSeconds() - serversBefore;
         Console.WriteLine($"  R{replicas} backlog of {count}: exported (acked) in {clock.Elapsed.TotalMilliseconds:0} ms, connect and stream check included; " +
                           $"CPU: exporter process {self:0.00} s ({self * 1e6 / count:0} µs/detection), nats-server(s) {servers:0.00} s ({servers * 1e6 / count:0} µs/detection)");
+        return rate;
+    }
+
+    /// <summary>
+    /// What the NATS servers take from one publisher at most: the same payloads, each with its Nats-Msg-Id, pipelined
+    /// with the exporter's window (<see cref="ExportOptions.MaxInFlight"/>), into the stream the exporter used, with no
+    /// journal behind it. The exporter's backlog rate over this one is the share of the limit the agent reaches.
+    /// </summary>
+    private static async Task<double> MeasureRawPublishAsync(string urls, int replicas, int count)
+    {
+        var payloads = Enumerable.Range(0, count).Select(i =>
+        {
+            var d = DetectionConverter.ToProto(DeliveryHarness.Sample(i));
+            d.Sequence = d.AgentSequence = (ulong)i + 1;
+            d.JournalId = "raw";
+            d.HostId = $"raw-r{replicas}";
+            return d.ToByteArray();
+        }).ToList();
+        await using var nats = new NatsConnection(new FleetOptions { Servers = FleetOptions.ParseServers(urls) }.ToNatsOpts("bench-raw") with
+        {
+            RequestTimeout = TimeSpan.FromSeconds(60),
+        });
+        await nats.ConnectAsync();
+        var js = new NatsJSContext(nats);
+        var subject = FleetSubjects.Detections($"raw-r{replicas}");
+        var window = new ExportOptions().MaxInFlight;
+        var inflight = new Queue<ValueTask<PubAckResponse>>(window);
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        var (selfBefore, serversBefore) = (CpuSeconds(Environment.ProcessId), NatsServersCpuSeconds());
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            inflight.Enqueue(js.PublishAsync(subject, payloads[i], headers: new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId(runId, (ulong)i + 1) }));
+            if (inflight.Count >= window) (await inflight.Dequeue()).EnsureSuccess();
+        }
+        while (inflight.Count > 0) (await inflight.Dequeue()).EnsureSuccess();
+        var rate = count / clock.Elapsed.TotalSeconds;
+        var self = CpuSeconds(Environment.ProcessId) - selfBefore;
+        var servers = NatsServersCpuSeconds() - serversBefore;
+        Console.WriteLine($"  R{replicas} bare publisher, {count}: acked in {clock.Elapsed.TotalMilliseconds:0} ms; " +
+                          $"CPU: publisher {self * 1e6 / count:0} µs/detection, nats-server(s) {servers * 1e6 / count:0} µs/detection");
         return rate;
     }
 
