@@ -63,12 +63,14 @@ internal static class FloodBenchmark
     /// <summary>The width of each SNT-0000 window on the agent's stdout, from its own window_start and window_end.</summary>
     private static string LossWindows(string detections)
     {
-        var widths = File.ReadLines(detections).Where(l => l.Contains("\"SNT-0000\"", StringComparison.Ordinal)).Select(l =>
+        var widths = File.ReadLines(detections).Where(l => l.Contains("\"window_start\"", StringComparison.Ordinal)).Select(l =>
         {
             DateTimeOffset Time(string field) => DateTimeOffset.Parse(
-                System.Text.RegularExpressions.Regex.Match(l, $"\"{field}\":\"([^\"]+)\"").Groups[1].Value, CultureInfo.InvariantCulture);
+                System.Text.RegularExpressions.Regex.Match(l, $"\"{field}\":\\s*\"([^\"]+)\"").Groups[1].Value, CultureInfo.InvariantCulture);
             return (Time("window_end") - Time("window_start")).TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture);
         });
-        return string.Join(", ", widths);
+        var text = string.Join(", ", widths);
+        File.Delete(detections); // hundreds of MB under the distinct flood
+        return text;
     }
 }
