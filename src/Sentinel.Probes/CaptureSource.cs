@@ -100,7 +100,7 @@ public sealed class CaptureSource : IDisposable
         for (var attempt = 0; attempt < 100 && Probe.FlushFolds() > 0; attempt++)
             _reader.Consume();
         _reader.Consume();
-        Check();
+        ObserveLosses();
         _losses?.Flush(UnixNowNs());
         _writer.TryComplete();
     }
@@ -113,12 +113,23 @@ public sealed class CaptureSource : IDisposable
     /// </summary>
     private void Watch()
     {
-        while (!_watchStop.Wait(_options.DrainIntervalMs)) Check();
+        while (!_watchStop.Wait(_options.DrainIntervalMs))
+        {
+            try
+            {
+                Probe.FlushFolds();
+                ObserveLosses();
+            }
+            catch (Exception ex)
+            {
+                // A failing sink must not end the checks (nor the process): the next interval tries again.
+                _logger.LogError(ex, "capture watch: flushing folds or reporting losses failed");
+            }
+        }
     }
 
-    private void Check()
+    private void ObserveLosses()
     {
-        Probe.FlushFolds();
         if (_losses is null) return;
         var before = UnixNowNs();
         _losses.Observe(Probe.Counters.Read(KernelCounter.LostRingBufferFull), before, UnixNowNs());
