@@ -33,8 +33,9 @@ public sealed class CaptureCounters
 /// <summary>
 /// Live capture: attaches the probes and moves decoded events from the ring buffer into a channel on a
 /// dedicated thread. A full channel blocks this thread; the kernel then folds identical calls, and what still
-/// overflows becomes counted kernel-side losses, reported as SNT-0000. After each drain (at most every drain
-/// interval) the thread flushes the folds waiting on idle CPUs and checks the lost counter.
+/// overflows becomes counted kernel-side losses, reported as SNT-0000. A second thread, the watch, flushes the
+/// folds waiting on idle CPUs and checks the lost counter every drain interval, whatever the reader is doing:
+/// a reader stuck behind a slow pipeline, or in a consume that a flood never lets end, must not delay either.
 /// </summary>
 public sealed class CaptureSource : IDisposable
 {
@@ -44,9 +45,9 @@ public sealed class CaptureSource : IDisposable
     private readonly CaptureOptions _options;
     private readonly MovePagesDecoder _decoder;
     private readonly RingBufferReader _reader;
-    private readonly Thread _thread;
+    private readonly Thread _thread, _watch;
+    private readonly ManualResetEventSlim _watchStop = new();
     private readonly LossMonitor? _losses;
-    private long _nextCheck, _records;
     private volatile bool _stopping;
 
     public CaptureSource(MovePagesProbe probe, ChannelWriter<MovePagesEvent> writer, EventPool pool,
@@ -60,6 +61,7 @@ public sealed class CaptureSource : IDisposable
         _decoder = new MovePagesDecoder(probe.Strategy);
         _reader = new RingBufferReader(probe.EventsMapFd, OnRecord);
         _thread = new Thread(Run) { IsBackground = true, Name = "sentinel-ringbuf" };
+        _watch = new Thread(Watch) { IsBackground = true, Name = "sentinel-capture-watch" };
         if (options.LossSink is { } sink) _losses = new LossMonitor(sink, probe.Strategy);
     }
 
@@ -72,7 +74,11 @@ public sealed class CaptureSource : IDisposable
     /// <summary>True once <see cref="Stop"/> was called: the reader is on its way to the final drain.</summary>
     public bool IsStopping => _stopping;
 
-    public void Start() => _thread.Start();
+    public void Start()
+    {
+        _thread.Start();
+        _watch.Start();
+    }
 
     private void Run()
     {
@@ -81,12 +87,11 @@ public sealed class CaptureSource : IDisposable
             var rc = _reader.Poll(_options.DrainIntervalMs);
             if (rc < 0 && rc != -4 /* EINTR */)
                 _logger.LogWarning("ring buffer poll failed: {Error}", Native.Libbpf.ErrorMessage(rc));
-            _reader.Consume();
-            // A flood keeps one consume going for ever: OnRecord asks it to yield once per drain interval, so folds
-            // are flushed and losses reported on time. A stop's request is the loop's to see, not to clear.
-            if (!_stopping) _reader.ResumeConsuming();
-            AfterDrain(force: false);
+            _reader.Consume(); // under a flood this returns only when a stop asks it to (YieldSoon)
         }
+        // The watch stops first, so this thread alone touches the folds and the loss monitor from here on.
+        _watchStop.Set();
+        _watch.Join();
         // Detach first, so nothing is submitted after the last drain: every submitted event and every fold is
         // received, and the counters read afterwards are final.
         Probe.Detach();
@@ -95,27 +100,45 @@ public sealed class CaptureSource : IDisposable
         for (var attempt = 0; attempt < 100 && Probe.FlushFolds() > 0; attempt++)
             _reader.Consume();
         _reader.Consume();
-        AfterDrain(force: true);
+        ObserveLosses();
         _losses?.Flush(UnixNowNs());
         _writer.TryComplete();
     }
 
-    /// <summary>Flushes folds left on CPUs that went quiet, and reports new losses; at most once per drain interval.</summary>
-    private void AfterDrain(bool force)
+    /// <summary>
+    /// Every drain interval, on its own thread: flushes folds left on CPUs that went quiet (the next poll reads
+    /// what it writes) and reports new losses. Loss windows are bounded by these checks, so they close on time
+    /// (<see cref="LossMonitor.MaxWindow"/> plus at most one interval, while this thread gets a CPU) even when
+    /// the reader is held back for seconds.
+    /// </summary>
+    private void Watch()
     {
-        var now = Environment.TickCount64;
-        if (!force && now < _nextCheck) return;
-        _nextCheck = now + _options.DrainIntervalMs;
-        Probe.FlushFolds(); // what it writes is read by the next poll
-        _losses?.Observe(Probe.Counters.Read(KernelCounter.LostRingBufferFull), UnixNowNs());
+        while (!_watchStop.Wait(_options.DrainIntervalMs))
+        {
+            try
+            {
+                Probe.FlushFolds();
+                ObserveLosses();
+            }
+            catch (Exception ex)
+            {
+                // A failing sink must not end the checks (nor the process): the next interval tries again.
+                _logger.LogError(ex, "capture watch: flushing folds or reporting losses failed");
+            }
+        }
+    }
+
+    private void ObserveLosses()
+    {
+        if (_losses is null) return;
+        var before = UnixNowNs();
+        _losses.Observe(Probe.Counters.Read(KernelCounter.LostRingBufferFull), before, UnixNowNs());
     }
 
     private static long UnixNowNs() => (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
 
     private void OnRecord(ReadOnlySpan<byte> record)
     {
-        // Never during the final drain (stopping): that one must read everything that is left.
-        if ((++_records & 4095) == 0 && !_stopping && Environment.TickCount64 >= _nextCheck) _reader.YieldSoon();
         var evt = _pool.Rent();
         var result = _decoder.Decode(record, evt);
         if (result != DecodeResult.Ok)
@@ -150,6 +173,7 @@ public sealed class CaptureSource : IDisposable
     public void Dispose()
     {
         Stop();
+        _watchStop.Dispose();
         _reader.Dispose();
         Probe.Dispose();
     }

@@ -4,13 +4,20 @@ namespace Sentinel.Probes;
 
 /// <summary>
 /// Turns records the kernel still lost (the ring was full and the call could not fold) into SNT-0000 "events
-/// lost" detections, one per loss window, with the exact count. Fed the kernel's lost counter by the reader
-/// after each drain; a window closes at the first check that finds no new loss, or after
-/// <see cref="MaxWindow"/> of continuous loss, so a long flood is reported while it lasts.
+/// lost" detections, one per loss window, with the exact count. Fed the kernel's lost counter every drain
+/// interval by the capture's watch thread (never by the reader, which a flood or a slow pipeline can hold);
+/// a window starts at the last check that found no loss and closes once <see cref="QuietToClose"/> passes with
+/// no new loss (ending at the last check that saw one), or at the first check <see cref="MaxWindow"/> or more
+/// after its start. So a long flood is reported while it lasts, in windows of <see cref="MaxWindow"/> plus at
+/// most one check's lateness, and a flood in bursts (an attacker's, or a generator that loses its core now and
+/// then) is one detection a second, not one per burst.
 /// </summary>
 public sealed class LossMonitor(IDetectionSink sink, AttachStrategy strategy)
 {
     public static readonly TimeSpan MaxWindow = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long without new loss ends a window early: the longest lull inside one flood.</summary>
+    public static readonly TimeSpan QuietToClose = TimeSpan.FromMilliseconds(100);
 
     public static readonly RuleInfo Rule = new()
     {
@@ -40,7 +47,14 @@ public sealed class LossMonitor(IDetectionSink sink, AttachStrategy strategy)
     public ulong Reported => Volatile.Read(ref _reported);
 
     /// <summary>Feeds the kernel's lost total as of <paramref name="nowUnixNs"/>. Call from one thread.</summary>
-    public void Observe(ulong lostTotal, long nowUnixNs)
+    public void Observe(ulong lostTotal, long nowUnixNs) => Observe(lostTotal, nowUnixNs, nowUnixNs);
+
+    /// <summary>
+    /// Feeds the kernel's lost total, read between <paramref name="beforeUnixNs"/> and <paramref name="nowUnixNs"/>:
+    /// a loss it shows happened before <paramref name="nowUnixNs"/>, and one it does not show came after
+    /// <paramref name="beforeUnixNs"/>, however long the reading thread was held between the two.
+    /// </summary>
+    public void Observe(ulong lostTotal, long beforeUnixNs, long nowUnixNs)
     {
         if (lostTotal > _seen)
         {
@@ -55,8 +69,9 @@ public sealed class LossMonitor(IDetectionSink sink, AttachStrategy strategy)
             if (nowUnixNs - _windowStartNs >= MaxWindow.Ticks * 100) Close(nowUnixNs);
             return;
         }
-        if (_open) Close(_lastLossNs);
-        _quietSinceNs = nowUnixNs;
+        if (_open && (nowUnixNs - _lastLossNs >= QuietToClose.Ticks * 100 || nowUnixNs - _windowStartNs >= MaxWindow.Ticks * 100))
+            Close(_lastLossNs);
+        _quietSinceNs = beforeUnixNs;
     }
 
     /// <summary>Reports a window still open (at stop).</summary>

@@ -24,6 +24,8 @@ public class LossMonitorTests
         monitor.Observe(250, T0 + 20 * Ms);
         Assert.Empty(sink.All); // still losing: the window is open
         monitor.Observe(250, T0 + 30 * Ms);
+        Assert.Empty(sink.All); // a lull shorter than QuietToClose: maybe the same flood
+        monitor.Observe(250, T0 + 120 * Ms);
 
         var d = Assert.Single(sink.All);
         Assert.Equal("SNT-0000", d.Rule.Id);
@@ -63,6 +65,21 @@ public class LossMonitorTests
         Assert.InRange(sink.All.Count, 2, 3);
         monitor.Flush(T0 + 3_010 * Ms);
         Assert.Equal((long)lost, sink.All.Sum(d => long.Parse(d.Fields["lost"])));
+    }
+
+    [Fact]
+    public void A_flood_in_bursts_is_one_window_a_second_not_one_per_burst()
+    {
+        // 10 ms of loss every 100 ms (the flood: bursts of 5,000 calls every 100 ms), checked every 10 ms.
+        var sink = new Sink();
+        var monitor = new LossMonitor(sink, AttachStrategy.Tracepoint);
+        ulong lost = 0;
+        for (var t = 0; t <= 3_000; t += 10) monitor.Observe(t % 100 == 50 ? lost += 500 : lost, T0 + t * Ms);
+        monitor.Flush(T0 + 3_010 * Ms);
+
+        Assert.InRange(sink.All.Count, 3, 4);
+        Assert.Equal((long)lost, sink.All.Sum(d => long.Parse(d.Fields["lost"])));
+        Assert.All(sink.All, d => Assert.InRange(d.Event!.FoldLastUnixNs - d.Event.FoldFirstUnixNs, 0, 1_000 * Ms));
     }
 
     [Fact]

@@ -43,12 +43,15 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
             catch (RpcException) { }
         });
         agent.Signal("STOP");
+        var floodStart = DateTimeOffset.UtcNow;
+        DateTimeOffset floodEnd;
         try
         {
             Flood();
         }
         finally
         {
+            floodEnd = DateTimeOffset.UtcNow;
             agent.Signal("CONT");
         }
 
@@ -71,6 +74,34 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
         Assert.True(DateTimeOffset.Parse(first.Fields["window_start"], CultureInfo.InvariantCulture) <=
                     DateTimeOffset.Parse(first.Fields["window_end"], CultureInfo.InvariantCulture));
         Assert.Equal(V1.Severity.High, first.Severity);
+        // The window holds the flood: it starts at the agent's last check before it was frozen and ends at its
+        // first check after (a frozen agent cannot look sooner). The fields are in whole milliseconds.
+        Assert.True(WindowStart(first) <= floodStart, $"window starts {WindowStart(first):O}, the flood began {floodStart:O}");
+        V1.Detection last;
+        lock (lossDetections) last = lossDetections[^1];
+        Assert.True(WindowEnd(last) >= floodEnd.AddMilliseconds(-1), $"window ends {WindowEnd(last):O}, the flood ended {floodEnd:O}");
+
+        // A flood the running agent cannot keep up with: SNT-0000 comes while it lasts, a window a second.
+        var before = LossCount(lossDetections);
+        var floodTime = System.Diagnostics.Stopwatch.StartNew();
+        var calls = FloodUntil(() => LossCount(lossDetections) >= before + 3, TimeSpan.FromSeconds(90));
+        List<V1.Detection> flood;
+        lock (lossDetections) flood = lossDetections.Skip(before).ToList();
+        var spans = flood.Select(d => WindowEnd(d) - WindowStart(d)).ToList();
+        output.WriteLine($"running agent, {calls} distinct calls in {floodTime.Elapsed.TotalSeconds:F1} s: SNT-0000 windows (ms) " +
+                         string.Join(", ", spans.Select(w => w.TotalMilliseconds)));
+        Assert.True(flood.Count >= 3, $"{flood.Count} SNT-0000 while {calls} distinct calls flooded the running agent");
+        // The agent's watch thread checks every 10 ms and closes a window at the first check 1 s after its start;
+        // 250 ms covers that check waiting for a core on this loaded 2-core machine (see FloodTests.WindowSlack).
+        Assert.All(spans, w => Assert.InRange(w, TimeSpan.Zero, TimeSpan.FromMilliseconds(1_250)));
+        for (var i = 1; i < flood.Count; i++)
+            Assert.True(WindowStart(flood[i]) >= WindowEnd(flood[i - 1]), $"window {i} starts before window {i - 1} ends");
+        await WaitForAsync(async () =>
+        {
+            status = await client.GetStatusAsync(new GetStatusRequest());
+            return SumLost(lossDetections) == status.Counters.LostInKernel;
+        }, "SNT-0000 on the stream to account for the running flood's losses");
+        lost = status.Counters.LostInKernel;
 
         // `status`, the real CLI, shows the same counts.
         var (code, text, err) = SentinelProcess.Run("status", "--server", $"127.0.0.1:{port}");
@@ -115,6 +146,30 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
         var status = stackalloc int[1];
         for (var i = 0; i < Calls; i++) MovePagesCalls.MovePages(UnknownPid - 1 - i, 1, page, null, status, 0);
     }
+
+    /// <summary>Distinct calls until <paramref name="done"/> holds (checked every 1,000 calls); returns the calls made.</summary>
+    private static unsafe long FloodUntil(Func<bool> done, TimeSpan timeout)
+    {
+        var page = stackalloc ulong[1] { 0x9000 };
+        var status = stackalloc int[1];
+        var deadline = DateTime.UtcNow + timeout;
+        long calls = 0;
+        while (!done())
+        {
+            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"still waiting after {calls} calls");
+            for (var j = 0; j < 1000; j++, calls++)
+                MovePagesCalls.MovePages(UnknownPid - 1 - (int)(calls % 100_000_000), 1, page, null, status, 0);
+        }
+        return calls;
+    }
+
+    private static int LossCount(List<V1.Detection> list)
+    {
+        lock (list) return list.Count;
+    }
+
+    private static DateTimeOffset WindowStart(V1.Detection d) => DateTimeOffset.Parse(d.Fields["window_start"], CultureInfo.InvariantCulture);
+    private static DateTimeOffset WindowEnd(V1.Detection d) => DateTimeOffset.Parse(d.Fields["window_end"], CultureInfo.InvariantCulture);
 
     private static ulong SumLost(List<V1.Detection> list)
     {

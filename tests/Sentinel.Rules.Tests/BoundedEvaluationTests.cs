@@ -53,6 +53,43 @@ public sealed class BoundedEvaluationTests
         Assert.All(engine.Status().Where(s => s.Id != "SNT-9002"), s => Assert.Equal((20, false), (s.Evaluations, s.Quarantined)));
     }
 
+    /// <summary>
+    /// Three evaluations of about 0.4 s of CPU each (one HashSet built over 20,000 keys whose hashes collide) flag
+    /// the rule slow; the fourth is one HashSet constructor over 320,000 such keys: minutes of work inside the
+    /// framework, with no rule code for a check to run in. The watchdog aborts it at the 1 s limit.
+    /// </summary>
+    public const string SlowThenOneLongCall = """
+        var n = _round++ < 3 ? 20_000 : 40_000;
+        var keys = new List<long>();
+        for (long i = 0; i < n; i++) keys.Add(i * 0x1_0000_0001L);
+        if (n > 20_000) { keys.AddRange(keys); keys.AddRange(keys); keys.AddRange(keys); }
+        var set = new HashSet<long>(keys);
+        if (set.Count < 0) findings.Add("never");
+        """;
+
+    [Fact]
+    public void A_rule_flagged_slow_is_aborted_inside_one_framework_call_and_the_others_keep_firing()
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("a-good.csx", TestRules.Rule("SNT-9001", FiresAlways));
+        dir.Write("b-slow.csx", TestRules.Rule("SNT-9002", SlowThenOneLongCall, "private int _round;"));
+        dir.Write("c-good.csx", TestRules.Rule("SNT-9003", FiresAlways));
+        using var engine = TestRules.Load(dir.Path);
+        Assert.False(engine.Diagnostics.Any(d => d.IsError), string.Join("; ", engine.Diagnostics.Select(d => d.Message)));
+        var sink = new ListSink();
+
+        for (var i = 0; i < 6; i++)
+            engine.Evaluate(TestRules.Event(pid: 100), sink);
+
+        var slow = Assert.Single(engine.Status(), s => s.Id == "SNT-9002");
+        Assert.True(slow.Quarantined);
+        // Not the check after the call returned ("super-linear work"): the call itself was aborted.
+        Assert.Contains("time budget of 1000 ms of CPU in one evaluation (aborted inside a framework call", slow.QuarantineReason);
+        Assert.Equal((4, 1), (slow.Evaluations, slow.Errors));
+        Assert.Equal(12, sink.Detections.Count);
+        Assert.All(engine.Status().Where(s => s.Id != "SNT-9002"), s => Assert.Equal((6, false), (s.Evaluations, s.Quarantined)));
+    }
+
     [Fact]
     public void A_throwing_rule_is_counted_then_quarantined_and_the_others_keep_running()
     {

@@ -31,6 +31,10 @@ public static class RuleBudget
         public long Epoch;
         /// <summary>Set by the watchdog to the epoch that ran out of time; the thread's next check throws.</summary>
         public long ExpiredEpoch = -1;
+        /// <summary>Set by the watchdog to an epoch that used a tenth of its CPU time: the engine flags the rule slow.</summary>
+        public long SlowEpoch = -1;
+        /// <summary>The evaluation running inside an abortable region (a rule flagged slow), for the watchdog.</summary>
+        public volatile AbortableRun? Abortable;
         /// <summary>Between <see cref="Begin"/> and the end of the evaluation (its CPU time is the rule's).</summary>
         public volatile bool Busy;
         public long Steps;
@@ -71,16 +75,35 @@ public static class RuleBudget
     /// After the evaluation: the bytes it allocated from its first check on (0 if no check ran: a rule with no
     /// allocating statement), or throws if they are over the budget (the last statement's allocation).
     /// </summary>
-    internal static long End()
+    /// <param name="slow">Whether the watchdog saw this evaluation use a tenth of its CPU time.</param>
+    internal static long End(out bool slow)
     {
         var state = Current;
         state.Busy = false;
+        slow = Volatile.Read(ref state.SlowEpoch) == state.Epoch;
+        // Out of time inside the last framework call, with no check after it.
+        if (Volatile.Read(ref state.ExpiredEpoch) == state.Epoch) throw Exceeded(state, BudgetKind.Time);
         if (state.AllocBase < 0) return 0;
         var allocated = GC.GetAllocatedBytesForCurrentThread() - state.AllocBase;
         if (allocated > state.Limits.MaxAllocatedBytes)
             throw Exceeded(state, BudgetKind.Allocation, $"{allocated} bytes allocated (limit {state.Limits.MaxAllocatedBytes})");
         return allocated;
     }
+
+    /// <summary>Publishes the evaluation just begun as abortable: the watchdog may cancel it past its CPU time.</summary>
+    internal static AbortableRun BeginAbortable()
+    {
+        var state = Current;
+        var run = new AbortableRun(state.Epoch);
+        state.Abortable = run;
+        return run;
+    }
+
+    internal static void EndAbortable() => Current.Abortable = null;
+
+    /// <summary>The overrun of an evaluation the watchdog aborted inside a framework call.</summary>
+    internal static RuleBudgetExceededException Aborted() =>
+        Exceeded(Current, BudgetKind.Time, "aborted inside a framework call that did not return");
 
     /// <summary>Before every statement that can allocate.</summary>
     public static void Check()
@@ -327,7 +350,7 @@ public static class RuleBudget
             BudgetKind.Stack => $"exceeded its stack budget of {state.Limits.MaxStackBytes} bytes (unbounded recursion?)",
             BudgetKind.State => $"exceeded its state budget: {detail}",
             BudgetKind.Time => $"exceeded its time budget of {state.Limits.MaxEvaluationCpu.TotalMilliseconds:0} ms of CPU in one evaluation " +
-                               "(super-linear work inside framework calls?)",
+                               (detail is null ? "(super-linear work inside framework calls?)" : $"({detail})"),
             _ => $"exceeded its allocation budget: {detail}",
         });
     }

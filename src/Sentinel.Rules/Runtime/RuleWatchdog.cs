@@ -13,8 +13,10 @@ namespace Sentinel.Rules.Runtime;
 /// <remarks>
 /// The pipeline thread pays two stores per evaluation and one read per check; the sampling costs the watchdog
 /// thread one small file read per busy thread per period. A single framework call that runs long (one
-/// <c>new HashSet&lt;long&gt;(list)</c> of colliding keys) is stopped only when it returns: .NET cannot abort a
-/// thread safely, and wrapping each evaluation in an abortable region would allocate on every event.
+/// <c>new HashSet&lt;long&gt;(list)</c> of colliding keys) runs no check. So an evaluation seen using a tenth of
+/// its CPU time flags its rule slow, and from then on that rule's evaluations run inside an abortable region
+/// (<see cref="AbortableRun"/>), which the watchdog cancels at the limit. Only flagged rules pay for the region
+/// (it allocates); a rule's first long call is still stopped only when it returns.
 /// </remarks>
 internal static class RuleWatchdog
 {
@@ -78,8 +80,14 @@ internal static class RuleWatchdog
             (w.SeenEpoch, w.StartCpuMs) = (epoch, cpu);
             return true;
         }
-        if (cpu - w.StartCpuMs >= limitMs && state.Busy && Volatile.Read(ref state.Epoch) == epoch)
+        var used = cpu - w.StartCpuMs;
+        if (used >= limitMs / 10) Volatile.Write(ref state.SlowEpoch, epoch);
+        if (used >= limitMs && state.Busy && Volatile.Read(ref state.Epoch) == epoch)
+        {
             Volatile.Write(ref state.ExpiredEpoch, epoch);
+            // A rule flagged slow runs abortable: stop it even inside a framework call that would never return.
+            if (state.Abortable is { } run && run.Epoch == epoch) run.Abort();
+        }
         return true;
     }
 
@@ -116,5 +124,25 @@ internal static class RuleWatchdog
         {
             return null;
         }
+    }
+}
+
+/// <summary>
+/// One evaluation of a rule flagged slow, run under <see cref="System.Runtime.ControlledExecution"/>: cancelling
+/// <see cref="Source"/> aborts the evaluating thread wherever it is, inside framework code included. The engine
+/// turns the abort into a time-budget overrun, which quarantines the rule.
+/// </summary>
+internal sealed class AbortableRun(long epoch)
+{
+    public readonly long Epoch = epoch;
+    /// <summary>Never disposed: a late cancel must find it usable, and it holds nothing to release.</summary>
+    public readonly CancellationTokenSource Source = new();
+    private int _aborting;
+
+    /// <summary>Cancels on a thread of its own: the cancel waits until the abort lands, which must not stall the watchdog.</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _aborting, 1) != 0) return;
+        new Thread(static run => ((AbortableRun)run!).Source.Cancel()) { IsBackground = true, Name = "sentinel-rule-abort" }.Start(this);
     }
 }

@@ -30,7 +30,9 @@ internal static class FloodBenchmark
 
     internal static string Flood(string generator, string sentinel, long calls, string mode)
     {
-        var agent = StartProcess($"exec taskset -c 1 {sentinel} {Agent} >/dev/null", "attached");
+        // Detections to a file rather than /dev/null, for the SNT-0000 windows (a page-cache write per line).
+        var detections = Path.Combine(Path.GetDirectoryName(generator)!, $"detections-{mode}.jsonl");
+        var agent = StartProcess($"exec taskset -c 1 {sentinel} {Agent} >{detections}", "attached");
         var sw = Stopwatch.StartNew();
         RunToEnd("taskset", $"-c 0 {generator} {calls} {mode}");
         var elapsed = sw.Elapsed.TotalSeconds;
@@ -54,6 +56,21 @@ internal static class FloodBenchmark
                $"  delivered alone {singles} + inside {foldRecords} folds {folded} + lost {lost} = {accounted}\n" +
                $"  generated == delivered + folded + lost: {accounted == calls} (other processes' calls in the window: {accounted - calls})\n" +
                $"  kernel submitted={submitted}, userspace received={received}; SNT-0000 detections raised: {raised}\n" +
+               $"  SNT-0000 windows (ms): {LossWindows(detections)}\n" +
                $"  {line}\n";
+    }
+
+    /// <summary>The width of each SNT-0000 window on the agent's stdout, from its own window_start and window_end.</summary>
+    private static string LossWindows(string detections)
+    {
+        var widths = File.ReadLines(detections).Where(l => l.Contains("\"window_start\"", StringComparison.Ordinal)).Select(l =>
+        {
+            DateTimeOffset Time(string field) => DateTimeOffset.Parse(
+                System.Text.RegularExpressions.Regex.Match(l, $"\"{field}\":\\s*\"([^\"]+)\"").Groups[1].Value, CultureInfo.InvariantCulture);
+            return (Time("window_end") - Time("window_start")).TotalMilliseconds.ToString("F0", CultureInfo.InvariantCulture);
+        });
+        var text = string.Join(", ", widths);
+        File.Delete(detections); // hundreds of MB under the distinct flood
+        return text;
     }
 }
