@@ -120,7 +120,7 @@ internal static class GatewayBenchmarks
         // The shipped gateway process, as a user runs it; its CPU time per detection is the machine-independent figure.
         using var gateway = await GatewayProcess.StartAsync(servers.Urls);
         var client = gateway.Client;
-        for (var run = 0; run < 3; run++)
+        for (var run = 0; run < 5; run++) // the first two warm the gateway's JIT up
         {
             // Baseline: the same messages through the same kind of consumer, straight from NATS, no gRPC, no decode.
             sw.Restart();

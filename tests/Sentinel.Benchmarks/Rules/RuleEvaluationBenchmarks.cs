@@ -148,3 +148,31 @@ public class RuleCompileBenchmarks
         return _reloadEngine.Reload().Generation;
     }
 }
+
+/// <summary>
+/// `rule-pack-loop [SECONDS]`: the pack on the benign events in a plain loop for SECONDS (default 10), printing ns
+/// per event each second: a steady target to attach a profiler to, beside the BenchmarkDotNet figures.
+/// </summary>
+internal static class RulePackLoop
+{
+    public static int Run(string[] args)
+    {
+        var seconds = args.Length > 0 ? double.Parse(args[0]) : 10;
+        var events = RuleBench.BenignEvents(1024);
+        var sink = new NullSink();
+        using var engine = RuleEngine.Load(RuleBench.RulesDirectory(), RuleBench.Options(null), NullLogger.Instance);
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        while (total.Elapsed.TotalSeconds < seconds)
+        {
+            var second = System.Diagnostics.Stopwatch.StartNew();
+            long n = 0;
+            while (second.ElapsedMilliseconds < 1000)
+            {
+                foreach (var e in events) engine.Evaluate(e, sink);
+                n += events.Length;
+            }
+            Console.WriteLine($"rule-pack-loop: {second.Elapsed.TotalNanoseconds / n:0.0} ns/event ({sink.Count} detections)");
+        }
+        return 0;
+    }
+}
