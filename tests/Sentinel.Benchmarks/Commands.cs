@@ -14,6 +14,7 @@ internal static class Commands
         ["fleet-gateway"] = Fleet.GatewayBenchmarks.Run,
         ["response-overhead"] = Response.ResponseOverhead.Run,
         ["slow-clients"] = Server.SlowClientBenchmark.Run,
+        ["rules-authoring"] = Rules.RuleAuthoringCommands.Run,
     };
 
     public static bool TryRun(string[] args, out int exitCode)
