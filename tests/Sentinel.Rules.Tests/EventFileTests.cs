@@ -122,6 +122,16 @@ public sealed class EventFileTests
     }
 
     [Fact]
+    public void The_rule_api_declares_the_agents_event_catalog_for_editors()
+    {
+        var declared = typeof(Rule).Assembly.GetCustomAttributes(typeof(RuleEventAttribute), false)
+            .Cast<RuleEventAttribute>().Select(a => a.Name).Order();
+
+        Assert.Equal(EventCatalog.All.Select(e => e.Name).Order(), declared);
+        Assert.Equal(RuleMetadata.KnownEvents.Order(), declared);
+    }
+
+    [Fact]
     public void A_fixture_file_with_a_bad_line_is_not_cached()
     {
         using var dir = new RuleDirectory();
