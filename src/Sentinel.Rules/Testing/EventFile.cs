@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sentinel.Contracts;
 using Sentinel.Events;
 
 namespace Sentinel.Rules.Testing;
@@ -8,8 +9,8 @@ public sealed record EventLine(int Line, MovePagesEvent? Event, FixtureFormatExc
 
 /// <summary>
 /// Recorded event files (`sentinel record`, `run --events-out`): JSON Lines, one whole sentinel.v1.Event a
-/// line. Each line is checked against the schema as fixture events are, so a bad one is reported as
-/// <c>file:line: JSON path: reason</c>; the reader goes on past it, so every bad line is reported.
+/// line. A line the event parser refuses is checked against the schema as fixture events are, so it is
+/// reported as <c>file:line: JSON path: reason</c>; the reader goes on past it, so every bad line is reported.
 /// </summary>
 public static class EventFile
 {
@@ -22,10 +23,20 @@ public static class EventFile
 
     private static EventLine ParseLine(string path, int number, string text)
     {
+        var evt = new MovePagesEvent();
+        try
+        {
+            EventJson.Parse(text, evt);
+            return new EventLine(number, evt, null);
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException)
+        {
+            // The parser decides what is accepted; only a refused line pays for the schema walk that says where
+            // it is bad (on every line, that walk more than doubled a replay's parsing time).
+        }
         try
         {
             using var document = JsonLines.ParseObject(path, number, text);
-            var evt = new MovePagesEvent();
             try
             {
                 FixtureEvents.ParseRecorded(document.RootElement, evt);
