@@ -12,15 +12,15 @@ public sealed class FixtureCliTests
     private static readonly string BuiltInFixture = Path.Combine(RepoPaths.Rules, "snt-0001-cross-process-migration.fixtures.jsonl");
 
     // A recording as `sentinel record` writes it: whole events, one a line, in the canonical mapping.
-    private static string Record(RuleDirectory dir)
+    private static string Record(RuleDirectory dir) =>
+        dir.Write("recorded.jsonl", string.Join("\n", File.ReadAllLines(BuiltInFixture).Select(Recorded)) + "\n");
+
+    /// <summary>A fixture line's event as a recorded line.</summary>
+    private static string Recorded(string fixtureLine)
     {
-        var events = File.ReadAllLines(BuiltInFixture).Select(l =>
-        {
-            var evt = new MovePagesEvent();
-            FixtureEvents.Parse(JsonDocument.Parse(l).RootElement.GetProperty("event"), "event", evt);
-            return EventJson.Format(evt).ReplaceLineEndings(" ");
-        });
-        return dir.Write("recorded.jsonl", string.Join("\n", events) + "\n");
+        var evt = new MovePagesEvent();
+        FixtureEvents.Parse(JsonDocument.Parse(fixtureLine).RootElement.GetProperty("event"), "event", evt);
+        return EventJson.Format(evt).ReplaceLineEndings(" ");
     }
 
     private static (string Rule, string Fixtures) NewRule(RuleDirectory dir)
@@ -121,12 +121,7 @@ public sealed class FixtureCliTests
 
         Assert.Equal((0, ""), (run.ExitCode, run.Stderr));
         Assert.Contains("added 3 line(s)", run.Stdout);
-        var added = File.ReadAllLines(fixtures)[before..].Select(l =>
-        {
-            var evt = new MovePagesEvent();
-            FixtureEvents.Parse(JsonDocument.Parse(l).RootElement.GetProperty("event"), "event", evt);
-            return EventJson.Format(evt).ReplaceLineEndings(" ");
-        });
+        var added = File.ReadAllLines(fixtures)[before..].Select(Recorded);
         var recordedLines = File.ReadAllLines(recorded);
         Assert.Equal([recordedLines[0], recordedLines[1], recordedLines[4]], added);
     }
