@@ -24,7 +24,10 @@ public sealed class RuleShapeAnalyzer : DiagnosticAnalyzer
 
     private readonly IReadOnlyCollection<string>? _knownEvents;
 
-    /// <summary>For editors and <c>dotnet build</c>: event names are checked by the agent, which knows its catalog.</summary>
+    /// <summary>
+    /// For editors and <c>dotnet build</c>: event names are checked against the catalog the referenced rule API
+    /// declares (its <c>[assembly: RuleEvent("…")]</c> attributes), the agent's own list.
+    /// </summary>
     public RuleShapeAnalyzer() { }
 
     /// <summary>For the agent's compiler: also checks each event name against <paramref name="knownEvents"/>.</summary>
@@ -39,13 +42,32 @@ public sealed class RuleShapeAnalyzer : DiagnosticAnalyzer
     {
         context.EnableConcurrentExecution();
         context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
-        context.RegisterSemanticModelAction(c =>
+        context.RegisterCompilationStartAction(start =>
         {
-            // Only rule files: a rules project also compiles its GlobalUsings.cs.
-            if (!c.SemanticModel.SyntaxTree.FilePath.EndsWith(".csx", StringComparison.OrdinalIgnoreCase)) return;
-            foreach (var diagnostic in new RuleShapeChecker(c.SemanticModel, _knownEvents).Check())
-                c.ReportDiagnostic(diagnostic);
+            var knownEvents = _knownEvents ?? CatalogOf(start.Compilation);
+            start.RegisterSemanticModelAction(c =>
+            {
+                // Only rule files: a rules project also compiles its GlobalUsings.cs.
+                if (!c.SemanticModel.SyntaxTree.FilePath.EndsWith(".csx", StringComparison.OrdinalIgnoreCase)) return;
+                foreach (var diagnostic in new RuleShapeChecker(c.SemanticModel, knownEvents).Check())
+                    c.ReportDiagnostic(diagnostic);
+            });
         });
+    }
+
+    private const string RuleEventAttribute = "Sentinel.Rules.RuleEventAttribute";
+
+    /// <summary>The event names the referenced rule API declares; null (no check) for an API too old to declare them.</summary>
+    internal static IReadOnlyCollection<string>? CatalogOf(Compilation compilation)
+    {
+        var api = compilation.GetTypeByMetadataName(RuleEventAttribute);
+        if (api is null) return null;
+        var names = api.ContainingAssembly.GetAttributes()
+            .Where(a => SymbolEqualityComparer.Default.Equals(a.AttributeClass, api))
+            .Select(a => a.ConstructorArguments.Length == 1 ? a.ConstructorArguments[0].Value as string : null)
+            .OfType<string>()
+            .ToList();
+        return names.Count > 0 ? names : null;
     }
 }
 

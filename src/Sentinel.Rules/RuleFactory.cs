@@ -6,9 +6,7 @@ namespace Sentinel.Rules;
 /// <summary>Turns rule files into running slots: compile (or hit the cache), load, instantiate, configure.</summary>
 internal sealed class RuleFactory(RuleEngineOptions options, HostInfo host, ILogger logger)
 {
-    private readonly RuleCompiler _compiler = new(options.UseCache
-        ? new RuleCache(options.CacheDirectory ?? RuleCache.DefaultDirectory())
-        : null);
+    private readonly RuleCompiler _compiler = new(RuleCache.For(options));
 
     public HostInfo Host => host;
 

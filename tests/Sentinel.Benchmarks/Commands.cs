@@ -15,6 +15,7 @@ internal static class Commands
         ["response-overhead"] = Response.ResponseOverhead.Run,
         ["slow-clients"] = Server.SlowClientBenchmark.Run,
         ["rule-pack-loop"] = Rules.RulePackLoop.Run,
+        ["rules-authoring"] = Rules.RuleAuthoringCommands.Run,
     };
 
     public static bool TryRun(string[] args, out int exitCode)

@@ -19,6 +19,7 @@ public sealed class EditorTests : IAsyncLifetime
     private string _evil = "";
     private string _concise = "";
     private string _badMetadata = "";
+    private string _unknownEvent = "";
 
     public Task InitializeAsync()
     {
@@ -37,6 +38,10 @@ public sealed class EditorTests : IAsyncLifetime
         _badMetadata = Path.Combine(_dir, "bad-metadata.csx");
         File.WriteAllText(_badMetadata, File.ReadAllText(Path.Combine(RepoPaths.Rules, "snt-0002-move-all-without-cap-sys-nice.csx"))
             .Replace("\"SNT-0002\"", "\"SNT-0902\"").Replace("\"TA0004\"", "\"TA9999\""));
+        // An event the agent's catalog does not have: the editor knows the catalog from the rule API it references.
+        _unknownEvent = Path.Combine(_dir, "unknown-event.csx");
+        File.WriteAllText(_unknownEvent, File.ReadAllText(Path.Combine(RepoPaths.Rules, "snt-0002-move-all-without-cap-sys-nice.csx"))
+            .Replace("\"SNT-0002\"", "\"SNT-0903\"").Replace("Events = [\"move_pages\"]", "Events = [\"move_page\"]"));
         return Task.CompletedTask;
     }
 
@@ -78,14 +83,22 @@ public sealed class EditorTests : IAsyncLifetime
         Assert.Equal("SNT1001", Assert.Single(lint).Id);
         Assert.Equal(lint, editor);
 
-        var metadataInEditor = (await compilation.WithAnalyzers([.. analyzers]).GetAnalyzerDiagnosticsAsync())
-            .Where(d => d.Location.SourceTree?.FilePath == _badMetadata)
-            .Select(d => (d.Id, Line: d.Location.GetLineSpan().StartLinePosition.Line + 1, Column: d.Location.GetLineSpan().StartLinePosition.Character + 1, Message: d.GetMessage()))
-            .ToList();
-        var metadataLinted = RuleLinter.Lint(_badMetadata).Where(d => d.Code.StartsWith("SNT", StringComparison.Ordinal))
-            .Select(d => (Id: d.Code, d.Line, d.Column, d.Message)).ToList();
-        Assert.Contains("MITRE tactic 'TA9999' is not an ATT&CK Enterprise tactic", Assert.Single(metadataLinted).Message);
-        Assert.Equal(metadataLinted, metadataInEditor);
+        // Metadata the loader refuses, and an event the agent's catalog lacks: the same SNT1004, in the same place.
+        foreach (var (file, message) in new[]
+                 {
+                     (_badMetadata, "MITRE tactic 'TA9999' is not an ATT&CK Enterprise tactic"),
+                     (_unknownEvent, "unknown event 'move_page' (known: move_pages)"),
+                 })
+        {
+            var inEditor = (await compilation.WithAnalyzers([.. analyzers]).GetAnalyzerDiagnosticsAsync())
+                .Where(d => d.Location.SourceTree?.FilePath == file)
+                .Select(d => (d.Id, Line: d.Location.GetLineSpan().StartLinePosition.Line + 1, Column: d.Location.GetLineSpan().StartLinePosition.Character + 1, Message: d.GetMessage()))
+                .ToList();
+            var linted = RuleLinter.Lint(file).Where(d => d.Code.StartsWith("SNT", StringComparison.Ordinal))
+                .Select(d => (Id: d.Code, d.Line, d.Column, d.Message)).ToList();
+            Assert.Contains(message, Assert.Single(linted).Message);
+            Assert.Equal(linted, inEditor);
+        }
     }
 
     [Fact]
@@ -109,8 +122,9 @@ public sealed class EditorTests : IAsyncLifetime
             .ToHashSet();
 
         Assert.NotEqual(0, process.ExitCode);
-        // The forbidden call and the unknown tactic; nothing from the two concise rules or the same-named classes.
-        Assert.Equal(["SNT1001", "SNT1004"], linted.Select(d => d.Code).Order());
+        // The forbidden call, the unknown tactic and the unknown event; nothing from the two concise rules or the
+        // same-named classes.
+        Assert.Equal(["SNT1001", "SNT1004", "SNT1004"], linted.Select(d => d.Code).Order());
         Assert.Equal(linted, built);
     }
 }

@@ -133,17 +133,31 @@ public sealed class CliTests
     }
 
     [Fact]
-    public void Replay_of_a_malformed_event_file_names_line_and_field_and_exits_2()
+    public void Replay_reports_every_bad_line_at_its_json_path_replays_the_rest_and_exits_2()
     {
         using var dir = new RuleDirectory();
         var events = Path.Combine(dir.Path, "bad.jsonl");
-        var good = FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl")[2];
-        File.WriteAllLines(events, [good, good.Replace("\"intValue\":\"0\"", "\"pointer\":\"0\""), good]);
+        var fires = FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl")[0];
+        var quiet = FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl")[2];
+        File.WriteAllLines(events,
+        [
+            quiet,
+            System.Text.RegularExpressions.Regex.Replace(quiet, "(\"name\":\"pid\"[^}]*)\"intValue\"", "$1\"pointer\""),
+            quiet.Replace("\"comm\"", "\"comand\""),
+            "{\"name\":",
+            fires,
+        ]);
 
-        var run = Sentinel("replay", events, "--rules", RepoPaths.Rules);
+        var run = Sentinel("replay", events, "--rules", RepoPaths.Rules, "--format", "json");
 
         Assert.Equal(2, run.ExitCode);
-        Assert.Contains($"{events}:2: field 'args[pid]'", run.Stderr);
+        var errors = run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith(events)).ToList();
+        Assert.True(3 == errors.Count, run.Stderr);
+        Assert.StartsWith($"{events}:2: args[0]: argument \"pid\" takes exactly one \"intValue\", got \"pointer\"", errors[0]);
+        Assert.StartsWith($"{events}:3: context.comand: unknown field \"comand\" in ProcessContext; did you mean \"comm\"?", errors[1]);
+        Assert.StartsWith($"{events}:4: json: ", errors[2]);
+        Assert.Contains("3 bad line(s)", run.Stderr);
+        Assert.Contains("SNT-0007", run.Stdout); // line 5 was still replayed
         Assert.DoesNotContain("   at ", run.Stderr); // no stack trace
     }
 
@@ -249,9 +263,16 @@ public sealed class CliTests
         Assert.False(File.Exists(Path.Combine(RepoPaths.Rules, "snt-1001-large-migration.csx")));
     }
 
+    // The built-in fixtures' events as a recording holds them: whole events (fixtures give only what differs
+    // from the defaults), one a line, compact as fixtures write them.
     private static string[] FixtureEvents(string fixture) =>
         File.ReadAllLines(Path.Combine(RepoPaths.Rules, fixture))
-            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("event").GetRawText())
+            .Select(l =>
+            {
+                var evt = new global::Sentinel.Events.MovePagesEvent();
+                global::Sentinel.Rules.Testing.FixtureEvents.Parse(JsonDocument.Parse(l).RootElement.GetProperty("event"), "event", evt);
+                return System.Text.Json.Nodes.JsonNode.Parse(global::Sentinel.Contracts.EventJson.Format(evt))!.ToJsonString();
+            })
             .ToArray();
 
     private sealed record Run(int ExitCode, string Stdout, string Stderr);

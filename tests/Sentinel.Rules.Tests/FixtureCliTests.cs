@@ -12,15 +12,15 @@ public sealed class FixtureCliTests
     private static readonly string BuiltInFixture = Path.Combine(RepoPaths.Rules, "snt-0001-cross-process-migration.fixtures.jsonl");
 
     // A recording as `sentinel record` writes it: whole events, one a line, in the canonical mapping.
-    private static string Record(RuleDirectory dir)
+    private static string Record(RuleDirectory dir) =>
+        dir.Write("recorded.jsonl", string.Join("\n", File.ReadAllLines(BuiltInFixture).Select(Recorded)) + "\n");
+
+    /// <summary>A fixture line's event as a recorded line.</summary>
+    private static string Recorded(string fixtureLine)
     {
-        var events = File.ReadAllLines(BuiltInFixture).Select(l =>
-        {
-            var evt = new MovePagesEvent();
-            FixtureEvents.Parse(JsonDocument.Parse(l).RootElement.GetProperty("event"), "event", evt);
-            return EventJson.Format(evt).ReplaceLineEndings(" ");
-        });
-        return dir.Write("recorded.jsonl", string.Join("\n", events) + "\n");
+        var evt = new MovePagesEvent();
+        FixtureEvents.Parse(JsonDocument.Parse(fixtureLine).RootElement.GetProperty("event"), "event", evt);
+        return EventJson.Format(evt).ReplaceLineEndings(" ");
     }
 
     private static (string Rule, string Fixtures) NewRule(RuleDirectory dir)
@@ -85,8 +85,11 @@ public sealed class FixtureCliTests
 
         (string[] Args, string Error)[] cases =
         [
-            (["--from", broken, "--fires", "true", "--case", "x"], "broken.jsonl:2: json:"),
-            (["--from", recorded, "--line", "99", "--fires", "true", "--case", "x"], "no event on line 99"),
+            (["--from", broken, "--fires", "true", "--case", "x"], "broken.jsonl:2: context.comand: unknown field \"comand\" in ProcessContext; did you mean \"comm\"?"),
+            (["--from", recorded, "--line", "99", "--fires", "true", "--case", "x"], "--line: asks for line 99, but"),
+            (["--from", recorded, "--line", "2-x", "--fires", "true", "--case", "x"], "--line: \"x\" is not a line number"),
+            (["--from", recorded, "--line", "4-2", "--fires", "true", "--case", "x"], "--line: range \"4-2\" runs backwards"),
+            (["--from", recorded, "--line", "0", "--fires", "true", "--case", "x"], "--line: line 0: line numbers start at 1"),
             (["--from", recorded, "--fires", "true", "--case", "a 4096-page request fires", "--line", "1"], "case \"a 4096-page request fires\" already exists"),
             (["--from", recorded, "--case", "x"], "--fires"),
             (["--from", recorded, "--fires", "maybe", "--case", "x"], "maybe"),
@@ -102,6 +105,43 @@ public sealed class FixtureCliTests
         var unknown = SentinelProcess.Run("rules", "fixture", "add", "SNT-4242", "--rules", dir.Path, "--from", recorded, "--fires", "true", "--case", "x");
         Assert.Equal(2, unknown.ExitCode);
         Assert.Contains("no rule SNT-4242", unknown.Stderr);
+        Assert.Equal(original, File.ReadAllText(fixtures));
+    }
+
+    [Fact]
+    public void Fixture_add_takes_line_ranges_and_lists_in_file_order()
+    {
+        using var dir = new RuleDirectory();
+        var (_, fixtures) = NewRule(dir);
+        var recorded = Record(dir);
+        var before = File.ReadAllLines(fixtures).Length;
+
+        var run = SentinelProcess.Run("rules", "fixture", "add", "SNT-1001", "--rules", dir.Path, "--from", recorded,
+            "--line", "5,1-2", "--fires", "false", "--case", "picked");
+
+        Assert.Equal((0, ""), (run.ExitCode, run.Stderr));
+        Assert.Contains("added 3 line(s)", run.Stdout);
+        var added = File.ReadAllLines(fixtures)[before..].Select(Recorded);
+        var recordedLines = File.ReadAllLines(recorded);
+        Assert.Equal([recordedLines[0], recordedLines[1], recordedLines[4]], added);
+    }
+
+    [Fact]
+    public void Fixture_add_reports_every_bad_recorded_line_and_adds_nothing()
+    {
+        using var dir = new RuleDirectory();
+        var (rule, fixtures) = NewRule(dir);
+        var recorded = File.ReadAllLines(Record(dir));
+        var broken = dir.Write("broken.jsonl", string.Join("\n",
+            [recorded[0], recorded[1].Replace("\"comm\"", "\"cmd\""), "{", recorded[2]]) + "\n");
+        var original = File.ReadAllText(fixtures);
+
+        var run = SentinelProcess.Run("rules", "fixture", "add", rule, "--from", broken, "--fires", "true", "--case", "x");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("broken.jsonl:2: context.cmd: unknown field \"cmd\"", run.Stderr);
+        Assert.Contains("broken.jsonl:3: json: ", run.Stderr);
+        Assert.Contains("2 bad line(s); nothing added", run.Stderr);
         Assert.Equal(original, File.ReadAllText(fixtures));
     }
 

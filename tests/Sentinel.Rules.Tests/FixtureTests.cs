@@ -94,6 +94,23 @@ public sealed class FixtureTests
         Assert.Equal("{}", FixtureEvents.Minimize(ParsePartial("{}")).ToJsonString());
     }
 
+    [Fact]
+    public void The_builtin_fixtures_state_only_what_differs_from_the_defaults()
+    {
+        foreach (var rule in RuleDirectories.RuleFiles(RepoPaths.Rules))
+        {
+            var lineNumber = 0;
+            foreach (var line in File.ReadAllLines(RuleDirectories.FixturePath(rule)))
+            {
+                lineNumber++;
+                var given = System.Text.Json.Nodes.JsonNode.Parse(line)!["event"];
+                var minimal = FixtureEvents.Minimize(ParsePartial(given!.ToJsonString()));
+                Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(minimal, given),
+                    $"{Path.GetFileName(RuleDirectories.FixturePath(rule))}:{lineNumber} repeats defaults; minimal: {minimal.ToJsonString()}");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("""{"context":{"comand":"x"}}""", "event.context.comand", "unknown field \"comand\" in ProcessContext; did you mean \"comm\"?")]
     [InlineData("""{"args":[{"name":"pid","intValue":"1"},{"name":"flags","intValue":"abc"}]}""", "event.args[1].intValue", "expected an integer (int64")]

@@ -7,6 +7,7 @@ using Sentinel.Events;
 using Sentinel.Formats;
 using Sentinel.Cli.Agent;
 using Sentinel.Rules;
+using Sentinel.Rules.Testing;
 
 namespace Sentinel.Cli;
 
@@ -42,20 +43,22 @@ internal static class ReplayCommand
 
             var counter = new CountingSink(new ConsoleDetectionSink(formatter));
             var pipeline = new EventPipeline([], engine, [], [counter], NullLogger<EventPipeline>.Instance);
-            try
+            // A bad line is reported (file:line: JSON path: reason) and skipped; the rest still replays, and
+            // any bad line makes the exit 2, since the replay did not see the whole recording.
+            var badLines = 0;
+            foreach (var line in EventFile.Read(path))
             {
-                foreach (var evt in EventJson.ReadFile(path))
-                    pipeline.Process(evt);
-                pipeline.Flush(); // fold summaries still open at the end of the file
+                if (line.Error is { } error)
+                {
+                    Console.Error.WriteLine(error.Message);
+                    badLines++;
+                }
+                else pipeline.Process(line.Event!);
             }
-            catch (EventFileException ex)
-            {
-                // The message is "path:line: field: reason"; say it once, naming the field explicitly.
-                var reason = ex.Message[$"{ex.Path}:{ex.Line}: ".Length..];
-                if (reason.StartsWith(ex.Field + ": ", StringComparison.Ordinal)) reason = reason[(ex.Field.Length + 2)..];
-                throw new CliException($"{ex.Path}:{ex.Line}: field '{ex.Field}': {reason}");
-            }
+            pipeline.Flush(); // fold summaries still open at the end of the file
             Console.Out.Flush();
+            if (badLines > 0)
+                throw new CliException($"{path}: {badLines} bad line(s); the other events were replayed");
             return counter.Count > 0 ? ExitCodes.Findings : ExitCodes.Ok;
         });
         return command;

@@ -22,7 +22,7 @@ internal static class RuleFixtureCommands
     {
         var rule = new Argument<string>("rule") { Description = "The rule: its .csx file, or its id (e.g. SNT-1001) in --rules." };
         var from = new Option<string>("--from") { Description = "A recorded event file (JSON Lines, as `record` and `run --events-out` write).", Required = true };
-        var line = new Option<int?>("--line") { Description = "Take only this line of the file (1-based; default: every event in it)." };
+        var line = new Option<string?>("--line") { Description = "Take only these lines of the file: N, N-M or a list such as 3-7,9 (1-based; default: every event in it)." };
         var fires = new Option<bool?>("--fires")
         {
             Description = "Whether the rule must fire on each added event: true or false.",
@@ -84,35 +84,36 @@ internal static class RuleFixtureCommands
             throw new CliException($"{RulesCommands.Relative(fixtureFile)}:{earlier.Line}: case \"{name}\" already exists; choose another --case name");
     }
 
-    private static List<MovePagesEvent> ReadEvents(string file, int? only)
+    private static List<MovePagesEvent> ReadEvents(string file, string? lines)
     {
-        if (!File.Exists(file)) throw new CliException($"{file}: no such event file");
-        if (only is < 1) throw new CliException($"--line: expected a line number from 1, got {only}");
-        var events = new List<MovePagesEvent>();
-        var number = 0;
-        foreach (var text in File.ReadLines(file))
+        LineSelection? only;
+        try
         {
-            number++;
-            if (only is { } wanted && number != wanted || string.IsNullOrWhiteSpace(text)) continue;
-            var evt = new MovePagesEvent();
-            try
-            {
-                EventJson.Parse(text, evt);
-            }
-            catch (Exception ex) when (ex is FormatException or OverflowException)
-            {
-                var field = ex is EventFormatException efe ? efe.Field : "json";
-                var reason = ex.Message.StartsWith(field + ": ", StringComparison.Ordinal) ? ex.Message[(field.Length + 2)..] : ex.Message;
-                throw new CliException($"{RulesCommands.Relative(Path.GetFullPath(file))}:{number}: {field}: {reason}");
-            }
-            events.Add(evt);
+            only = lines is null ? null : LineSelection.Parse(lines);
         }
-        if (events.Count == 0)
-            throw new CliException(only is { } n
-                ? $"{file}: no event on line {n} (the file has {number} line(s))"
-                : $"{file}: no events");
-        return events;
+        catch (FormatException ex)
+        {
+            throw new CliException($"--line: {ex.Message}");
+        }
+        if (!File.Exists(file)) throw new CliException($"{file}: no such event file");
+        var read = EventFile.Read(file).Where(l => only?.Contains(l.Line) ?? true).ToList();
+        var bad = read.Where(l => l.Error is not null).Select(l => l.Error!).ToList();
+        foreach (var error in bad) Console.Error.WriteLine($"{RulesCommands.Relative(Path.GetFullPath(error.File))}:{error.Line}: {error.Field}: {error.Reason}");
+        if (bad.Count > 0) throw new CliException($"{file}: {bad.Count} bad line(s); nothing added");
+        if (only is not null)
+        {
+            // Every line asked for must hold an event: a silently shorter case would test less than intended.
+            var count = File.ReadLines(file).Count();
+            if (only.Last > count) throw new CliException($"--line: asks for line {only.Last}, but {file} has {count} line(s)");
+            var missing = only.Lines.Except(read.Select(l => l.Line)).ToList();
+            if (missing.Count > 0) throw new CliException($"{file}: no event on line(s) {Abbreviate(missing)} (blank)");
+        }
+        if (read.Count == 0) throw new CliException($"{file}: no events");
+        return [.. read.Select(l => l.Event!)];
     }
+
+    private static string Abbreviate(List<int> lines) =>
+        string.Join(", ", lines.Take(10)) + (lines.Count > 10 ? $" and {lines.Count - 10} more" : "");
 
     private static void Append(string fixtureFile, List<string> lines)
     {

@@ -22,11 +22,18 @@ public sealed class RuleCache
         return Path.Combine(baseDir, "sentinel", "rules");
     }
 
-    public byte[]? TryRead(string contentHash)
+    /// <summary>The cache the options ask for, or null when caching is off.</summary>
+    internal static RuleCache? For(RuleEngineOptions options) =>
+        options.UseCache ? new RuleCache(options.CacheDirectory ?? DefaultDirectory()) : null;
+
+    public byte[]? TryRead(string contentHash) => TryRead(contentHash, ".dll");
+
+    /// <summary>Another kind of cached entry than a rule image (e.g. parsed fixtures), by key and file extension.</summary>
+    internal byte[]? TryRead(string key, string extension)
     {
         try
         {
-            var path = PathFor(contentHash);
+            var path = Path.Combine(Directory, key + extension);
             return File.Exists(path) ? File.ReadAllBytes(path) : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -63,6 +70,8 @@ public sealed class RuleCache
     /// <summary>Writes atomically (temp file, then rename). A cache that cannot be written is not an error.</summary>
     public void Write(string contentHash, byte[] image) => WriteAtomically(contentHash + ".dll", image);
 
+    internal void Write(string key, string extension, byte[] content) => WriteAtomically(key + extension, content);
+
     private void WriteAtomically(string name, byte[] content)
     {
         try
@@ -80,6 +89,4 @@ public sealed class RuleCache
         {
         }
     }
-
-    private string PathFor(string contentHash) => Path.Combine(Directory, contentHash + ".dll");
 }

@@ -51,19 +51,37 @@ public static class FixtureEvents
         {
             throw new FixtureFieldException(path, "a field is given twice");
         }
+        ParseChecked(merged.ToJsonString(), path, target);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="target"/> from a whole recorded event (an event file's line: no defaults, an omitted
+    /// field is its zero value as in the protobuf mapping); errors name the JSON path, e.g. <c>context.comand</c>.
+    /// </summary>
+    public static void ParseRecorded(JsonElement recorded, MovePagesEvent target)
+    {
+        Validate(recorded, V1.Event.Descriptor, "");
+        ParseChecked(recorded.GetRawText(), "", target);
+    }
+
+    private static void ParseChecked(string json, string path, MovePagesEvent target)
+    {
         try
         {
-            EventJson.Parse(merged.ToJsonString(), target);
+            EventJson.Parse(json, target);
         }
         catch (EventFormatException ex)
         {
-            throw new FixtureFieldException(path + "." + ex.Field, ex.Message.StartsWith(ex.Field + ": ", StringComparison.Ordinal) ? ex.Message[(ex.Field.Length + 2)..] : ex.Message);
+            throw new FixtureFieldException(Join(path, ex.Field), ex.Message.StartsWith(ex.Field + ": ", StringComparison.Ordinal) ? ex.Message[(ex.Field.Length + 2)..] : ex.Message);
         }
         catch (Exception ex) when (ex is FormatException or OverflowException)
         {
-            throw new FixtureFieldException(path, ex.Message);
+            throw new FixtureFieldException(path.Length == 0 ? "json" : path, ex.Message);
         }
     }
+
+    // An event file's line is the event itself: its fields' paths start at the top, with no prefix.
+    private static string Join(string path, string field) => path.Length == 0 ? field : $"{path}.{field}";
 
     /// <summary>
     /// The smallest partial event that parses back to <paramref name="evt"/>: only what differs from the
@@ -187,12 +205,12 @@ public static class FixtureEvents
         {
             var fields = message.Fields.InDeclarationOrder();
             var field = fields.FirstOrDefault(f => f.JsonName == property.Name || f.Name == property.Name)
-                ?? throw new FixtureFieldException($"{path}.{property.Name}",
+                ?? throw new FixtureFieldException(Join(path, property.Name),
                     $"unknown field \"{property.Name}\" in {message.Name}{Suggest(property.Name, fields.Select(f => f.JsonName))}");
-            ValidateField(property.Value, field, $"{path}.{property.Name}");
+            ValidateField(property.Value, field, Join(path, property.Name));
         }
         if (message == V1.Event.Descriptor && element.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Array)
-            ValidateArgs(args, path + ".args");
+            ValidateArgs(args, Join(path, "args"));
     }
 
     private static string Suggest(string name, IEnumerable<string> candidates)

@@ -23,7 +23,7 @@ public sealed record FixtureReport(
     public bool Passed => Problem is null && BadLines.Count == 0 && !Diagnostics.Any(d => d.IsError) && Cases.All(c => c.Passed);
 }
 
-/// <summary>A fixture line that is not valid: names the file, line and the full JSON path of the field.</summary>
+/// <summary>A fixture or event file line that is not valid: names the file, line and the full JSON path of the field.</summary>
 public sealed class FixtureFormatException(string file, int line, string field, string message)
     : Exception($"{file}:{line}: {field}: {message}")
 {
@@ -31,6 +31,8 @@ public sealed class FixtureFormatException(string file, int line, string field, 
     public int Line { get; } = line;
     public string Field { get; } = field;
     public string Reason { get; } = message;
+
+    internal static FixtureFormatException At(string file, int line, FixtureFieldException ex) => new(file, line, ex.Path, ex.Message);
 }
 
 /// <summary>
@@ -49,24 +51,30 @@ public sealed class FixtureRunner
     };
 
     private readonly RuleFactory _factory;
+    private readonly RuleCache? _cache;
 
-    public FixtureRunner(RuleEngineOptions options, ILogger logger) =>
+    public FixtureRunner(RuleEngineOptions options, ILogger logger)
+    {
         _factory = new RuleFactory(options with { Host = FixtureHost }, FixtureHost, logger);
+        _cache = RuleCache.For(options);
+    }
 
     public FixtureReport Run(string ruleFile)
     {
         ruleFile = Path.GetFullPath(ruleFile);
         var fixtureFile = RuleDirectories.FixturePath(ruleFile);
         var diagnostics = new List<RuleDiagnostic>();
+        // The fixtures are read while the rule compiles and loads: different code, so the two overlap well.
+        var reading = File.Exists(fixtureFile) ? Task.Run(() => ReadCases(fixtureFile, _cache)) : null;
         var compilation = _factory.Compile(ruleFile);
         var probe = _factory.Load(compilation, diagnostics);
         if (probe is null)
             return new FixtureReport(ruleFile, fixtureFile, null, diagnostics, [], "the rule does not compile or load");
         try
         {
-            if (!File.Exists(fixtureFile))
+            if (reading is null)
                 return new FixtureReport(ruleFile, fixtureFile, probe.Info.Id, diagnostics, [], $"no fixtures: expected {fixtureFile}");
-            var (cases, badLines) = ReadCases(fixtureFile);
+            var (cases, badLines) = reading.GetAwaiter().GetResult();
             if (badLines.Count > 0)
                 return new FixtureReport(ruleFile, fixtureFile, probe.Info.Id, diagnostics, [], $"{badLines.Count} bad fixture line(s)") { BadLines = badLines };
             string? problem = null;
@@ -129,47 +137,57 @@ public sealed class FixtureRunner
     public static IReadOnlyList<(string Name, int Line)> CaseNames(string fixtureFile) =>
         ReadCases(fixtureFile).Cases.Select(c => (c.Name, c.Line)).ToList();
 
-    // Every line is read, so every bad one is reported at once, not only the first.
-    private static (List<FixtureCase> Cases, List<FixtureFormatException> BadLines) ReadCases(string file)
+    // A valid fixture file's parsed events are cached by content hash, as compiled rules are: parsing JSON
+    // through the protobuf schema is most of a warm `rules test` (its reflection is JIT-compiled per process).
+    private static (List<FixtureCase> Cases, List<FixtureFormatException> BadLines) ReadCases(string file, RuleCache? cache = null)
     {
-        var cases = new List<FixtureCase>();
+        var text = File.ReadAllText(file);
+        var key = cache is null ? null : FixtureCache.Key(text);
+        if (key is not null && FixtureCache.Read(cache!, key) is { } cached) return (Group(cached), []);
+        var (steps, badLines) = ParseSteps(file, text);
+        if (key is not null && badLines.Count == 0) FixtureCache.Write(cache!, key, steps);
+        return (Group(steps), badLines);
+    }
+
+    // Every line is read, so every bad one is reported at once, not only the first.
+    private static (List<FixtureCache.Step> Steps, List<FixtureFormatException> BadLines) ParseSteps(string file, string text)
+    {
+        var steps = new List<FixtureCache.Step>();
         var badLines = new List<FixtureFormatException>();
-        var lineNumber = 0;
-        foreach (var line in File.ReadLines(file))
+        using var reader = new StringReader(text);
+        foreach (var (lineNumber, line) in JsonLines.NonBlank(reader))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
             try
             {
                 var (name, fires, evt) = ParseLine(file, lineNumber, line);
-                if (cases.Count == 0 || cases[^1].Name != name) cases.Add(new FixtureCase(name, lineNumber, []));
-                cases[^1].Steps.Add(new FixtureStep(lineNumber, fires, evt));
+                steps.Add(new FixtureCache.Step(name, lineNumber, fires, evt));
             }
             catch (FixtureFormatException ex)
             {
                 badLines.Add(ex);
             }
         }
-        return (cases, badLines);
+        return (steps, badLines);
+    }
+
+    private static List<FixtureCase> Group(IEnumerable<FixtureCache.Step> steps)
+    {
+        var cases = new List<FixtureCase>();
+        foreach (var step in steps)
+        {
+            if (cases.Count == 0 || cases[^1].Name != step.Case) cases.Add(new FixtureCase(step.Case, step.Line, []));
+            cases[^1].Steps.Add(new FixtureStep(step.Line, step.Fires, step.Event));
+        }
+        return cases;
     }
 
     private static readonly string[] LineFields = ["case", "fires", "event"];
 
     private static (string Name, bool Fires, MovePagesEvent Event) ParseLine(string file, int line, string text)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(text);
-        }
-        catch (JsonException ex)
-        {
-            throw new FixtureFormatException(file, line, "json", ex.Message);
-        }
-        using (document)
+        using (var document = JsonLines.ParseObject(file, line, text))
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw new FixtureFormatException(file, line, "json", "expected a JSON object");
             foreach (var property in root.EnumerateObject())
                 if (!LineFields.Contains(property.Name))
                     throw new FixtureFormatException(file, line, property.Name.Length == 0 ? "\"\"" : property.Name, $"unknown field \"{property.Name}\"" +
@@ -189,7 +207,7 @@ public sealed class FixtureRunner
             }
             catch (FixtureFieldException ex)
             {
-                throw new FixtureFormatException(file, line, ex.Path, ex.Message);
+                throw FixtureFormatException.At(file, line, ex);
             }
             return (name, fires, evt);
         }
