@@ -55,7 +55,10 @@ internal static class StreamCommand
             };
             request.RuleIds.Add(parse.GetValue(rule) ?? []);
             using var connection = ServerConnection.From(parse);
-            return await new DetectionTail(connection, request, formatName, Console.Out, Console.Error, saved).RunAsync(cancellationToken);
+            // Not Console.Out: it writes a long line in 256-character pieces, so a stream killed mid-line leaves a torn
+            // record in the SIEM's pipe. Each detection goes out in one write instead (atomic in a pipe up to 4 KiB).
+            await using var stdout = new StreamWriter(Console.OpenStandardOutput(), new System.Text.UTF8Encoding(false), 1 << 16);
+            return await new DetectionTail(connection, request, formatName, stdout, Console.Error, saved, console: true).RunAsync(cancellationToken);
         });
         return command;
     }
@@ -70,14 +73,14 @@ internal static class StreamCommand
 
 /// <summary>The stream loop: print, remember the sequence, and on a broken connection resume after it.</summary>
 internal sealed class DetectionTail(ServerConnection connection, StreamDetectionsRequest request, string format, TextWriter output,
-    TextWriter errors, StreamCheckpoint? checkpoint = null)
+    TextWriter errors, StreamCheckpoint? checkpoint = null, bool console = false)
 {
     private const int MaxAttemptsWithoutFollow = 5;
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        var formatter = ReferenceEquals(output, Console.Out) ? DetectionFormats.ForConsole(format) : DetectionFormats.Get(format);
+        var formatter = console ? DetectionFormats.ForConsole(format) : DetectionFormats.Get(format);
         var connected = false;
         var client = new DetectionService.DetectionServiceClient(connection.Channel);
         var last = request.AfterSequence;
@@ -98,12 +101,10 @@ internal sealed class DetectionTail(ServerConnection connection, StreamDetection
                     if (d.Sequence <= last) continue;
                     checkpoint?.CheckJournal(ContractFields.String(d, "journal_id"));
                     output.WriteLine(format == "json" ? EventJson.Format(d) : formatter.Format(DetectionConverter.FromProto(d)));
-                    // Printed (and flushed) before it is checkpointed: a crash in between prints it again, never skips it.
-                    if (checkpoint is not null)
-                    {
-                        output.Flush();
-                        checkpoint.Write(d.Sequence, ContractFields.String(d, "journal_id"));
-                    }
+                    // Flushed per detection (a follower's SIEM sees it at once), and before it is checkpointed: a crash in
+                    // between prints it again, never skips it.
+                    output.Flush();
+                    checkpoint?.Write(d.Sequence, ContractFields.String(d, "journal_id"));
                     last = d.Sequence;
                     failures = 0;
                     backoff = TimeSpan.FromMilliseconds(250);
