@@ -128,7 +128,7 @@ internal static class ExportCommands
         load.Emit(count);
         await load.WaitCommittedAsync((ulong)count);
         var clock = Stopwatch.StartNew();
-        var (selfBefore, serversBefore) = (CpuSeconds(Environment.ProcessId), NatsServersCpuSeconds());
+        var cpu = CpuSince.Now();
         await load.StartExportAsync();
         try
         {
@@ -142,8 +142,7 @@ internal static class ExportCommands
             throw new TimeoutException($"backlog not exported: cursor {e.Cursor}, published {e.Published}, errors {e.PublishErrors}: {status.Export}");
         }
         var rate = count / clock.Elapsed.TotalSeconds;
-        var self = CpuSeconds(Environment.ProcessId) - selfBefore;
-        var servers = NatsServersCpuSeconds() - serversBefore;
+        var (self, servers) = cpu.Used();
         Console.WriteLine($"  R{replicas} backlog of {count}: exported (acked) in {clock.Elapsed.TotalMilliseconds:0} ms, connect and stream check included; " +
                           $"CPU: exporter process {self:0.00} s ({self * 1e6 / count:0} µs/detection), nats-server(s) {servers:0.00} s ({servers * 1e6 / count:0} µs/detection)");
         return rate;
@@ -174,7 +173,7 @@ internal static class ExportCommands
         var window = new ExportOptions().MaxInFlight;
         var inflight = new Queue<ValueTask<PubAckResponse>>(window);
         var runId = Guid.NewGuid().ToString("N")[..8];
-        var (selfBefore, serversBefore) = (CpuSeconds(Environment.ProcessId), NatsServersCpuSeconds());
+        var cpu = CpuSince.Now();
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
         {
@@ -183,11 +182,18 @@ internal static class ExportCommands
         }
         while (inflight.Count > 0) (await inflight.Dequeue()).EnsureSuccess();
         var rate = count / clock.Elapsed.TotalSeconds;
-        var self = CpuSeconds(Environment.ProcessId) - selfBefore;
-        var servers = NatsServersCpuSeconds() - serversBefore;
+        var (self, servers) = cpu.Used();
         Console.WriteLine($"  R{replicas} bare publisher, {count}: acked in {clock.Elapsed.TotalMilliseconds:0} ms; " +
                           $"CPU: publisher {self * 1e6 / count:0} µs/detection, nats-server(s) {servers * 1e6 / count:0} µs/detection");
         return rate;
+    }
+
+    /// <summary>CPU seconds of this process and of every nats-server, from a starting point.</summary>
+    private readonly record struct CpuSince(double Self, double Servers)
+    {
+        public static CpuSince Now() => new(CpuSeconds(Environment.ProcessId), NatsServersCpuSeconds());
+
+        public (double Self, double Servers) Used() => (CpuSeconds(Environment.ProcessId) - Self, NatsServersCpuSeconds() - Servers);
     }
 
     /// <summary>User + system CPU of a process, from /proc (clock ticks of 10 ms).</summary>
