@@ -18,7 +18,9 @@ public sealed class CaptureCommandTests
 
         var native = MovePagesHelper.Run("move_pages64", "--pages 3 --node 0 --flags 2").Single();
         var compat = MovePagesHelper.Run("move_pages32", "--pages 5 --query").Single();
-        var racing = MovePagesHelper.Run("move_pages64", "--pages 4096 --query --race --repeat 300");
+        // The race needs the helper's writer thread on the other core during a call; with other test assemblies
+        // running, one batch of 300 can miss it entirely (seen in CI), so five batches.
+        var racing = Enumerable.Range(0, 5).SelectMany(_ => MovePagesHelper.Run("move_pages64", "--pages 4096 --query --race --repeat 300")).ToList();
         Thread.Sleep(300); // more than one drain interval
         agent.Signal("TERM");
         Assert.Equal(0, agent.WaitForExit(TimeSpan.FromSeconds(30)));
@@ -41,9 +43,10 @@ public sealed class CaptureCommandTests
         Assert.Equal(counters["submitted"], counters["received"]);
         Assert.Equal(counters["received"], counters["processed"]);
         Assert.Equal(counters["received"], events.Count);
-        var raced = events.Where(e => e.Pid == racing[0].Pid).ToList();
-        if (counters["lost"] == 0) Assert.Equal(300, raced.Count);
-        else Assert.True(raced.Count + counters["lost"] >= 300, $"{raced.Count} raced events and {counters["lost"]} lost");
+        var racingPids = racing.Select(c => c.Pid).ToHashSet();
+        var raced = events.Where(e => racingPids.Contains(e.Pid)).ToList();
+        if (counters["lost"] == 0) Assert.Equal(racing.Count, raced.Count);
+        else Assert.True(raced.Count + counters["lost"] >= racing.Count, $"{raced.Count} raced events and {counters["lost"]} lost");
         Assert.Contains(raced, e => e.HasToctouEvidence && (e.PagesChangedMask & 1) == 1);
 
         // The file itself carries each argument's type and tags, as the schema defines them.
