@@ -43,6 +43,9 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
             catch (RpcException) { }
         });
         agent.Signal("STOP");
+        // SIGSTOP is asynchronous: the window's start is the agent's last check, so the flood waits until every
+        // thread has really stopped (a CI run saw a check 6 ms after an unconfirmed stop).
+        agent.WaitUntil(() => AllThreadsStopped(agent.Id), "every agent thread to stop");
         var floodStart = DateTimeOffset.UtcNow;
         DateTimeOffset floodEnd;
         try
@@ -190,5 +193,23 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
             if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"timed out waiting for {what}");
             await Task.Delay(50);
         }
+    }
+
+    /// <summary>Whether every thread of the process is in the stopped state ('T') in /proc.</summary>
+    private static bool AllThreadsStopped(int pid)
+    {
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                if (stat[stat.LastIndexOf(')') + 2] is not ('T' or 't')) return false;
+            }
+            catch (IOException)
+            {
+                // The thread exited between listing and reading.
+            }
+        }
+        return true;
     }
 }
