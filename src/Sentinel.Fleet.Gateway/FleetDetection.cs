@@ -21,6 +21,7 @@ public sealed class FleetDetection
 
     private ReadOnlyMemory<byte> _stored;
     private DetectionFacts _facts;
+    private int _hostIdLength; // UTF-8 bytes, counted once per detection
 
     public ulong Sequence { get; private set; }
     public string HostId { get; private set; } = "";
@@ -43,6 +44,7 @@ public sealed class FleetDetection
     internal void SetStored(ReadOnlyMemory<byte> stored, in DetectionFacts facts, ulong sequence, string hostId)
     {
         (_stored, _facts, Sequence, HostId, Parsed) = (stored, facts, sequence, hostId, null);
+        _hostIdLength = Encoding.UTF8.GetByteCount(hostId);
     }
 
     internal void SetParsed(Detection parsed)
@@ -50,23 +52,12 @@ public sealed class FleetDetection
         (_stored, _facts, Sequence, HostId, Parsed) = (default, default, parsed.Sequence, parsed.HostId, parsed);
     }
 
-    /// <summary>The Detection a client receives (tests and the slow path; the fast path never builds it).</summary>
-    public Detection ToDetection()
-    {
-        if (Parsed is not null) return Parsed;
-        var length = WireLength();
-        var bytes = new byte[length];
-        WriteTo(bytes);
-        return Detection.Parser.ParseFrom(bytes);
-    }
-
     private ulong AppendedAgentSequence => _facts.AgentSequence == 0 ? _facts.Sequence : 0;
 
     private int WireLength()
     {
-        var hostLength = Encoding.UTF8.GetByteCount(HostId);
         var length = _stored.Length + 1 + CodedOutputStream.ComputeUInt64Size(Sequence)
-                     + 1 + CodedOutputStream.ComputeLengthSize(hostLength) + hostLength;
+                     + 1 + CodedOutputStream.ComputeLengthSize(_hostIdLength) + _hostIdLength;
         if (AppendedAgentSequence != 0) length += AgentSequenceTag.Length + CodedOutputStream.ComputeUInt64Size(AppendedAgentSequence);
         return length;
     }
@@ -78,7 +69,7 @@ public sealed class FleetDetection
         span[pos++] = SequenceTag;
         pos += WriteVarint(span[pos..], Sequence);
         span[pos++] = HostIdTag;
-        pos += WriteVarint(span[pos..], (ulong)Encoding.UTF8.GetByteCount(HostId));
+        pos += WriteVarint(span[pos..], (ulong)_hostIdLength);
         pos += Encoding.UTF8.GetBytes(HostId, span[pos..]);
         if (AppendedAgentSequence != 0)
         {
