@@ -15,7 +15,10 @@ namespace Sentinel.ProcessTree;
 public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeService>? logger = null) : IHostedService, IDisposable
 {
     public const string ObjectName = "proctree";
-    private const int PollIntervalMs = 5;
+    // The probes never wake the reader (a wakeup per fork would cost the forking task), so the feeder polls:
+    // every FeederInterval while records flow, backing off to 50 ms when idle. The enricher drains on demand
+    // anyway, so the intervals only bound how stale the tree is between events.
+    private const int IdlePollMs = 50;
     private static readonly string[] Programs = ["handle_fork", "handle_exec", "handle_exit"];
 
     private readonly ILogger _logger = logger ?? NullLogger<ProcessTreeService>.Instance;
@@ -80,13 +83,13 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
         return Task.CompletedTask;
     }
 
-    /// <summary>Applies everything the kernel has written so far.</summary>
-    public void Drain()
+    /// <summary>Applies everything the kernel has written so far; returns how many records that was.</summary>
+    public int Drain()
     {
         lock (_consumeLock)
         {
             Volatile.Write(ref _lastDrainStartNs, (long)BootClock.NowNs);
-            _reader?.Consume();
+            return _reader?.Consume() ?? 0;
         }
     }
 
@@ -105,15 +108,18 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
     private void Run()
     {
         var nextPrune = Environment.TickCount64 + 1000;
+        var busy = (int)Tree.Options.FeederInterval.TotalMilliseconds;
+        var interval = busy;
         while (!_stopping)
         {
-            Drain();
+            var applied = Drain();
             if (Environment.TickCount64 >= nextPrune)
             {
                 Tree.Prune(BootClock.NowNs);
                 nextPrune = Environment.TickCount64 + 1000;
             }
-            Thread.Sleep(PollIntervalMs);
+            interval = applied > 0 ? busy : Math.Min(interval * 2, Math.Max(busy, IdlePollMs));
+            Thread.Sleep(interval);
         }
     }
 

@@ -169,4 +169,14 @@ public class ProcessTreeTests
         bytes[0] ^= 0xff;
         Assert.False(ProcTreeRecord.TryRead(bytes, out _));
     }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2_000)]
+    public void A_feeder_interval_outside_1ms_to_1s_is_refused(int milliseconds)
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new ProcessTree(new ProcessTreeOptions { FeederInterval = TimeSpan.FromMilliseconds(milliseconds) }));
+        Assert.Equal(nameof(ProcessTreeOptions.FeederInterval), error.ParamName);
+    }
 }

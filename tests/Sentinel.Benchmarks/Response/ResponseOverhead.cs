@@ -45,10 +45,10 @@ internal static unsafe partial class ResponseOverhead
 
         (double Cpu, double Wall) PerCall()
         {
-            var cpu0 = ThreadCpuNs();
+            var cpu0 = CpuClock.ThreadNs();
             var watch = Stopwatch.StartNew();
             for (var i = 0; i < calls; i++) MovePagesCalls.MovePages(0, 1, pages, null, status, 0);
-            return ((ThreadCpuNs() - cpu0) / (double)calls, watch.Elapsed.TotalNanoseconds / calls);
+            return ((CpuClock.ThreadNs() - cpu0) / (double)calls, watch.Elapsed.TotalNanoseconds / calls);
         }
 
         PerCall(); // warm up
@@ -142,19 +142,4 @@ internal static unsafe partial class ResponseOverhead
             .ToArray();
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec
-    {
-        public long Seconds, Nanoseconds;
-    }
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, Timespec* ts);
-
-    private static long ThreadCpuNs()
-    {
-        Timespec ts;
-        ClockGetTime(3 /* CLOCK_THREAD_CPUTIME_ID */, &ts);
-        return ts.Seconds * 1_000_000_000 + ts.Nanoseconds;
-    }
 }
