@@ -47,13 +47,6 @@ public sealed class ProcessTree
 
     public ProcessTreeOptions Options { get; }
 
-    /// <summary>
-    /// Applies the records the kernel wrote up to a boot-clock time (0: up to now) that the feeder has not read yet;
-    /// set by the live feeder. The enricher calls it with each event's time, so an event never outruns the fork
-    /// or exec that preceded it.
-    /// </summary>
-    public Action<ulong>? DrainPending { get; set; }
-
     /// <summary>The mount and pid namespaces of pid 1: a caller in both runs on the host.</summary>
     public ulong HostMountNamespace { get; }
     public ulong HostPidNamespace { get; }

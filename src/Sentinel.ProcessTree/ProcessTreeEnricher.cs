@@ -6,8 +6,9 @@ namespace Sentinel.ProcessTree;
 /// Fills <see cref="MovePagesEvent.Enrichment"/> from the process tree: the caller and its ancestry, the target
 /// named by the pid argument, and the cross-process/user/container and host-namespace flags. In steady state it
 /// allocates nothing: it hands out the tree's immutable snapshots and reuses the event's ancestry list.
+/// With a <paramref name="feed"/> (the live probes), each event first gets the records written before it.
 /// </summary>
-public sealed class ProcessTreeEnricher(ProcessTree tree) : IEventEnricher
+public sealed class ProcessTreeEnricher(ProcessTree tree, IProcessTreeFeed? feed = null) : IEventEnricher
 {
     public ProcessTree Tree { get; } = tree;
 
@@ -16,7 +17,7 @@ public sealed class ProcessTreeEnricher(ProcessTree tree) : IEventEnricher
         var e = evt.Enrichment;
         e.Reset();
         var at = BootClock.FromUnixNs(evt.TimeUnixNs);
-        Tree.DrainPending?.Invoke(at);
+        feed?.ApplyUpTo(at);
         var depth = Tree.Options.AncestryDepth;
         var targetPid = evt.IsSelf ? 0 : TargetInHostPids(evt);
 

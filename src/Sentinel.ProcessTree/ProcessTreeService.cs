@@ -8,11 +8,12 @@ namespace Sentinel.ProcessTree;
 /// <summary>
 /// The live feeder: loads bpf/proctree.bpf.o, attaches the fork/exec/exit probes, seeds the tree from /proc
 /// (after attaching, so no process falls in between), then applies the records every few ms on a dedicated
-/// thread and prunes exited processes once a second. It also gives the tree <see cref="ProcessTree.DrainPending"/>,
-/// so the enricher applies what the kernel has written before each event: a process's fork and exec happen
-/// before its move_pages call, so they are always in the tree when that call is enriched.
+/// thread and prunes exited processes once a second. As the enricher's <see cref="IProcessTreeFeed"/>, it applies
+/// what the kernel has written before each event: a process's fork and exec happen before its move_pages call, so
+/// they are always in the tree when that call is enriched.
 /// </summary>
-public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeService>? logger = null) : IHostedService, IDisposable
+public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeService>? logger = null)
+    : IHostedService, IProcessTreeFeed, IDisposable
 {
     public const string ObjectName = "proctree";
     // The probes never wake the reader (a wakeup per fork would cost the forking task), so the feeder polls:
@@ -66,7 +67,6 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
         var seeded = Tree.SeedFromProc();
         // Records that arrived during the seed are applied now, before anyone enriches.
         Drain();
-        Tree.DrainPending = DrainUpTo;
         Attached = true;
         _logger.LogInformation("process tree attached (sched fork/exec/exit), seeded {Seeded} processes from /proc", seeded);
 
@@ -94,12 +94,13 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
     }
 
     /// <summary>
-    /// Makes sure every record written before <paramref name="atNs"/> (boot clock; 0 = unknown) is applied. A drain
-    /// that started after that time already saw them, which is the common case: events reach the pipeline a few ms
-    /// after their call, and the feeder drains every few ms.
+    /// A drain that started after <paramref name="atNs"/> already saw every record written before it, which is the
+    /// common case while records flow: events reach the pipeline a few ms after their call. Before the probes are
+    /// attached there is nothing to apply.
     /// </summary>
-    public void DrainUpTo(ulong atNs)
+    public void ApplyUpTo(ulong atNs)
     {
+        if (!Attached) return;
         const long marginNs = 1_000_000; // clock conversions and commit latency
         if (atNs != 0 && Volatile.Read(ref _lastDrainStartNs) >= (long)atNs + marginNs) return;
         Drain();
@@ -139,7 +140,6 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
         _stopping = true;
         _thread?.Join();
         _thread = null;
-        Tree.DrainPending = null;
         lock (_consumeLock)
         {
             _reader?.Dispose();

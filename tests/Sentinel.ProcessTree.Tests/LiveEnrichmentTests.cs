@@ -41,7 +41,7 @@ public sealed class LiveEnrichmentTests : IDisposable
         {
             var evt = _events.Reader.ReadAsync(cts.Token).AsTask().GetAwaiter().GetResult();
             if (evt.Pid != pid) continue;
-            new ProcessTreeEnricher(_tree).Enrich(evt);
+            new ProcessTreeEnricher(_tree, _service).Enrich(evt);
             return evt;
         }
     }
@@ -102,7 +102,7 @@ public sealed class LiveEnrichmentTests : IDisposable
         MovePagesEvent evt;
         do evt = _events.Reader.ReadAsync(cts.Token).AsTask().GetAwaiter().GetResult();
         while (evt.Ppid != unshare.Id);
-        new ProcessTreeEnricher(_tree).Enrich(evt);
+        new ProcessTreeEnricher(_tree, _service).Enrich(evt);
 
         var e = evt.Enrichment;
         Assert.Equal("move_pages64", e.Caller!.Comm);

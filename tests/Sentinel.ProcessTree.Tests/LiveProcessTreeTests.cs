@@ -14,12 +14,14 @@ public sealed class LiveProcessTreeTests(ITestOutputHelper output)
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
 
     /// <summary>With /proc look-ups off, everything the tree knows after the seed came from the probes.</summary>
-    private static (ProcessTree Tree, ProcessTreeService Service) Start(int capacity = 32_768, bool procFallback = false)
+    private static (ProcessTree Tree, ProcessTreeService Service) Start(int capacity = 32_768, bool procFallback = false,
+        TimeSpan? feederInterval = null)
     {
         var tree = new ProcessTree(new ProcessTreeOptions
         {
             Capacity = capacity,
             MaxProcLookupsPerSecond = procFallback ? 2_000 : 0,
+            FeederInterval = feederInterval ?? new ProcessTreeOptions().FeederInterval,
         });
         var service = new ProcessTreeService(tree);
         service.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
@@ -56,6 +58,25 @@ public sealed class LiveProcessTreeTests(ITestOutputHelper output)
     }
 
     [LiveFact]
+    public void An_event_just_after_an_exec_is_enriched_from_the_probes_without_waiting_for_the_feeder()
+    {
+        // The feeder reads once a second here, so only the enricher's own drain can bring the exec in time.
+        var (tree, service) = Start(feederInterval: TimeSpan.FromSeconds(1));
+        using var _ = service;
+        using var child = Process.Start(new ProcessStartInfo("sleep", ["30", "6"]))!;
+        ProcSeedTests.WaitForExec(child.Id, "sleep");
+
+        var evt = EventFrom(child.Id);
+        new ProcessTreeEnricher(tree, service).Enrich(evt);
+
+        Assert.True(evt.Enrichment.Enriched);
+        Assert.Equal("sleep", evt.Enrichment.Caller!.Comm);
+        Assert.Equal(["sleep", "30", "6"], evt.Enrichment.Caller.Args);
+        Assert.Equal(0, tree.Stats.ProcLookups); // from the probes, not /proc
+        child.Kill();
+    }
+
+    [LiveFact]
     public void A_process_started_before_the_agent_is_enriched()
     {
         using var early = Process.Start(new ProcessStartInfo("sleep", ["30", "3"]))!;
@@ -64,7 +85,7 @@ public sealed class LiveProcessTreeTests(ITestOutputHelper output)
         var (tree, service) = Start();
         using var _ = service;
         var evt = EventFrom(early.Id);
-        new ProcessTreeEnricher(tree).Enrich(evt);
+        new ProcessTreeEnricher(tree, service).Enrich(evt);
 
         Assert.True(evt.Enrichment.Enriched);
         Assert.Equal("sleep", evt.Enrichment.Caller!.Comm);
@@ -104,14 +125,14 @@ public sealed class LiveProcessTreeTests(ITestOutputHelper output)
                 Assert.NotEqual(old.EntityId, reused.EntityId);
 
                 var now = EventFrom(second.Id);
-                new ProcessTreeEnricher(tree).Enrich(now);
+                new ProcessTreeEnricher(tree, service).Enrich(now);
                 Assert.Equal(reused.EntityId, now.Enrichment.Caller!.EntityId);
                 Assert.Equal("cat", now.Enrichment.Caller.Comm);
 
                 // An event stamped while the first process held the pid still names the first one.
                 var late = EventFrom(first.Id);
                 late.TimeUnixNs = (long)whileOldAlive + BootClock.UnixOffsetNs;
-                new ProcessTreeEnricher(tree).Enrich(late);
+                new ProcessTreeEnricher(tree, service).Enrich(late);
                 Assert.Equal(old.EntityId, late.Enrichment.Caller!.EntityId);
                 return;
             }
@@ -153,7 +174,7 @@ public sealed class LiveProcessTreeTests(ITestOutputHelper output)
         using var after = Process.Start(new ProcessStartInfo("sleep", ["30", "5"]))!;
         WaitFor(service, () => tree.Find(after.Id) is { Comm: "sleep" } p ? p : null);
         var evt = EventFrom(after.Id);
-        new ProcessTreeEnricher(tree).Enrich(evt);
+        new ProcessTreeEnricher(tree, service).Enrich(evt);
         Assert.Equal("sleep", evt.Enrichment.Caller!.Comm);
         Assert.Equal(ReadProcStart(after.Id), BootClock.NormalizeStart(evt.Enrichment.Caller.StartTimeNs));
         Assert.Equal(Environment.ProcessId, evt.Enrichment.Ancestry[0].Pid);

@@ -85,7 +85,7 @@ internal static class ProcessTreeCommands
         var forksSeen = stats.Forks - before.Forks;
 
         // Enrichment with the live feeder attached: each event first drains the (now idle) proctree ring.
-        var enricher = new ProcessTreeEnricher(tree);
+        var enricher = new ProcessTreeEnricher(tree, service);
         var evt = new Sentinel.Events.MovePagesEvent { Pid = Environment.ProcessId, TimeUnixNs = (long)BootClock.NowNs + BootClock.UnixOffsetNs };
         for (var i = 0; i < 10_000; i++) enricher.Enrich(evt);
         const int rounds = 200_000;
