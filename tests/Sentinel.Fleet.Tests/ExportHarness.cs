@@ -41,10 +41,8 @@ public sealed class ExportAgent : IDisposable
     /// <summary>Starts the agent on <paramref name="journal"/> exporting to <paramref name="nats"/> as <paramref name="hostId"/>.</summary>
     public static async Task<ExportAgent> StartAsync(string journal, string nats, string hostId, params string[] extra)
     {
-        var configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
-        var dll = Path.Combine(RepoPaths.Root, "tests", "Sentinel.Server.TestHost", "bin", configuration, "net10.0", "Sentinel.Server.TestHost.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])[dll, "--journal", journal, "--nats", nats, "--host-id", hostId, "--heartbeat-interval", "1", .. extra])
+        foreach (var arg in (string[])[RepoPaths.TestHostDll, "--journal", journal, "--nats", nats, "--host-id", hostId, "--heartbeat-interval", "1", .. extra])
             start.ArgumentList.Add(arg);
         var agent = new ExportAgent(Process.Start(start)!, journal);
         var line = await agent.ReadLineAsync();

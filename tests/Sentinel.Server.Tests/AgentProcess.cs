@@ -19,10 +19,8 @@ public sealed class AgentProcess : IDisposable
 
     public static async Task<AgentProcess> StartAsync(string journalPath, params string[] extraArgs)
     {
-        var configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
-        var dll = Path.Combine(RepoPaths.Root, "tests", "Sentinel.Server.TestHost", "bin", configuration, "net10.0", "Sentinel.Server.TestHost.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])[dll, "--journal", journalPath, .. extraArgs]) start.ArgumentList.Add(arg);
+        foreach (var arg in (string[])[RepoPaths.TestHostDll, "--journal", journalPath, .. extraArgs]) start.ArgumentList.Add(arg);
         var process = Process.Start(start)!;
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("[agent] " + e.Data); };
         process.BeginErrorReadLine();

@@ -8,12 +8,6 @@ namespace Sentinel.Server.Tests;
 /// <summary>`sentinel stream` and `sentinel status` as processes, against the agent as a process.</summary>
 public sealed class CliStreamTests
 {
-    private static string SentinelDll()
-    {
-        var configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
-        return Path.Combine(RepoPaths.Root, "src", "Sentinel.Cli", "bin", configuration, "net10.0", "sentinel.dll");
-    }
-
     [Fact]
     public async Task Stream_follow_survives_an_agent_sigkill_and_prints_every_detection_exactly_once()
     {
@@ -24,7 +18,7 @@ public sealed class CliStreamTests
 
         var agent = await AgentProcess.StartAsync(journal, "--listen", listen);
         await agent.EmitAsync(100);
-        using var tail = new CliProcess(SentinelDll(), "stream", "--server", listen, "--follow", "--format", "json");
+        using var tail = new CliProcess(RepoPaths.SentinelDll, "stream", "--server", listen, "--follow", "--format", "json");
         await tail.WaitForLinesAsync(100);
 
         await agent.SendAsync("emit 500 SNT-0002 5");
@@ -50,18 +44,18 @@ public sealed class CliStreamTests
         using var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "j.db"), "--listen", $"127.0.0.1:{port}");
         await agent.EmitAsync(7);
 
-        using var table = new CliProcess(SentinelDll(), "status", "--server", $"127.0.0.1:{port}");
+        using var table = new CliProcess(RepoPaths.SentinelDll, "status", "--server", $"127.0.0.1:{port}");
         Assert.Equal(0, await table.WaitForExitAsync());
         var text = string.Join("\n", table.Lines);
         Assert.Contains("sequences 1..7", text);
         Assert.Contains("processed 7, detections 7", text);
 
-        using var json = new CliProcess(SentinelDll(), "status", "--server", $"127.0.0.1:{port}", "--json");
+        using var json = new CliProcess(RepoPaths.SentinelDll, "status", "--server", $"127.0.0.1:{port}", "--json");
         Assert.Equal(0, await json.WaitForExitAsync());
         var status = JsonNode.Parse(string.Join("\n", json.Lines))!;
         Assert.Equal("7", (string)status["journal"]!["lastSequence"]!);
 
-        using var refused = new CliProcess(SentinelDll(), "stream", "--server", $"127.0.0.1:{port}", "--after", "99");
+        using var refused = new CliProcess(RepoPaths.SentinelDll, "stream", "--server", $"127.0.0.1:{port}", "--after", "99");
         Assert.Equal(2, await refused.WaitForExitAsync());
         Assert.Contains("OutOfRange", refused.Stderr);
     }
@@ -80,7 +74,7 @@ public sealed class CliTlsTests
         }, dir: dir);
         await server.EmitAsync(3);
         var address = new Uri(server.Address).Authority;
-        var dll = CliStreamTestsPaths.SentinelDll();
+        var dll = RepoPaths.SentinelDll;
         using var client = pki.Issue("CN=cli");
         var (cert, key) = pki.WriteClient(client, "cli");
 
@@ -98,15 +92,6 @@ public sealed class CliTlsTests
         using var wrong = new CliProcess(dll, "stream", "--server", address, "--ca", pki.CaPath, "--token", "nope");
         Assert.Equal(2, await wrong.WaitForExitAsync());
         Assert.Contains("invalid bearer token", wrong.Stderr);
-    }
-}
-
-internal static class CliStreamTestsPaths
-{
-    public static string SentinelDll()
-    {
-        var configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
-        return Path.Combine(RepoPaths.Root, "src", "Sentinel.Cli", "bin", configuration, "net10.0", "sentinel.dll");
     }
 }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Sentinel.Engine;
 using Sentinel.Events;
 using Sentinel.Formats;
+using Sentinel.TestSupport;
 using Sentinel.V1;
 using Detection = Sentinel.Events.Detection;
 using Severity = Sentinel.Events.Severity;
@@ -13,7 +14,7 @@ namespace Sentinel.Server.Tests;
 /// <summary>`sentinel stream --checkpoint`, `--token-file` and connection errors, as the SIEM side runs them.</summary>
 public sealed class StreamCheckpointTests
 {
-    private static string Dll => CliStreamTestsPaths.SentinelDll();
+    private static string Dll => RepoPaths.SentinelDll;
 
     private static List<ulong> Sequences(CliProcess p) => p.Lines.Select(l => ulong.Parse((string)JsonNode.Parse(l)!["sequence"]!)).ToList();
 
@@ -166,7 +167,7 @@ public sealed class TokenFileTests
         }, dir: dir);
         await server.EmitAsync(2);
         var address = new Uri(server.Address).Authority;
-        var dll = CliStreamTestsPaths.SentinelDll();
+        var dll = RepoPaths.SentinelDll;
         var tokenFile = Path.Combine(dir.Path, "token");
         File.WriteAllText(tokenFile, "s3cret-token\n");
         File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
@@ -255,12 +256,12 @@ public sealed class FoldedJournalTests
 
         // stream --format pretty and ocsf show it; ocsf's uid is what a replay of the same detection gives.
         var address = new Uri(second.Address).Authority;
-        using var pretty = new CliProcess(CliStreamTestsPaths.SentinelDll(), "stream", "--server", address, "--after", "1", "--format", "pretty");
+        using var pretty = new CliProcess(RepoPaths.SentinelDll, "stream", "--server", address, "--after", "1", "--format", "pretty");
         Assert.Equal(0, await pretty.WaitForExitAsync());
         Assert.Contains(pretty.Lines, l => l.Trim().StartsWith("fold  ×6 repeats", StringComparison.Ordinal));
         Assert.DoesNotContain(pretty.Lines, l => l.Contains('\u001b')); // not a terminal: no colour
 
-        using var ocsf = new CliProcess(CliStreamTestsPaths.SentinelDll(), "stream", "--server", address, "--format", "ocsf");
+        using var ocsf = new CliProcess(RepoPaths.SentinelDll, "stream", "--server", address, "--format", "ocsf");
         Assert.Equal(0, await ocsf.WaitForExitAsync());
         var findings = ocsf.Lines.Select(l => JsonNode.Parse(l)!).ToList();
         Assert.Equal(6, (int)findings[1]["count"]!);

@@ -9,8 +9,8 @@ namespace Sentinel.Simulate.Tests;
 /// <summary>One agent for all end-to-end tests: starting it (probes, rule compilation) is the slow part.</summary>
 public sealed class AgentFixture : IDisposable
 {
-    private readonly Lazy<AgentProcess> _agent = new(() => new AgentProcess());
-    public AgentProcess Agent => _agent.Value;
+    private readonly Lazy<LiveAgent> _agent = new(() => new LiveAgent());
+    public LiveAgent Agent => _agent.Value;
     public void Dispose()
     {
         if (_agent.IsValueCreated) _agent.Value.Dispose();
@@ -27,9 +27,6 @@ public sealed class EndToEndCollection : ICollectionFixture<AgentFixture>;
 [Collection(nameof(EndToEndTests))]
 public sealed class EndToEndTests(AgentFixture fixture, ITestOutputHelper output)
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-    /// <summary>How long after the last expected detection we keep listening for unexpected ones.</summary>
-    private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(2);
 
     private sealed record Outcome(ScenarioResult Result, int SimulatePid, List<JsonElement> Detections)
     {
@@ -40,7 +37,7 @@ public sealed class EndToEndTests(AgentFixture fixture, ITestOutputHelper output
     {
         var agent = fixture.Agent;
         var seen = agent.Detections.Count;
-        using var sim = Process.Start(new ProcessStartInfo(AgentProcess.Sentinel, ["simulate", scenario, "--json"])
+        using var sim = Process.Start(new ProcessStartInfo(RepoPaths.Sentinel, ["simulate", scenario, "--json"])
         {
             RedirectStandardOutput = true, RedirectStandardError = true,
         })!;
@@ -55,10 +52,8 @@ public sealed class EndToEndTests(AgentFixture fixture, ITestOutputHelper output
                                     Ancestry(d).Any(a => Int(a, "pid") == sim.Id);
         List<JsonElement> Mine() => agent.Detections.Skip(seen).Where(Ours).ToList();
 
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline && !result.ExpectedRules.All(id => Mine().Any(d => RuleId(d) == id)))
-            Thread.Sleep(50);
-        Thread.Sleep(Quiet);
+        // Every call of the scenario was made before the marker, so its detections are all out once the marker is.
+        agent.WaitForMarker();
 
         var detections = Mine();
         foreach (var d in detections) output.WriteLine(d.GetRawText());

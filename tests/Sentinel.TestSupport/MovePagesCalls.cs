@@ -26,6 +26,15 @@ public static unsafe partial class MovePagesCalls
         return r < 0 ? -Marshal.GetLastPInvokeError() : r;
     }
 
+    /// <summary>A one-page query on <paramref name="pid"/> (the page: a slot of this stack); the result as <see cref="MovePages"/> gives it.</summary>
+    public static long QueryOnePage(int pid)
+    {
+        ulong page;
+        int status;
+        page = (ulong)&page;
+        return MovePages(pid, 1, &page, null, &status, 0);
+    }
+
     public static int GetTid() => (int)Syscall6(SysGetTid, 0, 0, 0, 0, 0, 0);
 
     /// <summary>Maps <paramref name="pages"/> anonymous private pages and touches each so it is resident.</summary>

@@ -8,6 +8,19 @@ public static class RepoPaths
     public static string Rules => Path.Combine(Root, "rules");
     public static string Bpf => Path.Combine(Root, "bpf");
 
+    /// <summary>The build configuration of the running tests; the binaries they start are built with the same one.</summary>
+    public static string Configuration { get; } = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
+
+    /// <summary>The `sentinel` CLI (apphost) and its assembly, as built in src/Sentinel.Cli.</summary>
+    public static string Sentinel => BuiltOutput("src", "Sentinel.Cli", "sentinel");
+    public static string SentinelDll => Sentinel + ".dll";
+
+    /// <summary>The test host (server, journal and pipeline driven over stdin), as built in tests/.</summary>
+    public static string TestHostDll => BuiltOutput("tests", "Sentinel.Server.TestHost", "Sentinel.Server.TestHost.dll");
+
+    private static string BuiltOutput(string area, string project, string file) =>
+        Path.Combine(Root, area, project, "bin", Configuration, "net10.0", file);
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -30,9 +30,12 @@ public sealed class SentinelProcess : IDisposable
         process.BeginErrorReadLine();
     }
 
-    public static string Binary => Path.Combine(AppContext.BaseDirectory, "sentinel");
+    /// <summary>The copy next to the tests when they reference the CLI, else the CLI's own build output.</summary>
+    public static string Binary { get; } =
+        File.Exists(Path.Combine(AppContext.BaseDirectory, "sentinel.dll")) ? Path.Combine(AppContext.BaseDirectory, "sentinel") : RepoPaths.Sentinel;
 
     public int Id => _process.Id;
+    public bool HasExited => _process.HasExited;
     public string Stdout { get { lock (_stdout) return _stdout.ToString(); } }
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
     public IReadOnlyList<string> StdoutLines { get { lock (_stdout) return _stdoutLines.ToArray(); } }
@@ -75,13 +78,18 @@ public sealed class SentinelProcess : IDisposable
             {
                 _process.WaitForExit();
                 if (condition()) return;
-                throw new Xunit.Sdk.XunitException($"sentinel exited ({_process.ExitCode}) before {what}.\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+                throw new Xunit.Sdk.XunitException($"sentinel exited ({_process.ExitCode}) before {what}.\n{OutputTail}");
             }
             if (DateTime.UtcNow > deadline)
-                throw new Xunit.Sdk.XunitException($"timed out waiting for {what}.\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+                throw new Xunit.Sdk.XunitException($"timed out waiting for {what}.\n{OutputTail}");
             _lineArrived.Wait(TimeSpan.FromMilliseconds(100));
         }
     }
+
+    /// <summary>The end of stdout and stderr, for failure messages (a flood's output can run to megabytes).</summary>
+    public string OutputTail => $"stdout (end):\n{Tail(Stdout)}\nstderr (end):\n{Tail(Stderr)}";
+
+    private static string Tail(string text, int max = 8_000) => text.Length <= max ? text : "…" + text[^max..];
 
     public void Signal(string signal) => Process.Start("kill", $"-{signal} {_process.Id}")!.WaitForExit();
 
@@ -90,7 +98,7 @@ public sealed class SentinelProcess : IDisposable
         if (!_process.WaitForExit(timeout))
         {
             _process.Kill(entireProcessTree: true);
-            throw new Xunit.Sdk.XunitException($"sentinel did not exit within {timeout}.\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+            throw new Xunit.Sdk.XunitException($"sentinel did not exit within {timeout}.\n{OutputTail}");
         }
         _process.WaitForExit(); // flush the async readers
         return _process.ExitCode;
