@@ -13,7 +13,7 @@
 enum snt_counter {
 	SNT_CNT_SUBMITTED = 0,    /* records written to the ring buffer (single calls and folds) */
 	SNT_CNT_LOST = 1,         /* calls dropped because the ring buffer was full and they could not fold */
-	SNT_CNT_NO_ENTRY = 2,     /* exits with no matching entry (attached mid-call, or the entry was evicted) */
+	SNT_CNT_NO_ENTRY = 2,     /* exits with no matching entry (attached mid-call) */
 	SNT_CNT_COMPAT = 3,       /* 32-bit calls seen */
 	SNT_CNT_FOLDS_OPENED = 4, /* fold slots taken; minus FOLD_RECORDS, per CPU, is what awaits a flush */
 	SNT_CNT_FOLD_RECORDS = 5, /* folds written to the ring buffer */

@@ -107,6 +107,11 @@ public sealed class BpfObject : IDisposable
         return opts.ReturnValue;
     }
 
+    /// <summary>A loaded program's fd (its /proc/self/fdinfo entry carries the kernel's run-time statistics).</summary>
+    public int ProgramFd(string program) => Libbpf.bpf_program__fd(Program(program));
+
+    public bool HasMap(string map) => Libbpf.bpf_object__find_map_fd_by_name(_handle, map) >= 0;
+
     public int MapFd(string map)
     {
         var fd = Libbpf.bpf_object__find_map_fd_by_name(_handle, map);

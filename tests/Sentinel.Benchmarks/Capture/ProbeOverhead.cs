@@ -122,7 +122,7 @@ internal static class ProbeOverhead
         return binary;
     }
 
-    private static string CompileEmptyProgram(string work)
+    internal static string CompileEmptyProgram(string work)
     {
         var source = Path.Combine(AppContext.BaseDirectory, "Capture", "native", "empty_tracepoint.bpf.c");
         var obj = Path.Combine(work, "empty_tracepoint.bpf.o");
@@ -190,8 +190,11 @@ internal static class ProbeOverhead
         }
         process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         process.BeginErrorReadLine();
-        if (!ready.Wait(TimeSpan.FromSeconds(300))) // rule compilation on a loaded machine
-            throw new InvalidOperationException($"'{command}' did not report '{readyMarker}': {stderr}");
+        // Up to 300 s for rule compilation on a loaded machine; a command that exits first has failed.
+        var deadline = DateTime.UtcNow.AddSeconds(300);
+        while (!ready.Wait(TimeSpan.FromMilliseconds(200)))
+            if (process.HasExited || DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"'{command}' did not report '{readyMarker}': {stderr}");
         Thread.Sleep(300);
         return new RunningProcess(process, stderr, graceful);
     }
