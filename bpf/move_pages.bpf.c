@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* move_pages(2) capture. One event per call, emitted at exit and joined with the entry kept per thread.
- * Three attach strategies share the same enter/exit logic; userspace loads the first that attaches:
+ * Four attach strategies share the same enter/exit logic; userspace loads the first that attaches:
  *   1. kprobe/kretprobe on the syscall entry points (native and ia32);
- *   2. syscalls/sys_{enter,exit}_move_pages, plus BTF raw tracepoints on sys_enter/sys_exit that keep only
+ *   2. BTF raw tracepoints on sys_enter/sys_exit that keep only the move_pages numbers (native and compat);
+ *   3. syscalls/sys_{enter,exit}_move_pages, plus BTF raw tracepoints on sys_enter/sys_exit that keep only
  *      the ia32 move_pages number for compat calls, which the per-syscall tracepoints never see;
- *   3. raw_syscalls alone, for native and compat calls.
+ *   4. raw_syscalls alone, for native and compat calls, on kernels without BTF raw tracepoints.
  * When the reader lags, identical calls fold into one record per CPU (see "Folding" below). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -433,42 +434,9 @@ int BPF_KRETPROBE(kprobe_exit_compat, long ret)
 	return on_exit(ret);
 }
 
-/* ---- strategy 2: the per-syscall tracepoints (native calls only) ---- */
-
-SEC("tracepoint/syscalls/sys_enter_move_pages")
-int tracepoint_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return on_enter(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], ctx->args[5], false);
-}
-
-SEC("tracepoint/syscalls/sys_exit_move_pages")
-int tracepoint_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return on_exit(ctx->ret);
-}
-
-/* ---- compat calls for strategy 2: BTF raw tracepoints that run on every syscall, so the number test comes
- * first and costs two loads; the task's compat status then tells ia32 move_pages from 64-bit seccomp ---- */
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(compat_enter, struct pt_regs *regs, long id)
-{
-	if (id != SNT_NR_MOVE_PAGES_IA32 || !task_is_compat())
-		return 0;
-	return enter_compat_regs(regs);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(compat_exit, struct pt_regs *regs, long ret)
-{
-	if (regs->orig_ax != SNT_NR_MOVE_PAGES_IA32 || !task_is_compat())
-		return 0;
-	return on_exit(ret);
-}
-
-/* ---- variant (measured, see docs/BENCHMARKS.md): BTF raw tracepoints for native and compat calls, skipping
- * the per-syscall tracepoint's record building; they run on every syscall, so the number tests come first.
- * The registers are a trusted BTF pointer here: plain loads, no helper call per register. ---- */
+/* ---- strategy 2: BTF raw tracepoints for native and compat calls. They skip the per-syscall tracepoint's
+ * record building (docs/BENCHMARKS.md), and run on every syscall, so the number tests come first. The
+ * registers are a trusted BTF pointer here: plain loads, no helper call per register. ---- */
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(btf_enter, struct pt_regs *regs, long id)
@@ -494,7 +462,40 @@ int BPF_PROG(btf_exit, struct pt_regs *regs, long ret)
 	return on_exit(ret);
 }
 
-/* ---- strategy 3: raw_syscalls alone, for kernels without the per-syscall tracepoints or BTF raw
+/* ---- strategy 3: the per-syscall tracepoints (native calls only) ---- */
+
+SEC("tracepoint/syscalls/sys_enter_move_pages")
+int tracepoint_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter(ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], ctx->args[5], false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_move_pages")
+int tracepoint_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+/* ---- compat calls for strategy 3: BTF raw tracepoints that run on every syscall, so the number test comes
+ * first and costs two loads; the task's compat status then tells ia32 move_pages from 64-bit seccomp ---- */
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(compat_enter, struct pt_regs *regs, long id)
+{
+	if (id != SNT_NR_MOVE_PAGES_IA32 || !task_is_compat())
+		return 0;
+	return enter_compat_regs(regs);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(compat_exit, struct pt_regs *regs, long ret)
+{
+	if (regs->orig_ax != SNT_NR_MOVE_PAGES_IA32 || !task_is_compat())
+		return 0;
+	return on_exit(ret);
+}
+
+/* ---- strategy 4: raw_syscalls alone, for kernels without the per-syscall tracepoints or BTF raw
  * tracepoints ---- */
 
 SEC("raw_tracepoint/sys_enter")

@@ -8,8 +8,8 @@ public sealed record StrategyAttempt(AttachStrategy Strategy, bool Attached, str
 
 /// <summary>
 /// The move_pages probes, attached by the first strategy that loads and attaches (README, "How capture works"):
-/// kprobes, then syscall tracepoints plus BTF raw tracepoints (filtered on the number) for compat calls, then
-/// raw_syscalls alone.
+/// kprobes, then BTF raw tracepoints filtered on the number, then syscall tracepoints plus BTF raw tracepoints
+/// for compat calls, then raw_syscalls alone.
 /// </summary>
 public sealed class MovePagesProbe : IDisposable
 {
@@ -18,6 +18,7 @@ public sealed class MovePagesProbe : IDisposable
     private static readonly Dictionary<AttachStrategy, string[]> Programs = new()
     {
         [AttachStrategy.Kprobe] = ["kprobe_enter", "kprobe_exit", "kprobe_enter_compat", "kprobe_exit_compat"],
+        [AttachStrategy.BtfRawTracepoint] = ["btf_enter", "btf_exit"],
         [AttachStrategy.Tracepoint] = ["tracepoint_enter", "tracepoint_exit", "compat_enter", "compat_exit"],
         [AttachStrategy.RawSyscalls] = ["raw_enter_all", "raw_exit_all"],
     };
@@ -29,7 +30,7 @@ public sealed class MovePagesProbe : IDisposable
     private static readonly string[] ReadOnlyLayout = ["only_tgid"];
 
     public static IReadOnlyList<AttachStrategy> DefaultOrder { get; } =
-        [AttachStrategy.Kprobe, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
+        [AttachStrategy.Kprobe, AttachStrategy.BtfRawTracepoint, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
 
     private readonly BpfObject _object;
 
@@ -85,6 +86,7 @@ public sealed class MovePagesProbe : IDisposable
     public static string StrategyName(AttachStrategy strategy) => strategy switch
     {
         AttachStrategy.Kprobe => "kprobe",
+        AttachStrategy.BtfRawTracepoint => "tp_btf",
         AttachStrategy.Tracepoint => "tracepoint",
         AttachStrategy.RawSyscalls => "raw_syscalls",
         _ => "unknown",
@@ -93,9 +95,10 @@ public sealed class MovePagesProbe : IDisposable
     public static AttachStrategy ParseStrategy(string name) => name switch
     {
         "kprobe" => AttachStrategy.Kprobe,
+        "tp_btf" or "btf" => AttachStrategy.BtfRawTracepoint,
         "tracepoint" => AttachStrategy.Tracepoint,
         "raw_syscalls" or "raw" => AttachStrategy.RawSyscalls,
-        _ => throw new ArgumentException($"unknown strategy '{name}' (expected auto, kprobe, tracepoint or raw_syscalls)"),
+        _ => throw new ArgumentException($"unknown strategy '{name}' (expected auto, kprobe, tp_btf, tracepoint or raw_syscalls)"),
     };
 
     /// <summary>

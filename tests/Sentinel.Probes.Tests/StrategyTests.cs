@@ -36,24 +36,32 @@ public sealed unsafe class StrategyTests
         // This kernel has no kprobes: the load passed, the attach failed, and the reason names it.
         Assert.False(kprobe.Attached);
         Assert.StartsWith("attach kprobe_enter", kprobe.Detail);
-        Assert.Equal(AttachStrategy.Tracepoint, probe.Strategy);
+        Assert.Equal(AttachStrategy.BtfRawTracepoint, probe.Strategy);
         Assert.True(probe.Attempts.Last().Attached);
     }
 
     [LiveFact]
-    public void Raw_syscalls_alone_captures_native_and_compat_calls()
+    public void Raw_syscalls_alone_captures_native_and_compat_calls() => CapturesNativeAndCompat(AttachStrategy.RawSyscalls);
+
+    [LiveFact]
+    public void The_tracepoint_fallback_captures_native_and_compat_calls() => CapturesNativeAndCompat(AttachStrategy.Tracepoint);
+
+    [LiveFact]
+    public void Tp_btf_alone_captures_native_and_compat_calls() => CapturesNativeAndCompat(AttachStrategy.BtfRawTracepoint);
+
+    private static void CapturesNativeAndCompat(AttachStrategy strategy)
     {
-        using var live = new LiveCapture(AttachStrategy.RawSyscalls);
+        using var live = new LiveCapture(strategy);
         var page = stackalloc ulong[1] { 0x4000 };
         var status = stackalloc int[1];
         var tid = GetTid();
 
         MovePages(0, 1, page, null, status, 0);
-        var native = live.WaitFor(e => e.Tid == tid && e.PagesAddress == (ulong)page, "native call via raw_syscalls");
+        var native = live.WaitFor(e => e.Tid == tid && e.PagesAddress == (ulong)page, $"native call via {strategy}");
         var call = MovePagesHelper.Run("move_pages32", "--pages 2 --query").Single();
-        var compat = live.WaitFor(e => e.Pid == call.Pid, "compat call via raw_syscalls");
+        var compat = live.WaitFor(e => e.Pid == call.Pid, $"compat call via {strategy}");
 
-        Assert.Equal(AttachStrategy.RawSyscalls, native.Strategy);
+        Assert.Equal(strategy, native.Strategy);
         Assert.False(native.Compat);
         Assert.Equal([0x4000UL], native.PagesAtEntry.ToArray());
         Assert.True(compat.Compat);

@@ -34,6 +34,9 @@ internal static class CaptureCost
             new("Sentinel: tracepoint strategy", sentinel, ["tracepoint_enter", "tracepoint_exit", "compat_enter", "compat_exit"]),
             new("Sentinel: tp_btf only (variant)", sentinel, ["btf_enter", "btf_exit"]),
         ];
+        // SENTINEL_BEFORE_OBJECT: an older move_pages.bpf.o (built from an earlier commit), for before/after figures.
+        if (Environment.GetEnvironmentVariable("SENTINEL_BEFORE_OBJECT") is { Length: > 0 } beforeObject)
+            conditions = [.. conditions, new("Sentinel before: tracepoint strategy", beforeObject, ["tracepoint_enter", "tracepoint_exit", "compat_enter", "compat_exit"])];
         // ONLY keeps the baseline and the program sets whose name contains it (while iterating on one).
         if (args.Length > 2) conditions = [.. conditions.Where((c, i) => i == 0 || c.Name.Contains(args[2], StringComparison.Ordinal))];
 
@@ -86,7 +89,7 @@ internal static class CaptureCost
         report.AppendLine();
         foreach (var mode in Modes[..2])
         {
-            if (conditions.Length < 5) break;
+            if (conditions.Length < 5 || !conditions[1].Name.StartsWith("empty", StringComparison.Ordinal)) break;
             var emptyAdded = Median(conditions[1].Name, mode) - Median(baseline, mode);
             foreach (var c in conditions[3..])
             {
