@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.TestSupport;
+using Sentinel.Bpf;
 using static Sentinel.TestSupport.MovePagesCalls;
 
 namespace Sentinel.Probes.Tests;
@@ -69,6 +70,15 @@ public sealed unsafe class StrategyTests
         Assert.Equal(call.Status, compat.Status.ToArray());
     }
 
+    [Fact]
+    public void A_missing_object_fails_at_once_instead_of_as_every_strategy()
+    {
+        var ex = Assert.Throws<BpfException>(() => MovePagesProbe.Attach(NullLogger.Instance, objectPath: "/nonexistent/move_pages.bpf.o"));
+
+        Assert.Equal(BpfErrorKind.ObjectMissing, ex.Kind);
+        Assert.Equal(2, ex.Errno); // ENOENT
+    }
+
     [LiveFact]
     public void Forcing_an_unavailable_strategy_fails_with_its_reason()
     {
@@ -78,5 +88,6 @@ public sealed unsafe class StrategyTests
         var ex = Assert.Throws<ProbeAttachException>(() => MovePagesProbe.Attach(NullLogger.Instance, [AttachStrategy.Kprobe]));
 
         Assert.Contains("kprobe: attach kprobe_enter", ex.Message);
+        Assert.False(ex.Attempts.Single().Attached);
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Sentinel.Probes;
+using Sentinel.Bpf;
 
 namespace Sentinel.Benchmarks.Capture;
 
