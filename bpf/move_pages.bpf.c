@@ -154,7 +154,7 @@ static __always_inline int on_enter(__s64 pid, __u64 count_arg, __u64 pages, __u
 		nodes = (__u32)nodes;
 		status = (__u32)status;
 	}
-	e->enter_ns = bpf_ktime_get_ns();
+	e->enter_ns = bpf_ktime_get_boot_ns();
 	e->target_pid = (__s32)pid;
 	e->count = count_arg;
 	e->pages = pages;
@@ -341,7 +341,7 @@ static __always_inline int on_exit(__s64 ret)
 		count(SNT_CNT_NO_ENTRY);
 		return 0;
 	}
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_boot_ns();
 	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u32 zero = 0;
 	struct fold_table *t = bpf_map_lookup_elem(&folds, &zero);

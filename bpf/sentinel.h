@@ -29,7 +29,8 @@ enum snt_copy_flags {
 	SNT_COPY_STATUS_EXIT = 16,
 };
 
-/* What entry learns: kept per thread, and copied into the record at exit as one block. */
+/* What entry learns: kept per thread, and copied into the record at exit as one block. The times (enter_ns, exit_ns,
+ * fold_first_ns, fold_last_ns) are CLOCK_BOOTTIME (bpf_ktime_get_boot_ns), the clock of task start times. */
 struct snt_call {
 	__u64 enter_ns;
 	__u64 count;
