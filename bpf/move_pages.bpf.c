@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* move_pages(2) capture. One event per call, emitted at exit and joined with the entry kept per thread.
- * Three attach strategies share the same enter/exit logic; userspace loads the first that attaches:
+ * Four attach strategies share the same enter/exit logic; userspace loads the first that attaches:
  *   1. kprobe/kretprobe on the syscall entry points (native and ia32);
- *   2. syscalls/sys_{enter,exit}_move_pages, plus BTF raw tracepoints on sys_enter/sys_exit that keep only
+ *   2. BTF raw tracepoints on sys_enter/sys_exit that keep only the move_pages numbers (native and compat);
+ *   3. syscalls/sys_{enter,exit}_move_pages, plus BTF raw tracepoints on sys_enter/sys_exit that keep only
  *      the ia32 move_pages number for compat calls, which the per-syscall tracepoints never see;
- *   3. raw_syscalls alone, for native and compat calls.
+ *   4. raw_syscalls alone, for native and compat calls, on kernels without BTF raw tracepoints.
  * When the reader lags, identical calls fold into one record per CPU (see "Folding" below). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -40,20 +41,14 @@ struct {
 	__uint(max_entries, RING_BYTES);
 } events SEC(".maps");
 
-/* One slot per thread. LRU, so the slots of threads that died (mid-call or not) are recycled, never leaked. */
+/* One slot per thread, in the task itself: found through a pointer and a cache index instead of a hash, and
+ * freed with the thread (mid-call or not), so nothing leaks and no live thread's slot is evicted. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct snt_call);
 } inflight SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct snt_call);
-} entry_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -134,20 +129,12 @@ static __always_inline bool read_ints(__s32 *dst, __u64 user_array, __u64 n)
 	return bpf_probe_read_user(dst, n * sizeof(__s32), (void *)user_array) == 0;
 }
 
-/* The thread's slot in inflight. A thread reuses its slot across calls: an in-place write is far cheaper
- * than a hash update, which allocates a new element every time. */
-static __always_inline struct snt_call *thread_slot(__u32 tid)
+/* The calling thread's slot; entry creates it (zeroed) on the thread's first call. A thread reuses it across
+ * calls, writing in place. */
+static __always_inline struct snt_call *thread_slot(bool create)
 {
-	struct snt_call *e = bpf_map_lookup_elem(&inflight, &tid);
-	if (e)
-		return e;
-	__u32 zero = 0;
-	struct snt_call *blank = bpf_map_lookup_elem(&entry_scratch, &zero);
-	if (!blank)
-		return NULL;
-	blank->enter_ns = 0;
-	bpf_map_update_elem(&inflight, &tid, blank, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&inflight, &tid);
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
 static __always_inline int on_enter(__s64 pid, __u64 count_arg, __u64 pages, __u64 nodes, __u64 status,
@@ -155,8 +142,7 @@ static __always_inline int on_enter(__s64 pid, __u64 count_arg, __u64 pages, __u
 {
 	if (ignored())
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct snt_call *e = thread_slot(tid);
+	struct snt_call *e = thread_slot(true);
 	if (!e)
 		return 0;
 
@@ -168,7 +154,7 @@ static __always_inline int on_enter(__s64 pid, __u64 count_arg, __u64 pages, __u
 		nodes = (__u32)nodes;
 		status = (__u32)status;
 	}
-	e->enter_ns = bpf_ktime_get_ns();
+	e->enter_ns = bpf_ktime_get_boot_ns();
 	e->target_pid = (__s32)pid;
 	e->count = count_arg;
 	e->pages = pages;
@@ -350,13 +336,12 @@ static __always_inline int on_exit(__s64 ret)
 {
 	if (ignored())
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct snt_call *e = bpf_map_lookup_elem(&inflight, &tid);
+	struct snt_call *e = thread_slot(false);
 	if (!e || !e->enter_ns) {
 		count(SNT_CNT_NO_ENTRY);
 		return 0;
 	}
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_boot_ns();
 	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u32 zero = 0;
 	struct fold_table *t = bpf_map_lookup_elem(&folds, &zero);
@@ -449,7 +434,35 @@ int BPF_KRETPROBE(kprobe_exit_compat, long ret)
 	return on_exit(ret);
 }
 
-/* ---- strategy 2: the per-syscall tracepoints (native calls only) ---- */
+/* ---- strategy 2: BTF raw tracepoints for native and compat calls. They skip the per-syscall tracepoint's
+ * record building (docs/BENCHMARKS.md), and run on every syscall, so the number tests come first. The
+ * registers are a trusted BTF pointer here: plain loads, no helper call per register. ---- */
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(btf_enter, struct pt_regs *regs, long id)
+{
+	if (id == SNT_NR_MOVE_PAGES_X64) {
+		if (task_is_compat())
+			return 0;
+		return on_enter(regs->di, regs->si, regs->dx, regs->r10, regs->r8, regs->r9, false);
+	}
+	if (id != SNT_NR_MOVE_PAGES_IA32 || !task_is_compat())
+		return 0;
+	return on_enter((__s32)regs->bx, regs->cx, regs->dx, regs->si, regs->di, (__s32)regs->bp, true);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(btf_exit, struct pt_regs *regs, long ret)
+{
+	long id = regs->orig_ax;
+	if (id != SNT_NR_MOVE_PAGES_X64 && id != SNT_NR_MOVE_PAGES_IA32)
+		return 0;
+	if (task_is_compat() != (id == SNT_NR_MOVE_PAGES_IA32))
+		return 0;
+	return on_exit(ret);
+}
+
+/* ---- strategy 3: the per-syscall tracepoints (native calls only) ---- */
 
 SEC("tracepoint/syscalls/sys_enter_move_pages")
 int tracepoint_enter(struct trace_event_raw_sys_enter *ctx)
@@ -463,7 +476,7 @@ int tracepoint_exit(struct trace_event_raw_sys_exit *ctx)
 	return on_exit(ctx->ret);
 }
 
-/* ---- compat calls for strategy 2: BTF raw tracepoints that run on every syscall, so the number test comes
+/* ---- compat calls for strategy 3: BTF raw tracepoints that run on every syscall, so the number test comes
  * first and costs two loads; the task's compat status then tells ia32 move_pages from 64-bit seccomp ---- */
 
 SEC("tp_btf/sys_enter")
@@ -482,7 +495,7 @@ int BPF_PROG(compat_exit, struct pt_regs *regs, long ret)
 	return on_exit(ret);
 }
 
-/* ---- strategy 3: raw_syscalls alone, for kernels without the per-syscall tracepoints or BTF raw
+/* ---- strategy 4: raw_syscalls alone, for kernels without the per-syscall tracepoints or BTF raw
  * tracepoints ---- */
 
 SEC("raw_tracepoint/sys_enter")

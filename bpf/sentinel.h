@@ -13,7 +13,7 @@
 enum snt_counter {
 	SNT_CNT_SUBMITTED = 0,    /* records written to the ring buffer (single calls and folds) */
 	SNT_CNT_LOST = 1,         /* calls dropped because the ring buffer was full and they could not fold */
-	SNT_CNT_NO_ENTRY = 2,     /* exits with no matching entry (attached mid-call, or the entry was evicted) */
+	SNT_CNT_NO_ENTRY = 2,     /* exits with no matching entry (attached mid-call) */
 	SNT_CNT_COMPAT = 3,       /* 32-bit calls seen */
 	SNT_CNT_FOLDS_OPENED = 4, /* fold slots taken; minus FOLD_RECORDS, per CPU, is what awaits a flush */
 	SNT_CNT_FOLD_RECORDS = 5, /* folds written to the ring buffer */
@@ -29,7 +29,8 @@ enum snt_copy_flags {
 	SNT_COPY_STATUS_EXIT = 16,
 };
 
-/* What entry learns: kept per thread, and copied into the record at exit as one block. */
+/* What entry learns: kept per thread, and copied into the record at exit as one block. The times (enter_ns, exit_ns,
+ * fold_first_ns, fold_last_ns) are CLOCK_BOOTTIME (bpf_ktime_get_boot_ns), the clock of task start times. */
 struct snt_call {
 	__u64 enter_ns;
 	__u64 count;

@@ -8,11 +8,3 @@ public enum MoveFlags
     Move = 2,
     MoveAll = 4,
 }
-
-public enum AttachStrategy : byte
-{
-    Unknown = 0,
-    Kprobe = 1,
-    Tracepoint = 2,
-    RawSyscalls = 3,
-}

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Sentinel.Events;
+using Sentinel.Bpf;
 
 namespace Sentinel.Probes;
 
@@ -21,7 +22,7 @@ public sealed class CaptureService(
     public Task StartAsync(CancellationToken cancellationToken)
     {
         BpfEnvironment.EnsureReady();
-        Native.LibbpfLog.Install(loggers.CreateLogger("Sentinel.Libbpf"));
+        Sentinel.Bpf.Native.LibbpfLog.Install(loggers.CreateLogger("Sentinel.Libbpf"));
         var probe = MovePagesProbe.Attach(_logger, options.Strategies);
         _source = new CaptureSource(probe, writer, pool, options, _logger);
         _source.Start();

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Sentinel.Events;
+using Sentinel.Bpf;
 
 namespace Sentinel.Probes;
 
@@ -86,7 +87,7 @@ public sealed class CaptureSource : IDisposable
         {
             var rc = _reader.Poll(_options.DrainIntervalMs);
             if (rc < 0 && rc != -4 /* EINTR */)
-                _logger.LogWarning("ring buffer poll failed: {Error}", Native.Libbpf.ErrorMessage(rc));
+                _logger.LogWarning("ring buffer poll failed: {Error}", Sentinel.Bpf.Native.Libbpf.ErrorMessage(rc));
             _reader.Consume(); // under a flood this returns only when a stop asks it to (YieldSoon)
         }
         // The watch stops first, so this thread alone touches the folds and the loss monitor from here on.

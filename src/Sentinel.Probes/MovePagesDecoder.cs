@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using Sentinel.Bpf;
 using Sentinel.Events;
 
 namespace Sentinel.Probes;
@@ -24,9 +24,6 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
     public static readonly int RecordSize = Unsafe.SizeOf<RawMovePagesEvent>();
 
     private readonly CommCache _comms = new();
-    // bpf_ktime_get_ns is CLOCK_MONOTONIC, as is Stopwatch on Linux; this offset turns it into wall-clock time.
-    private readonly long _monotonicToUnixNs = MonotonicToUnixOffsetNs();
-
     public AttachStrategy Strategy { get; } = strategy;
 
     /// <summary>A kernel clock reading past ~146 years of uptime is corrupt, and would overflow the Unix time.</summary>
@@ -44,7 +41,7 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
             raw.ExitNs > MaxClockNs || raw.FoldLastNs > MaxClockNs)
             return DecodeResult.Corrupt;
 
-        target.TimeUnixNs = (long)raw.ExitNs + _monotonicToUnixNs;
+        target.TimeUnixNs = BootClock.ToUnixNs(raw.ExitNs);
         target.DurationNs = (long)(raw.ExitNs - raw.EnterNs);
         target.Cpu = (int)raw.Cpu;
         target.Pid = (int)raw.Pid;
@@ -68,8 +65,8 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
         target.ReturnValue = raw.Return;
         target.CopiedCount = raw.Copied;
         target.FoldCount = (long)raw.FoldCount;
-        target.FoldFirstUnixNs = (long)raw.FoldFirstNs + _monotonicToUnixNs;
-        target.FoldLastUnixNs = (long)raw.FoldLastNs + _monotonicToUnixNs;
+        target.FoldFirstUnixNs = BootClock.ToUnixNs(raw.FoldFirstNs);
+        target.FoldLastUnixNs = BootClock.ToUnixNs(raw.FoldLastNs);
         target.Copies = (CopyFlags)raw.Copies;
 
         fixed (byte* comm = raw.Comm) target.Comm = _comms.Get(new ReadOnlySpan<byte>(comm, RawMovePagesEvent.CommLength));
@@ -80,13 +77,6 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
         fixed (int* p = raw.StatusAtExit) new ReadOnlySpan<int>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.StatusBuffer);
         target.ComputeToctou();
         return DecodeResult.Ok;
-    }
-
-    private static long MonotonicToUnixOffsetNs()
-    {
-        var monotonicNs = (long)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
-        var unixNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
-        return unixNs - monotonicNs;
     }
 }
 

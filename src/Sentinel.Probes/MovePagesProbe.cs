@@ -1,15 +1,13 @@
 using Microsoft.Extensions.Logging;
+using Sentinel.Bpf;
 using Sentinel.Events;
 
 namespace Sentinel.Probes;
 
-/// <summary>Why a strategy did or did not attach; reported by `run`, `status` and GetStatus.</summary>
-public sealed record StrategyAttempt(AttachStrategy Strategy, bool Attached, string Detail);
-
 /// <summary>
 /// The move_pages probes, attached by the first strategy that loads and attaches (README, "How capture works"):
-/// kprobes, then syscall tracepoints plus BTF raw tracepoints (filtered on the number) for compat calls, then
-/// raw_syscalls alone.
+/// kprobes, then BTF raw tracepoints filtered on the number, then syscall tracepoints plus BTF raw tracepoints
+/// for compat calls, then raw_syscalls alone.
 /// </summary>
 public sealed class MovePagesProbe : IDisposable
 {
@@ -18,6 +16,7 @@ public sealed class MovePagesProbe : IDisposable
     private static readonly Dictionary<AttachStrategy, string[]> Programs = new()
     {
         [AttachStrategy.Kprobe] = ["kprobe_enter", "kprobe_exit", "kprobe_enter_compat", "kprobe_exit_compat"],
+        [AttachStrategy.BtfRawTracepoint] = ["btf_enter", "btf_exit"],
         [AttachStrategy.Tracepoint] = ["tracepoint_enter", "tracepoint_exit", "compat_enter", "compat_exit"],
         [AttachStrategy.RawSyscalls] = ["raw_enter_all", "raw_exit_all"],
     };
@@ -29,7 +28,7 @@ public sealed class MovePagesProbe : IDisposable
     private static readonly string[] ReadOnlyLayout = ["only_tgid"];
 
     public static IReadOnlyList<AttachStrategy> DefaultOrder { get; } =
-        [AttachStrategy.Kprobe, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
+        [AttachStrategy.Kprobe, AttachStrategy.BtfRawTracepoint, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
 
     private readonly BpfObject _object;
 
@@ -39,13 +38,13 @@ public sealed class MovePagesProbe : IDisposable
         Strategy = strategy;
         Attempts = attempts;
         EventsMapFd = obj.MapFd("events");
-        Counters = new KernelCounters(obj.MapFd("counters"));
+        Counters = new MovePagesCounters(obj.MapFd("counters"));
     }
 
     public AttachStrategy Strategy { get; }
     public IReadOnlyList<StrategyAttempt> Attempts { get; }
     public int EventsMapFd { get; }
-    public KernelCounters Counters { get; }
+    public MovePagesCounters Counters { get; }
 
     /// <summary>Tries each strategy in <paramref name="order"/>; throws with every failure's reason if none attaches.</summary>
     /// <param name="onlyProcess">Capture only this process id (exact counts on a shared machine); null for all.</param>
@@ -69,8 +68,10 @@ public sealed class MovePagesProbe : IDisposable
                 logger.LogInformation("move_pages probes attached with the {Strategy} strategy", strategy);
                 return new MovePagesProbe(obj, strategy, attempts);
             }
-            catch (BpfException ex)
+            catch (BpfException ex) when (ex.Kind is BpfErrorKind.Load or BpfErrorKind.Attach)
             {
+                // The kernel refused this strategy's programs: the next may suit it. Anything else (no object, a
+                // program or map missing from it) fails every strategy alike, so it is thrown as it is.
                 obj?.Dispose();
                 attempts.Add(new StrategyAttempt(strategy, false, ex.Message));
                 logger.LogInformation("{Strategy} strategy failed: {Reason}", strategy, ex.Message);
@@ -85,6 +86,7 @@ public sealed class MovePagesProbe : IDisposable
     public static string StrategyName(AttachStrategy strategy) => strategy switch
     {
         AttachStrategy.Kprobe => "kprobe",
+        AttachStrategy.BtfRawTracepoint => "tp_btf",
         AttachStrategy.Tracepoint => "tracepoint",
         AttachStrategy.RawSyscalls => "raw_syscalls",
         _ => "unknown",
@@ -93,9 +95,10 @@ public sealed class MovePagesProbe : IDisposable
     public static AttachStrategy ParseStrategy(string name) => name switch
     {
         "kprobe" => AttachStrategy.Kprobe,
+        "tp_btf" or "btf" => AttachStrategy.BtfRawTracepoint,
         "tracepoint" => AttachStrategy.Tracepoint,
         "raw_syscalls" or "raw" => AttachStrategy.RawSyscalls,
-        _ => throw new ArgumentException($"unknown strategy '{name}' (expected auto, kprobe, tracepoint or raw_syscalls)"),
+        _ => throw new ArgumentException($"unknown strategy '{name}' (expected auto, kprobe, tp_btf, tracepoint or raw_syscalls)"),
     };
 
     /// <summary>
@@ -107,8 +110,8 @@ public sealed class MovePagesProbe : IDisposable
     {
         var cpus = Counters.Cpus;
         Span<ulong> opened = stackalloc ulong[cpus], flushed = stackalloc ulong[cpus];
-        if (!Counters.ReadPerCpu((uint)KernelCounter.FoldsOpened, opened) ||
-            !Counters.ReadPerCpu((uint)KernelCounter.FoldRecords, flushed))
+        if (!Counters.ReadPerCpu(KernelCounter.FoldsOpened, opened) ||
+            !Counters.ReadPerCpu(KernelCounter.FoldRecords, flushed))
             return 0;
         var left = 0;
         for (var cpu = 0; cpu < cpus; cpu++)
@@ -118,7 +121,7 @@ public sealed class MovePagesProbe : IDisposable
             {
                 if (_object.RunOnCpu(FlushProgram, cpu) != 0) left++;
             }
-            catch (BpfException)
+            catch (BpfException ex) when (ex.Kind == BpfErrorKind.Run)
             {
                 left++; // an offline CPU: its folds wait for it to come back
             }
@@ -130,52 +133,4 @@ public sealed class MovePagesProbe : IDisposable
     public void Detach() => _object.Detach();
 
     public void Dispose() => _object.Dispose();
-}
-
-public sealed class ProbeAttachException(IReadOnlyList<StrategyAttempt> attempts)
-    : Exception("no probe strategy attached: " + MovePagesProbe.Describe(attempts))
-{
-    public IReadOnlyList<StrategyAttempt> Attempts { get; } = attempts;
-}
-
-/// <summary>Sums the per-CPU counters of a BPF_MAP_TYPE_PERCPU_ARRAY of u64 (any probe's counter map).</summary>
-public sealed unsafe class KernelCounters(int mapFd)
-{
-    public int Cpus { get; } = Math.Max(1, Native.Libbpf.libbpf_num_possible_cpus());
-
-    public ulong Read(KernelCounter counter) => Read((uint)counter);
-
-    /// <summary>The counter at <paramref name="key"/>, summed over all CPUs; 0 if the key is absent.</summary>
-    public ulong Read(uint key)
-    {
-        var values = stackalloc ulong[Cpus];
-        if (!ReadPerCpu(key, new Span<ulong>(values, Cpus))) return 0;
-        ulong sum = 0;
-        for (var i = 0; i < Cpus; i++) sum += values[i];
-        return sum;
-    }
-
-    /// <summary>The counter at <paramref name="key"/> on each CPU (<paramref name="values"/> holds <see cref="Cpus"/>).</summary>
-    public bool ReadPerCpu(uint key, Span<ulong> values)
-    {
-        if (values.Length < Cpus) throw new ArgumentException($"needs room for {Cpus} CPUs", nameof(values));
-        fixed (ulong* v = values)
-            return Native.Libbpf.bpf_map_lookup_elem(mapFd, &key, v) == 0;
-    }
-
-    public KernelCounterSnapshot Snapshot() => new(
-        Read(KernelCounter.Submitted), Read(KernelCounter.LostRingBufferFull),
-        Read(KernelCounter.ExitWithoutEntry), Read(KernelCounter.CompatCalls),
-        Read(KernelCounter.FoldRecords), Read(KernelCounter.FoldedCalls));
-}
-
-/// <summary>
-/// The kernel's view. Every call that exited is a single record, inside a fold, lost, or (until flushed) in an
-/// open fold: calls = (Submitted − FoldRecords) + FoldedCalls + Lost.
-/// </summary>
-public readonly record struct KernelCounterSnapshot(
-    ulong Submitted, ulong Lost, ulong ExitWithoutEntry, ulong Compat, ulong FoldRecords = 0, ulong FoldedCalls = 0)
-{
-    /// <summary>Calls delivered as records of their own.</summary>
-    public ulong SingleRecords => Submitted - FoldRecords;
 }

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Sentinel.Probes;
+using Sentinel.Bpf;
 
 namespace Sentinel.ProcessTree;
 

@@ -2,7 +2,8 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Sentinel.Events;
 using Sentinel.Probes;
-using Sentinel.Probes.Native;
+using Sentinel.Bpf.Native;
+using Sentinel.Bpf;
 
 namespace Sentinel.Response;
 
@@ -120,9 +121,10 @@ public sealed unsafe class KernelResponder : IDisposable
     }
 
     /// <summary>A load or attach failure of the LSM program, in words: EPERM is the kernel refusing LSM programs.</summary>
-    internal static string LsmFailure(string error, string lockdownFile = "/sys/kernel/security/lockdown")
+    internal static string LsmFailure(BpfException failure, string lockdownFile = "/sys/kernel/security/lockdown")
     {
-        if (!error.Contains("Operation not permitted", StringComparison.Ordinal)) return error;
+        var error = failure.Message;
+        if (failure.Errno != 1 /* EPERM */) return error;
         var lockdown = File.Exists(lockdownFile) ? File.ReadAllText(lockdownFile).Trim() : "";
         var mode = lockdown.IndexOf('[') is var open and >= 0 && lockdown.IndexOf(']', open) is var close and > 0
             ? lockdown[(open + 1)..close] : "";
@@ -169,7 +171,7 @@ public sealed unsafe class KernelResponder : IDisposable
             catch (BpfException ex)
             {
                 obj?.Dispose();
-                var reason = path == ResponsePath.LsmDeny ? LsmFailure(ex.Message) : ex.Message;
+                var reason = path == ResponsePath.LsmDeny ? LsmFailure(ex) : ex.Message;
                 attempts.Add($"{PathName(path)}: {reason}");
                 logger.LogInformation("response path {Path} failed: {Reason}", PathName(path), reason);
             }
@@ -358,7 +360,7 @@ public sealed unsafe class KernelResponder : IDisposable
 
     private static void Check(int rc, string what)
     {
-        if (rc != 0) throw new BpfException($"updating the response {what} map: {Libbpf.ErrorMessage(rc)}");
+        if (rc != 0) throw new BpfException(BpfErrorKind.Map, rc, $"updating the response {what} map: {Libbpf.ErrorMessage(rc)}");
     }
 
     private void Consume()

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Sentinel.Probes.Native;
+using Sentinel.Bpf.Native;
 
 namespace Sentinel.Response;
 

@@ -61,7 +61,7 @@ public sealed class ResponseCoordinator : IDetectionSink, IDisposable
             _logger.LogInformation("{Count} kernel policies installed (generation {Generation}){List}", policies.Count,
                 _responder.Generation, string.Concat(policies.Select(p => $"; {p.RuleId} {p.Action}")));
         }
-        catch (Exception ex) when (ex is ArgumentException or Sentinel.Probes.BpfException)
+        catch (Exception ex) when (ex is ArgumentException or Sentinel.Bpf.BpfException)
         {
             // The previous set stays live: a bad reload never leaves the host without its policies.
             _logger.LogError("kernel policies not updated, the previous ones stay: {Reason}", ex.Message);

@@ -6,6 +6,7 @@ internal static class Commands
     private static readonly Dictionary<string, Func<string[], int>> ByName = new(StringComparer.Ordinal)
     {
         ["probe-overhead"] = Capture.ProbeOverhead.Run,
+        ["capture-cost"] = Capture.CaptureCost.Run,
         ["capture-flood"] = Capture.FloodBenchmark.Run,
         ["proctree-memory"] = ProcessTree.ProcessTreeCommands.Memory,
         ["proctree-forkstorm"] = ProcessTree.ProcessTreeCommands.ForkStorm,

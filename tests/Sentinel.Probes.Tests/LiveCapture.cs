@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 using Sentinel.Probes;
+using Sentinel.Bpf;
 
 namespace Sentinel.Probes.Tests;
 

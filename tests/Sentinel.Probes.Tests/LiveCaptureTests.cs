@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Sentinel.Bpf;
 using Sentinel.Contracts;
 using Sentinel.Events;
 using Sentinel.Probes;
@@ -51,7 +52,7 @@ public sealed unsafe class LiveCaptureTests : IClassFixture<LiveCaptureTests.Cap
         Assert.Equal(0, evt.ReturnValue);
         Assert.False(evt.Compat);
         Assert.False(evt.HasToctouEvidence);
-        Assert.Equal(AttachStrategy.Tracepoint, evt.Strategy);
+        Assert.Equal(AttachStrategy.BtfRawTracepoint, evt.Strategy);
         Assert.Equal(Process.GetCurrentProcess().Id, evt.Pid);
         Assert.NotEqual(0UL, evt.MountNamespace);
         Assert.NotEqual(0UL, evt.PidNamespace);
@@ -136,6 +137,29 @@ public sealed unsafe class LiveCaptureTests : IClassFixture<LiveCaptureTests.Cap
         Assert.Equal(-Errno.EINVAL, evt.ReturnValue);
         Assert.Equal(8, evt.Flags);
         Assert.Equal("EINVAL", evt.ErrnoName);
+    }
+
+    [LiveFact]
+    public void Event_times_are_the_kernel_boot_clock_readings_placed_on_the_wall_clock()
+    {
+        var page = stackalloc ulong[1] { 0x2000 };
+        var status = stackalloc int[1];
+        const int unknownPid = 0x3ffffff1;
+        var wallBefore = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
+        var before = BootClock.NowNs;
+
+        MovePages(unknownPid, 1, page, null, status, 0);
+
+        var after = BootClock.NowNs;
+        var wallAfter = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000 + 1_000_000;
+        var evt = _live.WaitFor(e => e.TargetPid == unknownPid && e.PagesAddress == (ulong)page, "timed call");
+        // Back on the boot clock (the same single offset), entry and exit fall inside the window this thread
+        // read around the call: exactly, with no tolerance.
+        var exit = BootClock.FromUnixNs(evt.TimeUnixNs);
+        Assert.InRange(exit - (ulong)evt.DurationNs, before, exit);
+        Assert.InRange(exit, before, after);
+        // On the wall clock, within what the clock may have been stepped since the offset was measured.
+        Assert.InRange(evt.TimeUnixNs, wallBefore - 1_000_000_000, wallAfter + 1_000_000_000);
     }
 
     [LiveFact]

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.TestSupport;
+using Sentinel.Bpf;
 using static Sentinel.TestSupport.MovePagesCalls;
 
 namespace Sentinel.Probes.Tests;
@@ -36,29 +37,46 @@ public sealed unsafe class StrategyTests
         // This kernel has no kprobes: the load passed, the attach failed, and the reason names it.
         Assert.False(kprobe.Attached);
         Assert.StartsWith("attach kprobe_enter", kprobe.Detail);
-        Assert.Equal(AttachStrategy.Tracepoint, probe.Strategy);
+        Assert.Equal(AttachStrategy.BtfRawTracepoint, probe.Strategy);
         Assert.True(probe.Attempts.Last().Attached);
     }
 
     [LiveFact]
-    public void Raw_syscalls_alone_captures_native_and_compat_calls()
+    public void Raw_syscalls_alone_captures_native_and_compat_calls() => CapturesNativeAndCompat(AttachStrategy.RawSyscalls);
+
+    [LiveFact]
+    public void The_tracepoint_fallback_captures_native_and_compat_calls() => CapturesNativeAndCompat(AttachStrategy.Tracepoint);
+
+    [LiveFact]
+    public void Tp_btf_alone_captures_native_and_compat_calls() => CapturesNativeAndCompat(AttachStrategy.BtfRawTracepoint);
+
+    private static void CapturesNativeAndCompat(AttachStrategy strategy)
     {
-        using var live = new LiveCapture(AttachStrategy.RawSyscalls);
+        using var live = new LiveCapture(strategy);
         var page = stackalloc ulong[1] { 0x4000 };
         var status = stackalloc int[1];
         var tid = GetTid();
 
         MovePages(0, 1, page, null, status, 0);
-        var native = live.WaitFor(e => e.Tid == tid && e.PagesAddress == (ulong)page, "native call via raw_syscalls");
+        var native = live.WaitFor(e => e.Tid == tid && e.PagesAddress == (ulong)page, $"native call via {strategy}");
         var call = MovePagesHelper.Run("move_pages32", "--pages 2 --query").Single();
-        var compat = live.WaitFor(e => e.Pid == call.Pid, "compat call via raw_syscalls");
+        var compat = live.WaitFor(e => e.Pid == call.Pid, $"compat call via {strategy}");
 
-        Assert.Equal(AttachStrategy.RawSyscalls, native.Strategy);
+        Assert.Equal(strategy, native.Strategy);
         Assert.False(native.Compat);
         Assert.Equal([0x4000UL], native.PagesAtEntry.ToArray());
         Assert.True(compat.Compat);
         Assert.Equal(2UL, compat.Count);
         Assert.Equal(call.Status, compat.Status.ToArray());
+    }
+
+    [Fact]
+    public void A_missing_object_fails_at_once_instead_of_as_every_strategy()
+    {
+        var ex = Assert.Throws<BpfException>(() => MovePagesProbe.Attach(NullLogger.Instance, objectPath: "/nonexistent/move_pages.bpf.o"));
+
+        Assert.Equal(BpfErrorKind.ObjectMissing, ex.Kind);
+        Assert.Equal(2, ex.Errno); // ENOENT
     }
 
     [LiveFact]
@@ -70,5 +88,6 @@ public sealed unsafe class StrategyTests
         var ex = Assert.Throws<ProbeAttachException>(() => MovePagesProbe.Attach(NullLogger.Instance, [AttachStrategy.Kprobe]));
 
         Assert.Contains("kprobe: attach kprobe_enter", ex.Message);
+        Assert.False(ex.Attempts.Single().Attached);
     }
 }

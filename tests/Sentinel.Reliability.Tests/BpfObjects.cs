@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Sentinel.Bpf;
 
 namespace Sentinel.Reliability.Tests;
 

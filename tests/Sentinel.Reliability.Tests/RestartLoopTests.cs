@@ -1,4 +1,5 @@
 using Sentinel.TestSupport;
+using Sentinel.Bpf;
 
 namespace Sentinel.Reliability.Tests;
 

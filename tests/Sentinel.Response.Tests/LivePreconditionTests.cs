@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.TestSupport;
+using Sentinel.Bpf;
 
 namespace Sentinel.Response.Tests;
 
@@ -226,8 +227,9 @@ public sealed unsafe class LivePreconditionTests
         File.WriteAllText(Path.Combine(dir, "lsm"), "lockdown,capability,bpf\n");
         Assert.Null(KernelResponder.LsmUnavailable(Path.Combine(dir, "lsm")));
         Assert.Equal("the kernel refuses BPF LSM programs (lockdown=integrity): load failed: Operation not permitted",
-            KernelResponder.LsmFailure("load failed: Operation not permitted", Path.Combine(dir, "lockdown")));
-        Assert.Equal("load failed: Invalid argument", KernelResponder.LsmFailure("load failed: Invalid argument", Path.Combine(dir, "lockdown")));
+            KernelResponder.LsmFailure(new BpfException(BpfErrorKind.Load, -1, "load failed: Operation not permitted"), Path.Combine(dir, "lockdown")));
+        Assert.Equal("load failed: Invalid argument",
+            KernelResponder.LsmFailure(new BpfException(BpfErrorKind.Load, -22, "load failed: Invalid argument"), Path.Combine(dir, "lockdown")));
     }
 
     private static char ProcessState(int pid)

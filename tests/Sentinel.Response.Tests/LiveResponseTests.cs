@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.TestSupport;
+using Sentinel.Bpf;
 
 namespace Sentinel.Response.Tests;
 
@@ -192,7 +193,7 @@ public sealed unsafe class LiveResponseTests
     {
         BpfEnvironment.EnsureReady();
         var log = new LogCapture();
-        Sentinel.Probes.Native.LibbpfLog.Install(log);
+        Sentinel.Bpf.Native.LibbpfLog.Install(log);
         using var obj = BpfObject.Open(BpfObjectFiles.Path(KernelResponder.ObjectName));
         obj.SelectPrograms(KernelResponder.Programs[ResponsePath.KprobeOverride]);
         try

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.TestSupport;
+using Sentinel.Bpf;
 
 namespace Sentinel.Rules.Tests;
 

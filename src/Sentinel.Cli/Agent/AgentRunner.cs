@@ -13,6 +13,7 @@ using Sentinel.ProcessTree;
 using Sentinel.Rules;
 using Sentinel.Server;
 using Sentinel.Server.Journal;
+using Sentinel.Bpf;
 
 namespace Sentinel.Cli.Agent;
 
@@ -47,7 +48,7 @@ internal static class AgentRunner
         {
             BpfEnvironment.EnsureReady(); // before the host exists, so a missing privilege is one clear line
         }
-        catch (ProbeEnvironmentException ex)
+        catch (BpfEnvironmentException ex)
         {
             throw new CliException(ex.Message);
         }
@@ -68,7 +69,7 @@ internal static class AgentRunner
         {
             await host.StartAsync();
         }
-        catch (Exception ex) when (ex is ProbeEnvironmentException or ProbeAttachException or BpfException or ServerConfigurationException or FleetConfigurationException)
+        catch (Exception ex) when (ex is BpfEnvironmentException or ProbeAttachException or BpfException or ServerConfigurationException or FleetConfigurationException)
         {
             throw new CliException(ex.Message);
         }

@@ -19,7 +19,7 @@ internal static class ResponseWiring
         {
             responder = KernelResponder.Attach(options, loggers.CreateLogger("Sentinel.Response"));
         }
-        catch (Exception ex) when (ex is ResponseUnavailableException or ArgumentException or Sentinel.Probes.BpfException)
+        catch (Exception ex) when (ex is ResponseUnavailableException or ArgumentException or Sentinel.Bpf.BpfException)
         {
             throw new CliException(ex.Message);
         }

@@ -11,7 +11,7 @@ internal static class CaptureCommands
 {
     internal static readonly Option<string> Strategy = new("--strategy")
     {
-        Description = "Probe attach strategy: auto (kprobe, then tracepoint, then raw_syscalls), kprobe, tracepoint or raw_syscalls.",
+        Description = "Probe attach strategy: auto (kprobe, then tp_btf, then tracepoint, then raw_syscalls), kprobe, tp_btf, tracepoint or raw_syscalls.",
         DefaultValueFactory = _ => "auto",
     };
 

@@ -86,7 +86,8 @@ internal static class StatusCommand
 
     private static string Strategy(AttachStrategy s) => s switch
     {
-        AttachStrategy.Kprobe => "kprobe", AttachStrategy.Tracepoint => "tracepoint", AttachStrategy.RawSyscalls => "raw_syscalls", _ => "none",
+        AttachStrategy.Kprobe => "kprobe", AttachStrategy.Tracepoint => "tracepoint", AttachStrategy.RawSyscalls => "raw_syscalls",
+        AttachStrategy.BtfRawTracepoint => "tp_btf", _ => "none",
     };
 
     private static string Duration(ulong ns) => ns switch

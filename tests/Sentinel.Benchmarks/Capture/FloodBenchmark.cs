@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Sentinel.Bpf;
 using static Sentinel.Benchmarks.Capture.ProbeOverhead;
 
 namespace Sentinel.Benchmarks.Capture;
@@ -17,7 +18,7 @@ internal static class FloodBenchmark
     public static int Run(string[] args)
     {
         var calls = args.Length > 0 ? long.Parse(args[0], CultureInfo.InvariantCulture) : 3_000_000;
-        Probes.BpfEnvironment.EnsureReady();
+        BpfEnvironment.EnsureReady();
         var work = Directory.CreateTempSubdirectory("sentinel-flood").FullName;
         var generator = Compile(work);
         var sentinel = Path.Combine(AppContext.BaseDirectory, "sentinel");

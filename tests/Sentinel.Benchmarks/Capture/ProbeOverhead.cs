@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Sentinel.Probes;
+using Sentinel.Bpf;
 
 namespace Sentinel.Benchmarks.Capture;
 
@@ -75,10 +76,9 @@ internal static class ProbeOverhead
         foreach (var (name, _) in conditions)
             report.AppendLine($"  {name}: esrch [{string.Join(", ", results[name]["esrch"].Select(v => v.ToString("F0")))}] " +
                               $"query [{string.Join(", ", results[name]["query"].Select(v => v.ToString("F0")))}]");
-        report.AppendLine();
-        report.Append(LossAccounting(generator, sentinel, calls * 10));
-        report.Append(LoneEventLatency.Measure());
-        Console.WriteLine(report);
+        Console.WriteLine(report); // before the parts that run the agent again, so a failure there loses none of it
+        Console.WriteLine(LossAccounting(generator, sentinel, calls * 10));
+        Console.WriteLine(LoneEventLatency.Measure());
         return 0;
     }
 
@@ -91,7 +91,8 @@ internal static class ProbeOverhead
         var elapsed = sw.Elapsed.TotalSeconds;
         Thread.Sleep(500); // the drain interval, so the tail reaches userspace
         agent.Dispose();
-        var counters = agent.Stderr.Split('\n').FirstOrDefault(l => l.Contains("counters:")) ?? "(no counters line)";
+        if (agent.Stderr.Split('\n').FirstOrDefault(l => l.Contains("counters:")) is not { } counters)
+            return $"loss accounting: the agent printed no counters line; its stderr ends: {string.Join(" | ", agent.Stderr.Split('\n').TakeLast(5))}\n";
         long Field(string name) => long.Parse(counters.Split(' ').First(f => f.StartsWith(name + "=")).Split('=')[1].TrimEnd(';'));
         var submitted = Field("submitted");
         var lost = Field("lost");
@@ -122,7 +123,7 @@ internal static class ProbeOverhead
         return binary;
     }
 
-    private static string CompileEmptyProgram(string work)
+    internal static string CompileEmptyProgram(string work)
     {
         var source = Path.Combine(AppContext.BaseDirectory, "Capture", "native", "empty_tracepoint.bpf.c");
         var obj = Path.Combine(work, "empty_tracepoint.bpf.o");
@@ -190,8 +191,11 @@ internal static class ProbeOverhead
         }
         process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         process.BeginErrorReadLine();
-        if (!ready.Wait(TimeSpan.FromSeconds(300))) // rule compilation on a loaded machine
-            throw new InvalidOperationException($"'{command}' did not report '{readyMarker}': {stderr}");
+        // Up to 300 s for rule compilation on a loaded machine; a command that exits first has failed.
+        var deadline = DateTime.UtcNow.AddSeconds(300);
+        while (!ready.Wait(TimeSpan.FromMilliseconds(200)))
+            if (process.HasExited || DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"'{command}' did not report '{readyMarker}': {stderr}");
         Thread.Sleep(300);
         return new RunningProcess(process, stderr, graceful);
     }

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Sentinel.Events;
+using Sentinel.Bpf;
 using Sentinel.ProcessTree;
 
 namespace Sentinel.Benchmarks.ProcessTree;

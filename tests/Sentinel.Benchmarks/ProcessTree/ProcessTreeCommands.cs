@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Sentinel.Bpf;
 using Sentinel.ProcessTree;
 
 namespace Sentinel.Benchmarks.ProcessTree;

@@ -6,6 +6,7 @@ using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.Response;
 using Sentinel.TestSupport;
+using Sentinel.Bpf;
 
 namespace Sentinel.Benchmarks.Response;
 

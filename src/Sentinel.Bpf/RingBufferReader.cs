@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Sentinel.Probes.Native;
+using Sentinel.Bpf.Native;
 
-namespace Sentinel.Probes;
+namespace Sentinel.Bpf;
 
 public delegate void RecordHandler(ReadOnlySpan<byte> record);
 
@@ -25,8 +25,9 @@ public sealed unsafe class RingBufferReader : IDisposable
         var raw = Libbpf.ring_buffer__new(mapFd, &OnSample, GCHandle.ToIntPtr(_self), 0);
         if (raw == 0)
         {
+            var errno = Marshal.GetLastPInvokeError();
             _self.Free();
-            throw new BpfException($"ring_buffer__new: {Libbpf.ErrorMessage(Marshal.GetLastPInvokeError())}");
+            throw new BpfException(BpfErrorKind.Map, errno, $"ring_buffer__new: {Libbpf.ErrorMessage(errno)}");
         }
         _ring = new RingBufferHandle();
         Marshal.InitHandle(_ring, raw);

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Sentinel.Probes.Native;
+namespace Sentinel.Bpf.Native;
 
 /// <summary>Routes libbpf's own log (verifier output, attach errors) into our logging.</summary>
 public static unsafe class LibbpfLog

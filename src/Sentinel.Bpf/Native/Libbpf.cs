@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Sentinel.Probes.Native;
+namespace Sentinel.Bpf.Native;
 
 /// <summary>The slice of libbpf 1.x (libbpf.so.1) Sentinel uses. In 1.x, failures return NULL or -errno and set errno.</summary>
 public static unsafe partial class Libbpf

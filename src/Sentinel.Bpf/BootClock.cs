@@ -1,10 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace Sentinel.ProcessTree;
+namespace Sentinel.Bpf;
 
 /// <summary>
-/// CLOCK_BOOTTIME, the clock of task start times and process-tree records, and its offset from wall-clock
-/// time, to place an event (stamped in Unix ns) on the same timeline.
+/// CLOCK_BOOTTIME: the one kernel clock Sentinel's probes stamp with (bpf_ktime_get_boot_ns), the clock of task
+/// start times, and its offset from wall-clock time, measured once. Event times go to Unix ns and back through
+/// the same offset, so a converted time lands exactly on the kernel's reading; and unlike CLOCK_MONOTONIC it
+/// keeps counting across suspend, as task start times do.
 /// </summary>
 public static partial class BootClock
 {
@@ -16,6 +18,9 @@ public static partial class BootClock
 
     /// <summary>Unix ns minus boot ns, measured once.</summary>
     public static long UnixOffsetNs { get; } = Now(ClockRealtime) - Now(ClockBoottime);
+
+    /// <summary>The Unix-ns time of a boot-clock reading from the kernel.</summary>
+    public static long ToUnixNs(ulong bootNs) => (long)bootNs + UnixOffsetNs;
 
     public static ulong NowNs => (ulong)Now(ClockBoottime);
 

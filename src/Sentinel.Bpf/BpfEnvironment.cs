@@ -1,9 +1,6 @@
-using Sentinel.Probes.Native;
+using Sentinel.Bpf.Native;
 
-namespace Sentinel.Probes;
-
-/// <summary>A machine we cannot capture on, with a one-line reason that says how to fix it.</summary>
-public sealed class ProbeEnvironmentException(string message) : Exception(message);
+namespace Sentinel.Bpf;
 
 /// <summary>Checks privileges, libbpf and BTF, and mounts tracefs, bpffs and securityfs when they are missing.</summary>
 public static class BpfEnvironment
@@ -20,14 +17,14 @@ public static class BpfEnvironment
     public static void EnsureReady()
     {
         if (!Libbpf.IsAvailable(out var libbpfError))
-            throw new ProbeEnvironmentException(libbpfError!);
+            throw new BpfEnvironmentException(libbpfError!);
         var missing = MissingCapabilities();
         if (missing.Count > 0)
-            throw new ProbeEnvironmentException(
+            throw new BpfEnvironmentException(
                 $"missing {string.Join(" and ", missing)}: run as root (sudo sentinel ...) or grant them with " +
                 "'setcap cap_bpf,cap_perfmon+ep' on the sentinel binary");
         if (!File.Exists("/sys/kernel/btf/vmlinux"))
-            throw new ProbeEnvironmentException("/sys/kernel/btf/vmlinux is missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y for CO-RE probes");
+            throw new BpfEnvironmentException("/sys/kernel/btf/vmlinux is missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y for CO-RE probes");
         foreach (var (type, path) in Filesystems)
             EnsureMounted(type, path);
     }
@@ -58,7 +55,7 @@ public static class BpfEnvironment
         if (LibC.mount(type, path, type, 0, 0) != 0)
         {
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw new ProbeEnvironmentException($"{type} is not mounted at {path} and mounting it failed (errno {errno}): " +
+            throw new BpfEnvironmentException($"{type} is not mounted at {path} and mounting it failed (errno {errno}): " +
                                                 $"mount it with 'mount -t {type} {type} {path}'");
         }
     }

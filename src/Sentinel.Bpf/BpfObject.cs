@@ -1,9 +1,7 @@
 using System.Runtime.InteropServices;
-using Sentinel.Probes.Native;
+using Sentinel.Bpf.Native;
 
-namespace Sentinel.Probes;
-
-public sealed class BpfException(string message) : Exception(message);
+namespace Sentinel.Bpf;
 
 /// <summary>A BPF object file opened through libbpf: choose programs, load, attach, find maps.</summary>
 public sealed class BpfObject : IDisposable
@@ -22,10 +20,14 @@ public sealed class BpfObject : IDisposable
     public static BpfObject Open(string path)
     {
         if (!File.Exists(path))
-            throw new BpfException($"BPF object {path} not found: build it with 'make -C bpf' (dotnet build does this)");
+            throw new BpfException(BpfErrorKind.ObjectMissing, 2 /* ENOENT */,
+                $"BPF object {path} not found: build it with 'make -C bpf' (dotnet build does this)");
         var raw = Libbpf.bpf_object__open_file(path, 0);
         if (raw == 0)
-            throw new BpfException($"cannot open {path}: {Libbpf.ErrorMessage(Marshal.GetLastPInvokeError())}");
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new BpfException(BpfErrorKind.Open, errno, $"cannot open {path}: {Libbpf.ErrorMessage(errno)}");
+        }
         var handle = new BpfObjectHandle();
         Marshal.InitHandle(handle, raw);
         return new BpfObject(handle, path);
@@ -60,18 +62,19 @@ public sealed class BpfObject : IDisposable
             var data = (uint*)Libbpf.bpf_map__initial_value(map, &size);
             var index = Array.IndexOf(layout, name);
             if (data is null || size != (nuint)(layout.Length * sizeof(uint)) || index < 0)
-                throw new BpfException($"{Path}: .rodata is {size} bytes, expected {layout.Length} u32s ({string.Join(", ", layout)})");
+                throw new BpfException(BpfErrorKind.Lookup, 0,
+                    $"{Path}: .rodata is {size} bytes, expected {layout.Length} u32s ({string.Join(", ", layout)})");
             data[index] = value;
             return;
         }
-        throw new BpfException($"{Path} has no .rodata");
+        throw new BpfException(BpfErrorKind.Lookup, 0, $"{Path} has no .rodata");
     }
 
     public void Load()
     {
         var rc = Libbpf.bpf_object__load(_handle);
         if (rc != 0)
-            throw new BpfException($"load failed: {Libbpf.ErrorMessage(rc)}{Detail()}");
+            throw new BpfException(BpfErrorKind.Load, rc, $"load failed: {Libbpf.ErrorMessage(rc)}{Detail()}");
     }
 
     /// <summary>Attaches a program at the hook its SEC() names.</summary>
@@ -79,7 +82,10 @@ public sealed class BpfObject : IDisposable
     {
         var raw = Libbpf.bpf_program__attach(Program(program));
         if (raw == 0)
-            throw new BpfException($"attach {program}: {Libbpf.ErrorMessage(Marshal.GetLastPInvokeError())}{Detail()}");
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw new BpfException(BpfErrorKind.Attach, errno, $"attach {program}: {Libbpf.ErrorMessage(errno)}{Detail()}");
+        }
         var link = new BpfLinkHandle();
         Marshal.InitHandle(link, raw);
         _links.Add(link);
@@ -103,20 +109,25 @@ public sealed class BpfObject : IDisposable
         };
         var rc = Libbpf.bpf_prog_test_run_opts(fd, &opts);
         if (rc != 0)
-            throw new BpfException($"run {program} on cpu {cpu}: {Libbpf.ErrorMessage(rc)}");
+            throw new BpfException(BpfErrorKind.Run, rc, $"run {program} on cpu {cpu}: {Libbpf.ErrorMessage(rc)}");
         return opts.ReturnValue;
     }
+
+    /// <summary>A loaded program's fd (its /proc/self/fdinfo entry carries the kernel's run-time statistics).</summary>
+    public int ProgramFd(string program) => Libbpf.bpf_program__fd(Program(program));
+
+    public bool HasMap(string map) => Libbpf.bpf_object__find_map_fd_by_name(_handle, map) >= 0;
 
     public int MapFd(string map)
     {
         var fd = Libbpf.bpf_object__find_map_fd_by_name(_handle, map);
-        return fd >= 0 ? fd : throw new BpfException($"{Path} has no map '{map}'");
+        return fd >= 0 ? fd : throw new BpfException(BpfErrorKind.Lookup, 0, $"{Path} has no map '{map}'");
     }
 
     private nint Program(string name)
     {
         var prog = Libbpf.bpf_object__find_program_by_name(_handle, name);
-        return prog != 0 ? prog : throw new BpfException($"{Path} has no program '{name}'");
+        return prog != 0 ? prog : throw new BpfException(BpfErrorKind.Lookup, 0, $"{Path} has no program '{name}'");
     }
 
     /// <summary>Detaches every attached program; maps stay readable until <see cref="Dispose"/>.</summary>
@@ -132,22 +143,5 @@ public sealed class BpfObject : IDisposable
     {
         Detach();
         _handle.Dispose();
-    }
-}
-
-/// <summary>Finds the built BPF objects: next to the assemblies, or under bpf/.output in a source checkout.</summary>
-public static class BpfObjectFiles
-{
-    public static string Path(string name)
-    {
-        var file = name + ".bpf.o";
-        var beside = System.IO.Path.Combine(AppContext.BaseDirectory, "bpf", file);
-        if (File.Exists(beside)) return beside;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var built = System.IO.Path.Combine(dir.FullName, "bpf", ".output", file);
-            if (File.Exists(built)) return built;
-        }
-        return beside;
     }
 }

@@ -1,6 +1,6 @@
 using Microsoft.Win32.SafeHandles;
 
-namespace Sentinel.Probes.Native;
+namespace Sentinel.Bpf.Native;
 
 public sealed class BpfObjectHandle() : SafeHandleZeroOrMinusOneIsInvalid(ownsHandle: true)
 {
