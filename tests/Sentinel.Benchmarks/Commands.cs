@@ -14,6 +14,7 @@ internal static class Commands
         ["fleet-gateway"] = Fleet.GatewayBenchmarks.Run,
         ["response-overhead"] = Response.ResponseOverhead.Run,
         ["slow-clients"] = Server.SlowClientBenchmark.Run,
+        ["journal-profile"] = Server.JournalProfile.Run,
         ["rule-pack-loop"] = Rules.RulePackLoop.Run,
         ["rules-authoring"] = Rules.RuleAuthoringCommands.Run,
     };
