@@ -55,9 +55,5 @@ internal static class JournalProfile
 
     private static double PerItem(Stopwatch sw, int count) => sw.Elapsed.TotalMicroseconds / count;
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
-    }
+    private static double Median(List<double> values) => DeliveryRate.Median(values);
 }
