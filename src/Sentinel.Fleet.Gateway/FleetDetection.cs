@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
+using Sentinel.Contracts.Grpc;
 using Sentinel.V1;
 
 namespace Sentinel.Fleet.Gateway;
@@ -12,7 +13,7 @@ namespace Sentinel.Fleet.Gateway;
 /// value of a singular field, so the appended fields win without the detection being decoded and re-encoded.
 /// A message the wire check could not vouch for travels as a parsed (and so re-encoded) <see cref="Detection"/>.
 /// </summary>
-public sealed class FleetDetection
+public sealed class FleetDetection : WireDetection
 {
     private const byte SequenceTag = (Detection.SequenceFieldNumber << 3) | 0;
     private const byte HostIdTag = (Detection.HostIdFieldNumber << 3) | 2;
@@ -67,60 +68,40 @@ public sealed class FleetDetection
         _stored.Span.CopyTo(span);
         var pos = _stored.Length;
         span[pos++] = SequenceTag;
-        pos += WriteVarint(span[pos..], Sequence);
+        pos += Wire.WriteVarint(span[pos..], Sequence);
         span[pos++] = HostIdTag;
-        pos += WriteVarint(span[pos..], (ulong)_hostIdLength);
+        pos += Wire.WriteVarint(span[pos..], (ulong)_hostIdLength);
         pos += Encoding.UTF8.GetBytes(HostId, span[pos..]);
         if (AppendedAgentSequence != 0)
         {
             AgentSequenceTag.CopyTo(span[pos..]);
             pos += AgentSequenceTag.Length;
-            WriteVarint(span[pos..], AppendedAgentSequence);
+            Wire.WriteVarint(span[pos..], AppendedAgentSequence);
         }
     }
 
-    private static int WriteVarint(Span<byte> span, ulong value)
+    public override void Serialize(SerializationContext context)
     {
-        var i = 0;
-        for (; value >= 0x80; value >>= 7) span[i++] = (byte)(value | 0x80);
-        span[i++] = (byte)value;
-        return i;
+        if (Parsed is { } parsed)
+        {
+            ProtoMarshallers.Serialize(parsed, context);
+            return;
+        }
+        var length = WireLength();
+        context.SetPayloadLength(length);
+        var writer = context.GetBufferWriter();
+        WriteTo(writer.GetSpan(length)[..length]);
+        writer.Advance(length);
+        context.Complete();
     }
 
     /// <summary>Writes a detection as sentinel.v1.Detection and reads one back (a client of this method gets Parsed).</summary>
-    public static readonly Marshaller<FleetDetection> Marshaller = Marshallers.Create<FleetDetection>(
-        (detection, context) =>
-        {
-            if (detection.Parsed is { } parsed)
-            {
-                ProtoMarshallers.Serialize(parsed, context);
-                return;
-            }
-            var length = detection.WireLength();
-            context.SetPayloadLength(length);
-            var writer = context.GetBufferWriter();
-            detection.WriteTo(writer.GetSpan(length)[..length]);
-            writer.Advance(length);
-            context.Complete();
-        },
-        context =>
+    public static new Marshaller<FleetDetection> Marshaller { get; } = Marshallers.Create<FleetDetection>(
+        static (detection, context) => detection.Serialize(context),
+        static context =>
         {
             var detection = new FleetDetection();
             detection.SetParsed(Detection.Parser.ParseFrom(context.PayloadAsReadOnlySequence()));
             return detection;
         });
-}
-
-/// <summary>gRPC marshallers for protobuf messages, written straight into the response pipe as generated code does.</summary>
-internal static class ProtoMarshallers
-{
-    public static Marshaller<T> For<T>(MessageParser<T> parser) where T : class, IMessage<T> =>
-        Marshallers.Create<T>(Serialize, context => parser.ParseFrom(context.PayloadAsReadOnlySequence()));
-
-    public static void Serialize(IMessage message, SerializationContext context)
-    {
-        context.SetPayloadLength(message.CalculateSize());
-        message.WriteTo(context.GetBufferWriter());
-        context.Complete();
-    }
 }

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
 using NATS.Client.JetStream.Models;
+using Sentinel.Contracts.Grpc;
 using Sentinel.Server;
 using Sentinel.Server.Auth;
 using Sentinel.Server.Streaming;
@@ -23,7 +24,7 @@ public sealed class GatewayDetectionService(
     StreamClientRegistry clients,
     AgentStatusBuilder status,
     IHostApplicationLifetime lifetime,
-    ILogger<GatewayDetectionService> logger) : FleetDetectionServiceBase
+    ILogger<GatewayDetectionService> logger) : WireDetectionServiceBase
 {
     private const int MaxRuleIdLength = 256;
     private const int MaxHostIds = 1024;
@@ -31,7 +32,7 @@ public sealed class GatewayDetectionService(
     private static readonly WriteOptions BufferHint = new(WriteFlags.BufferHint);
     private const int FlushEvery = 64;
 
-    public override async Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<FleetDetection> responseStream, ServerCallContext context)
+    public override async Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<WireDetection> responseStream, ServerCallContext context)
     {
         var (filter, hosts, passAll) = ValidateFilter(request);
         var detection = new FleetDetection(); // one per call: each write is serialized before WriteAsync completes

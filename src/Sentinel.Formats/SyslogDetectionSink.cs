@@ -103,6 +103,9 @@ public sealed class SyslogDetectionSink : IDetectionSink, IAsyncDisposable
     public long Sent => Interlocked.Read(ref _sent);
     public long Errors => Interlocked.Read(ref _errors);
 
+    /// <summary>Messages waiting in the queue (not counting the one being sent).</summary>
+    public int Queued => _queue.Reader.Count;
+
     public void OnDetection(Detection detection)
     {
         var line = _formatter.Format(detection).Replace('\n', ' '); // one record a message, whatever the format
@@ -128,13 +131,16 @@ public sealed class SyslogDetectionSink : IDetectionSink, IAsyncDisposable
         UdpClient? udp = null;
         try
         {
-            while (await reader.WaitToReadAsync(_stop.Token))
+            // Taken off the queue before the send and held until it went out: a peeked message could be dropped
+            // by DropOldest mid-send, and the read after the send would then discard the next, unsent one.
+            string? message = null;
+            while (message is not null || await reader.WaitToReadAsync(_stop.Token))
             {
-                if (!reader.TryPeek(out var message)) continue;
+                if (message is null && !reader.TryRead(out message)) continue;
                 try
                 {
                     await SendAsync(message);
-                    reader.TryRead(out _); // only a message that went out leaves the queue
+                    message = null;
                     Interlocked.Increment(ref _sent);
                     delay = TimeSpan.FromMilliseconds(100);
                 }
@@ -177,13 +183,13 @@ public sealed class SyslogDetectionSink : IDetectionSink, IAsyncDisposable
                     // Octet counting: "LEN SP MSG", so a message may hold any byte, newlines included.
                     await stream.WriteAsync(Encoding.ASCII.GetBytes($"{bytes.Length} "), _stop.Token);
                     await stream.WriteAsync(bytes, _stop.Token);
-                    if (reader.Count <= 1) await stream.FlushAsync(_stop.Token);
+                    if (reader.Count == 0) await stream.FlushAsync(_stop.Token);
                     break;
                 case SyslogTransport.File:
                     stream ??= new FileStream(_target.FilePath!, FileMode.Append, FileAccess.Write, FileShare.ReadWrite);
                     await stream.WriteAsync(bytes, _stop.Token);
                     await stream.WriteAsync("\n"u8.ToArray(), _stop.Token);
-                    if (reader.Count <= 1) await stream.FlushAsync(_stop.Token);
+                    if (reader.Count == 0) await stream.FlushAsync(_stop.Token);
                     break;
             }
         }

@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Sentinel.Contracts.Grpc;
 using Sentinel.Server.Auth;
 using Sentinel.Server.Journal;
 using Sentinel.Server.Streaming;
@@ -8,7 +9,10 @@ using Sentinel.V1;
 
 namespace Sentinel.Server;
 
-/// <summary>sentinel.v1.DetectionService.</summary>
+/// <summary>
+/// sentinel.v1.DetectionService. StreamDetections writes the journal's stored bytes (<see cref="JournalEntry"/>): a
+/// client costs no decode and re-encode, however many follow.
+/// </summary>
 public sealed class DetectionGrpcService(
     DetectionJournal journal,
     EventBroadcaster broadcaster,
@@ -16,12 +20,12 @@ public sealed class DetectionGrpcService(
     AgentStatusBuilder status,
     ServerOptions options,
     IHostApplicationLifetime lifetime,
-    IServiceProvider services) : DetectionService.DetectionServiceBase
+    IServiceProvider services) : WireDetectionServiceBase
 {
     private const int PageSize = 512;
     private const int MaxRuleIdLength = 256;
 
-    public override async Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<V1.Detection> responseStream, ServerCallContext context)
+    public override async Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<WireDetection> responseStream, ServerCallContext context)
     {
         var filter = ValidateFilter(request);
         var range = journal.Range;
@@ -38,15 +42,15 @@ public sealed class DetectionGrpcService(
             // Without follow the stream ends at what was committed when the call arrived.
             var end = request.Follow ? ulong.MaxValue : range.Last;
             var cursor = Math.Max(request.AfterSequence, range.First == 0 ? 0 : range.First - 1);
-            var page = new List<V1.Detection>(PageSize);
-            var matching = new List<V1.Detection>(PageSize);
+            var page = new List<JournalEntry>(PageSize);
+            var matching = new List<JournalEntry>(PageSize);
             // A follower ends when the agent stops, so shutdown never waits on it; the client resumes elsewhere or later.
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
             var token = stopping.Token;
             while (cursor < end)
             {
                 page.Clear();
-                journal.ReadAfter(cursor, PageSize, page);
+                journal.ReadEntriesAfter(cursor, PageSize, page);
                 if (page.Count == 0)
                 {
                     if (!request.Follow) break;
@@ -147,7 +151,7 @@ public sealed class DetectionGrpcService(
 
     private IReadOnlyList<Events.RuleInfo> Catalog => services.GetService<IRuleCatalog>()?.Rules ?? [];
 
-    private Func<V1.Detection, bool> ValidateFilter(StreamDetectionsRequest request)
+    private Func<JournalEntry, bool> ValidateFilter(StreamDetectionsRequest request)
     {
         if (!Enum.IsDefined(request.MinSeverity))
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"min_severity {(int)request.MinSeverity} is not a known severity"));

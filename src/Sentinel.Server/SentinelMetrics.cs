@@ -70,15 +70,14 @@ public sealed class SentinelMetrics
     // WithLabels allocates its label array per call; the children are cached so the sampled path does not.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Histogram.Child> _ruleLatencyByRule = new(StringComparer.Ordinal);
 
-    internal void OnCommitted(IReadOnlyList<V1.Detection> batch, TimeSpan commitDuration)
+    internal void OnCommitted(IReadOnlyList<Journal.JournalEntry> batch, TimeSpan commitDuration)
     {
         _commitDuration.Observe(commitDuration.TotalSeconds);
-        var now = DateTimeOffset.UtcNow;
+        var now = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
         foreach (var d in batch)
         {
-            var time = d.Event?.Time ?? d.Time;
-            if (time is null) continue;
-            var latency = (now - time.ToDateTimeOffset()).TotalSeconds;
+            if (d.EventUnixNs == 0) continue;
+            var latency = (now - d.EventUnixNs) / 1e9;
             if (latency >= 0) _deliveryLatency.Observe(latency);
         }
     }

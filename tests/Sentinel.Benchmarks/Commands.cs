@@ -15,6 +15,8 @@ internal static class Commands
         ["fleet-gateway"] = Fleet.GatewayBenchmarks.Run,
         ["response-overhead"] = Response.ResponseOverhead.Run,
         ["slow-clients"] = Server.SlowClientBenchmark.Run,
+        ["journal-profile"] = Server.JournalProfile.Run,
+        ["delivery-rate"] = Server.DeliveryRate.Run,
         ["rule-pack-loop"] = Rules.RulePackLoop.Run,
         ["rules-authoring"] = Rules.RuleAuthoringCommands.Run,
     };

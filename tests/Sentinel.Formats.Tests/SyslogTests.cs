@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.RegularExpressions;
 using Sentinel.Events;
 
 namespace Sentinel.Formats.Tests;
@@ -144,6 +145,39 @@ public sealed class SyslogTests : IClassFixture<SyslogTests.RsyslogFixture>
         var lines = await late.WaitForLinesAsync(marker, 3);
         Assert.Equal(["1", "2", "3"], lines.Select(l => System.Text.RegularExpressions.Regex.Match(l, "seq=\"(\\d+)\"").Groups[1].Value));
         Assert.Equal(0, sink.Dropped);
+    }
+
+    [Fact]
+    public async Task A_message_in_flight_when_the_queue_overflows_is_sent_once_and_every_newer_one_kept()
+    {
+        // A FIFO nobody reads yet: the sender blocks opening it, holding the first message, while the queue overflows.
+        var dir = Directory.CreateTempSubdirectory("sentinel-fifo-").FullName;
+        var fifo = Path.Combine(dir, "collector");
+        using (var mkfifo = Process.Start("mkfifo", [fifo])) await mkfifo.WaitForExitAsync();
+        Assert.True(File.Exists(fifo), "mkfifo failed");
+        const int extra = 100;
+        await using var sink = new SyslogDetectionSink(SyslogTarget.Parse("file:" + fifo));
+        sink.OnDetection(Samples.Detection(message: "m0", sequence: 1));
+        await WaitAsync(() => sink.Queued == 0); // taken by the sender, which now waits for a reader
+        for (var i = 1; i <= SyslogDetectionSink.Capacity + extra; i++)
+            sink.OnDetection(Samples.Detection(message: "m" + i, sequence: (ulong)(i + 1)));
+        Assert.Equal(extra, sink.Dropped);
+
+        var expected = SyslogDetectionSink.Capacity + 1;
+        var lines = await Task.Run(() =>
+        {
+            using var reader = new StreamReader(new FileStream(fifo, FileMode.Open, FileAccess.Read));
+            var read = new List<string>();
+            while (read.Count < expected && reader.ReadLine() is { } line) read.Add(line);
+            return read;
+        }).WaitAsync(TimeSpan.FromSeconds(60));
+
+        var sequences = lines.Select(l => ulong.Parse(Regex.Match(l, "seq=\"(\\d+)\"").Groups[1].Value)).ToList();
+        // The one in flight, then exactly the newest Capacity, in order: nothing unsent was discarded.
+        Assert.Equal([1UL, .. Enumerable.Range(extra + 2, SyslogDetectionSink.Capacity).Select(i => (ulong)i)], sequences);
+        await WaitAsync(() => sink.Sent == expected);
+        Assert.Equal(extra, sink.Dropped);
+        Directory.Delete(dir, true);
     }
 
     [Fact]

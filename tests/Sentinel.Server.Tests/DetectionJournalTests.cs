@@ -47,6 +47,44 @@ public sealed class DetectionJournalTests
     }
 
     [Fact]
+    public async Task A_blocked_output_does_not_stall_commits_and_gets_everything_in_order_once_it_moves()
+    {
+        using var dir = new TempDir();
+        var options = new ServerOptions { JournalPath = Path.Combine(dir.Path, "j.db") };
+        var journal = new DetectionJournal(options);
+        var stdout = new BlockedSink();
+        journal.AddCommittedSink(stdout);
+        await journal.StartAsync(CancellationToken.None);
+        await using (journal)
+        {
+            await EmitAsync(journal, 1);
+            Assert.True(stdout.Entered.Wait(TimeSpan.FromSeconds(60)), "the sink never saw the first detection");
+            // The sink now blocks (stdout into a full pipe): later batches are still committed and readable.
+            await EmitAsync(journal, 500);
+            Assert.Equal(501UL, journal.Range.Last);
+            stdout.Release.Set();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (stdout.Sequences.Count < 501) await Task.Delay(20, timeout.Token);
+            Assert.Equal(Enumerable.Range(1, 501).Select(i => (ulong)i), stdout.Sequences);
+            Assert.Equal(0, journal.CommittedSinkDropped);
+        }
+    }
+
+    private sealed class BlockedSink : Events.IDetectionSink
+    {
+        public ManualResetEventSlim Entered { get; } = new();
+        public ManualResetEventSlim Release { get; } = new();
+        public List<ulong> Sequences { get; } = [];
+
+        public void OnDetection(Events.Detection detection)
+        {
+            Entered.Set();
+            Release.Wait();
+            lock (Sequences) Sequences.Add(detection.Sequence);
+        }
+    }
+
+    [Fact]
     public async Task Detections_handed_over_before_stop_are_all_committed_by_stop()
     {
         using var dir = new TempDir();

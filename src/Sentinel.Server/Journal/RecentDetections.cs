@@ -6,11 +6,11 @@ namespace Sentinel.Server.Journal;
 /// </summary>
 internal sealed class RecentDetections(int capacity)
 {
-    private readonly V1.Detection[] _ring = new V1.Detection[capacity];
+    private readonly JournalEntry[] _ring = new JournalEntry[capacity];
     private readonly Lock _lock = new();
     private ulong _first = 1, _last; // the cached range [_first, _last]; empty when _last < _first
 
-    public void Add(IReadOnlyList<V1.Detection> committed)
+    public void Add(IReadOnlyList<JournalEntry> committed)
     {
         lock (_lock)
         {
@@ -32,7 +32,7 @@ internal sealed class RecentDetections(int capacity)
     }
 
     /// <summary>Copies up to <paramref name="max"/> detections after <paramref name="after"/>; false if they are not all here.</summary>
-    public bool TryRead(ulong after, int max, List<V1.Detection> into)
+    public bool TryRead(ulong after, int max, List<JournalEntry> into)
     {
         lock (_lock)
         {

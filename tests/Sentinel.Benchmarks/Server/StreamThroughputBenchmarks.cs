@@ -4,7 +4,7 @@ using Sentinel.Server;
 namespace Sentinel.Benchmarks.Server;
 
 /// <summary>
-/// Detections per second from the pipeline's hand-off to every follower having received them, for 1 and 8 clients,
+/// Detections per second from the pipeline's hand-off to every follower having received them, for 1, 4 and 8 clients,
 /// against the baseline of committing the same batch with nobody listening. Each op is one batch of
 /// <see cref="Batch"/> detections; detections/s = Batch / time per op.
 /// </summary>
@@ -15,7 +15,7 @@ public class StreamThroughputBenchmarks
     private DeliveryHarness _server = null!;
     private List<CountingFollower> _followers = [];
 
-    [Params(1, 8)]
+    [Params(1, 4, 8)]
     public int Clients { get; set; }
 
     [Params(JournalSync.Full)]

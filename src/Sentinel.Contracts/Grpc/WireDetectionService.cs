@@ -3,17 +3,40 @@ using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Sentinel.V1;
 
-namespace Sentinel.Fleet.Gateway;
+namespace Sentinel.Contracts.Grpc;
 
 /// <summary>
-/// sentinel.v1.DetectionService as the gateway serves it: the same methods and wire contract as the generated base,
-/// except that StreamDetections writes <see cref="FleetDetection"/>s, whose marshaller passes a stored detection's
-/// bytes through. The binding below is what grpc-dotnet (and its reflection service) reads from the attribute.
+/// A detection as a server writes it to a StreamDetections client: usually bytes it already holds (the journal's
+/// stored payload, a stream message), so no client costs a decode and re-encode.
 /// </summary>
-[BindServiceMethod(typeof(FleetDetectionServiceBinding), nameof(FleetDetectionServiceBinding.BindService))]
-public abstract class FleetDetectionServiceBase
+public abstract class WireDetection
 {
-    public virtual Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<FleetDetection> responseStream, ServerCallContext context) =>
+    /// <summary>Writes this detection as one sentinel.v1.Detection message.</summary>
+    public abstract void Serialize(SerializationContext context);
+
+    /// <summary>Writes a detection; reads one back parsed (what a client of the method gets).</summary>
+    public static Marshaller<WireDetection> Marshaller { get; } = Marshallers.Create<WireDetection>(
+        static (detection, context) => detection.Serialize(context),
+        static context => new ParsedDetection(Detection.Parser.ParseFrom(context.PayloadAsReadOnlySequence())));
+}
+
+/// <summary>A detection held as a parsed message, encoded when written.</summary>
+public sealed class ParsedDetection(Detection detection) : WireDetection
+{
+    public Detection Detection { get; } = detection;
+
+    public override void Serialize(SerializationContext context) => ProtoMarshallers.Serialize(Detection, context);
+}
+
+/// <summary>
+/// sentinel.v1.DetectionService with the generated base's methods and wire contract, except that StreamDetections
+/// writes <see cref="WireDetection"/>s. The attribute is what grpc-dotnet (and its reflection service) read; grpc-dotnet
+/// wants the handlers declared on the type that carries it, so the agent and the gateway both derive from this one.
+/// </summary>
+[BindServiceMethod(typeof(WireDetectionServiceBinding), nameof(WireDetectionServiceBinding.BindService))]
+public abstract class WireDetectionServiceBase
+{
+    public virtual Task StreamDetections(StreamDetectionsRequest request, IServerStreamWriter<WireDetection> responseStream, ServerCallContext context) =>
         throw Unimplemented(nameof(StreamDetections));
 
     public virtual Task StreamEvents(StreamEventsRequest request, IServerStreamWriter<Event> responseStream, ServerCallContext context) =>
@@ -28,16 +51,16 @@ public abstract class FleetDetectionServiceBase
     private static RpcException Unimplemented(string method) => new(new Status(StatusCode.Unimplemented, $"{method} is not served here"));
 }
 
-public static class FleetDetectionServiceBinding
+public static class WireDetectionServiceBinding
 {
     /// <summary>The contract this binding serves (gRPC reflection looks for this property).</summary>
     public static ServiceDescriptor Descriptor => DetectionService.Descriptor;
 
-    public static void BindService(ServiceBinderBase binder, FleetDetectionServiceBase? service)
+    public static void BindService(ServiceBinderBase binder, WireDetectionServiceBase? service)
     {
         // The handlers are found by name on the service type; the delegates only give the binder their shape.
-        binder.AddMethod(Method(MethodType.ServerStreaming, nameof(service.StreamDetections), ProtoMarshallers.For(StreamDetectionsRequest.Parser), FleetDetection.Marshaller),
-            (ServerStreamingServerMethod<StreamDetectionsRequest, FleetDetection>?)null);
+        binder.AddMethod(Method(MethodType.ServerStreaming, nameof(service.StreamDetections), ProtoMarshallers.For(StreamDetectionsRequest.Parser), WireDetection.Marshaller),
+            (ServerStreamingServerMethod<StreamDetectionsRequest, WireDetection>?)null);
         binder.AddMethod(Method(MethodType.ServerStreaming, nameof(service.StreamEvents), ProtoMarshallers.For(StreamEventsRequest.Parser), ProtoMarshallers.For(Event.Parser)),
             (ServerStreamingServerMethod<StreamEventsRequest, Event>?)null);
         binder.AddMethod(Unary(nameof(service.ListRules), ListRulesRequest.Parser, ListRulesResponse.Parser), (UnaryServerMethod<ListRulesRequest, ListRulesResponse>?)null);

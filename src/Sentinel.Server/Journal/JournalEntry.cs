@@ -1,0 +1,77 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Sentinel.Contracts;
+using Sentinel.Contracts.Grpc;
+using Sentinel.Events;
+
+namespace Sentinel.Server.Journal;
+
+/// <summary>
+/// A committed detection as the journal stores and serves it: its sentinel.v1.Detection bytes, sequence included,
+/// and the facts a stream filters on. Streams write the bytes as they are: no client costs a decode and re-encode.
+/// </summary>
+public sealed class JournalEntry(ulong sequence, V1.Severity severity, string ruleId, byte[] payload, long eventUnixNs = 0)
+    : WireDetection
+{
+    public ulong Sequence { get; } = sequence;
+    public V1.Severity Severity { get; } = severity;
+    public string RuleId { get; } = ruleId;
+
+    /// <summary>The serialized sentinel.v1.Detection, exactly as stored. Never modified.</summary>
+    public byte[] Payload { get; } = payload;
+
+    /// <summary>The triggering event's time (Unix ns) for the delivery-latency metric; 0 when read back from disk.</summary>
+    internal long EventUnixNs { get; } = eventUnixNs;
+
+    public V1.Detection Parse() => V1.Detection.Parser.ParseFrom(Payload);
+
+    public override void Serialize(SerializationContext context) => context.Complete(Payload);
+}
+
+/// <summary>
+/// A detection converted and serialized once, on the pipeline's side of the hand-off, so the journal's single writer
+/// only numbers, inserts and commits. The body carries everything but the sequence.
+/// </summary>
+internal sealed class PreparedDetection
+{
+    private const byte SequenceTag = (V1.Detection.SequenceFieldNumber << 3) | 0;
+    private static ReadOnlySpan<byte> AgentSequenceTag => [0x80, 0x01]; // field 16, varint, as a two-byte varint tag
+
+    public PreparedDetection(Detection source, string journalId, string hostId)
+    {
+        Source = source;
+        var proto = DetectionConverter.ToProto(source);
+        proto.Sequence = proto.AgentSequence = 0; // numbered by the writer
+        proto.JournalId = journalId;
+        proto.HostId = hostId;
+        Body = proto.ToByteArray();
+        Severity = proto.Severity;
+        RuleId = proto.RuleId;
+        var time = proto.Event?.Time ?? proto.Time;
+        EventUnixNs = time is null ? 0 : time.Seconds * 1_000_000_000 + time.Nanos;
+    }
+
+    public Detection Source { get; }
+    public byte[] Body { get; }
+    public V1.Severity Severity { get; }
+    public string RuleId { get; }
+    public long EventUnixNs { get; }
+
+    /// <summary>The stored bytes: the body, then `sequence` and `agent_sequence` (a parser keeps a field's last value).</summary>
+    public JournalEntry Number(ulong sequence)
+    {
+        var varint = CodedOutputStream.ComputeUInt64Size(sequence);
+        var payload = new byte[Body.Length + 1 + varint + AgentSequenceTag.Length + varint];
+        Body.CopyTo(payload, 0);
+        var span = payload.AsSpan(Body.Length);
+        span[0] = SequenceTag;
+        var pos = 1 + Wire.WriteVarint(span[1..], sequence);
+        AgentSequenceTag.CopyTo(span[pos..]);
+        Wire.WriteVarint(span[(pos + AgentSequenceTag.Length)..], sequence);
+        return new JournalEntry(sequence, Severity, RuleId, payload, EventUnixNs);
+    }
+
+    /// <summary>What the after-commit sinks see: the detection with its place in the journal.</summary>
+    public Detection Committed(ulong sequence, string journalId, string hostId) =>
+        Source with { Sequence = sequence, AgentSequence = sequence, JournalId = journalId, HostId = hostId };
+}
