@@ -54,11 +54,11 @@ internal static class RuleEvaluation
     }
 
     /// <summary>
-    /// <see cref="Run"/> with one rule timed, for the sampled latency figures: <paramref name="timed"/> picks it, and
-    /// the caller turns it so every rule is timed in turn (a clock read costs more than most rules).
+    /// <see cref="Run"/> with one rule timed, for the sampled latency figures: the slot at index <c>timed</c>, which
+    /// the caller turns so every rule is timed in turn (a clock read costs more than most rules). <c>evaluations</c>
+    /// is what this event stands for (the sampling interval): it counts toward the periodic walk of each rule's
+    /// kept state, which evaluations that armed no budget do not reach.
     /// </summary>
-    /// <param name="evaluations">The evaluations this one stands for (the sampling interval): they count toward
-    /// the periodic walk of each rule's kept state, which evaluations that armed no budget do not reach.</param>
     public static void RunTimed(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher,
         Action<string, TimeSpan>? observer, int evaluations, int timed)
     {

@@ -117,8 +117,8 @@ public static class RuleBudget
     /// <summary>
     /// After an evaluation that <see cref="Ended"/> flagged: the bytes it allocated from its first check on (0 if
     /// no check ran), or throws if they are over the budget (the last statement's allocation) or its time ran out.
+    /// <c>slow</c> says whether the watchdog saw this evaluation use a tenth of its CPU time.
     /// </summary>
-    /// <param name="slow">Whether the watchdog saw this evaluation use a tenth of its CPU time.</param>
     internal static long End(State state, long epoch, out bool slow)
     {
         slow = Volatile.Read(ref state.SlowEpoch) == epoch;
