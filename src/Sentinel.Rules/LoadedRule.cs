@@ -12,8 +12,9 @@ internal sealed class LoadedRule
     private Type? _ruleType;
     private RuleLoadContext? _context;
 
-    private LoadedRule(string file, string contentHash, RuleLoadContext context, Type ruleType, int budgetChecks)
+    private LoadedRule(string file, string contentHash, RuleLoadContext context, Type ruleType, int budgetChecks, RulePrefilter prefilter)
     {
+        Prefilter = prefilter;
         File = file;
         ContentHash = contentHash;
         _context = context;
@@ -29,6 +30,8 @@ internal sealed class LoadedRule
     public string ContentHash { get; }
     /// <summary>False when the rule has no loops, calls or arrays: then no budget needs arming per event.</summary>
     public bool IsInstrumented { get; }
+    /// <summary>When the rule's leading guards certainly return: then it is not called at all.</summary>
+    public RulePrefilter Prefilter { get; }
 
     /// <summary>Loads a compiled image; on failure returns null with the reason in <paramref name="diagnostics"/>.</summary>
     public static LoadedRule? Load(RuleCompilation compilation, List<RuleDiagnostic> diagnostics)
@@ -38,9 +41,10 @@ internal sealed class LoadedRule
         {
             var assembly = context.LoadFromStream(new MemoryStream(compilation.Image!));
             var ruleType = assembly.GetTypes().Single(t => t.IsSubclassOf(typeof(Rule)) && !t.IsAbstract);
-            var checks = assembly.GetType(RuleCompiler.ManifestType)?.GetField(RuleCompiler.ManifestChecksField)
-                ?.GetRawConstantValue() as int? ?? 1;
-            return new LoadedRule(compilation.File, compilation.ContentHash, context, ruleType, checks);
+            var manifest = assembly.GetType(RuleCompiler.ManifestType);
+            var checks = manifest?.GetField(RuleCompiler.ManifestChecksField)?.GetRawConstantValue() as int? ?? 1;
+            var prefilter = RulePrefilter.Parse(manifest?.GetField(RuleCompiler.ManifestPrefilterField)?.GetRawConstantValue() as string);
+            return new LoadedRule(compilation.File, compilation.ContentHash, context, ruleType, checks, prefilter);
         }
         catch (Exception ex) when (ex is BadImageFormatException or InvalidOperationException or ReflectionTypeLoadException
                                        or FileLoadException)

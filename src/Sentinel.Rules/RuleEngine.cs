@@ -30,6 +30,7 @@ public sealed class RuleEngine : IDetector, IDisposable
     private bool _disposed;
     private readonly int _sampleInterval;
     private int _untilSample;
+    private int _timedRule;
 
     private RuleEngine(string path, RuleEngineOptions options, ILogger logger)
     {
@@ -74,7 +75,7 @@ public sealed class RuleEngine : IDetector, IDisposable
     public void Evaluate(MovePagesEvent evt, IDetectionSink sink)
     {
         if (Volatile.Read(ref _pending) is not null) ApplyPending();
-        _publisher.Begin(sink, evt);
+        _publisher.Begin(sink);
         // One event in LatencySampleInterval is timed; a countdown, since a modulo would cost more than a rule.
         if (--_untilSample != 0)
         {
@@ -83,11 +84,14 @@ public sealed class RuleEngine : IDetector, IDisposable
         }
         _untilSample = _sampleInterval;
         SummarizeDue(evt);
-        RuleEvaluation.RunTimed(_active.Slots, evt, _findings, _publisher, Options.LatencyObserver);
+        var slots = _active.Slots;
+        _timedRule = _timedRule + 1 < slots.Length ? _timedRule + 1 : 0;
+        RuleEvaluation.RunTimed(slots, evt, _findings, _publisher, Options.LatencyObserver, _sampleInterval, _timedRule);
     }
 
     /// <summary>
-    /// Turns findings into detections, with one detached copy of the event shared by all of them. Each finding
+    /// Turns findings into detections, with one detached copy of the event shared by all of them (per event; the
+    /// copy is kept with the event it was made from, so no reference is stored per event). Each finding
     /// is cut to the size limits and passes its rule's rate limit; what the limit holds back is counted and
     /// reported in one summary detection per interval. Held-back findings cost a counter, so one rule's flood
     /// never delays the others' detections.
@@ -96,37 +100,49 @@ public sealed class RuleEngine : IDetector, IDisposable
     {
         private IDetectionSink? _sink;
         private MovePagesEvent? _snapshot;
-        private MovePagesEvent? _event;
+        private long _evaluation, _snapshotOf = -1;
 
-        public void Begin(IDetectionSink sink, MovePagesEvent evt) => (_sink, _snapshot, _event) = (sink, null, evt);
+        /// <summary>Per event: a counter, and the sink only when it changes (a reference store costs a write barrier).</summary>
+        public void Begin(IDetectionSink sink)
+        {
+            _evaluation++;
+            if (!ReferenceEquals(_sink, sink)) _sink = sink;
+        }
+
+        /// <summary>The detached copy of this event, made on its first detection.</summary>
+        private MovePagesEvent Snapshot(MovePagesEvent evt)
+        {
+            if (_snapshotOf != _evaluation) (_snapshot, _snapshotOf) = (evt.Clone(), _evaluation);
+            return _snapshot!;
+        }
 
         public void Publish(RuleSlot slot, MovePagesEvent evt, Findings findings)
         {
             var limiter = slot.RateLimiter;
-            if (limiter.SummaryDue(evt.TimeUnixNs)) Summarize(slot);
+            if (limiter.SummaryDue(evt.TimeUnixNs)) Summarize(slot, evt);
             foreach (var finding in findings.Items)
             {
                 if (!limiter.TryTake(evt.TimeUnixNs)) continue;
                 // The pooled original is reused after this event; the detections keep the copy.
-                _snapshot ??= evt.Clone();
+                var snapshot = Snapshot(evt);
                 _sink!.OnDetection(new Detection
                 {
-                    Rule = slot.Info, Time = _snapshot.Time, Message = slot.Output.Message(finding.Message),
-                    Fields = slot.Output.Fields(finding.Fields), Event = _snapshot,
+                    Rule = slot.Info, Time = snapshot.Time, Message = slot.Output.Message(finding.Message),
+                    Fields = slot.Output.Fields(finding.Fields), Event = snapshot,
                 });
             }
         }
 
         /// <summary>Reports the detections a rule's limit held back, in one detection of that rule.</summary>
-        public void Summarize(RuleSlot slot)
+        public void Summarize(RuleSlot slot, MovePagesEvent evt)
         {
             var (count, first, last) = slot.RateLimiter.TakeSummary();
-            _snapshot ??= _event!.Clone();
+            var snapshot = Snapshot(evt);
             var limits = slot.Output;
             var (from, to) = (DateTimeOffset.FromUnixTimeMilliseconds(first / 1_000_000), DateTimeOffset.FromUnixTimeMilliseconds(last / 1_000_000));
             _sink!.OnDetection(new Detection
             {
-                Rule = slot.Info, Time = _snapshot.Time, Event = _snapshot,
+                Rule = slot.Info, Time = snapshot.Time, Event = snapshot,
                 Message = $"rate limit: {count} more detections of {slot.Info.Id} held back between {from:O} and {to:O} " +
                           $"(limit {limits.DetectionsPerSecond:0.###}/s, burst {limits.Burst})",
                 Fields = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -143,7 +159,7 @@ public sealed class RuleEngine : IDetector, IDisposable
     private void SummarizeDue(MovePagesEvent evt)
     {
         foreach (var slot in _active.Slots)
-            if (slot.RateLimiter.SummaryDue(evt.TimeUnixNs)) _publisher.Summarize(slot);
+            if (slot.RateLimiter.SummaryDue(evt.TimeUnixNs)) _publisher.Summarize(slot, evt);
     }
 
     /// <summary>
@@ -296,6 +312,9 @@ public sealed class RuleEngine : IDetector, IDisposable
             return "";
         }
     }
+
+    /// <summary>For tests and benchmarks: the active rules' slots.</summary>
+    internal IReadOnlyList<RuleSlot> ActiveSlots => _active.Slots;
 
     /// <summary>For tests: weak handles on the active rules' load contexts.</summary>
     internal IReadOnlyList<WeakReference> ActiveContexts() => _active.Slots.Select(s => s.Loaded.ContextReference()).ToArray();

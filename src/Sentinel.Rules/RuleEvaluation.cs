@@ -20,6 +20,8 @@ internal static class RuleEvaluation
 {
     public static void Run(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher)
     {
+        var budget = RuleBudget.ForThread;
+        var features = EventFeatures.Of(evt);
         var i = 0;
         var publishing = false;
         while (i < slots.Length)
@@ -30,7 +32,12 @@ internal static class RuleEvaluation
                 {
                     var slot = slots[i];
                     if (slot.Live is not { } rule) continue;
-                    Match(slot, rule, evt, findings);
+                    if (slot.Prefilter.Skips(features))
+                    {
+                        slot.CountEvaluation();
+                        continue;
+                    }
+                    Match(slot, rule, evt, findings, budget);
                     if (findings.Count == 0) continue;
                     publishing = true;
                     Publish(slot, evt, findings, publisher);
@@ -46,17 +53,25 @@ internal static class RuleEvaluation
         }
     }
 
-    /// <summary><see cref="Run"/> with each rule timed, for the sampled latency figures.</summary>
+    /// <summary>
+    /// <see cref="Run"/> with one rule timed, for the sampled latency figures: the slot at index <c>timed</c>, which
+    /// the caller turns so every rule is timed in turn (a clock read costs more than most rules). <c>evaluations</c>
+    /// is what this event stands for (the sampling interval): it counts toward the periodic walk of each rule's
+    /// kept state, which evaluations that armed no budget do not reach.
+    /// </summary>
     public static void RunTimed(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher,
-        Action<string, TimeSpan>? observer)
+        Action<string, TimeSpan>? observer, int evaluations, int timed)
     {
-        foreach (var slot in slots)
+        var budget = RuleBudget.ForThread;
+        for (var i = 0; i < slots.Length; i++)
         {
+            var slot = slots[i];
             if (slot.Live is not { } rule) continue;
-            var start = Stopwatch.GetTimestamp();
+            var start = i == timed ? Stopwatch.GetTimestamp() : 0;
             try
             {
-                Match(slot, rule, evt, findings);
+                Match(slot, rule, evt, findings, budget);
+                if (slot.IsInstrumented) slot.AfterEvaluation(rule, 0, evaluations);
             }
             catch (Exception ex)
             {
@@ -65,15 +80,18 @@ internal static class RuleEvaluation
                 slot.OnFailure(ex);
                 continue;
             }
-            var elapsed = Stopwatch.GetTimestamp() - start;
-            slot.RecordLatency(elapsed);
-            observer?.Invoke(slot.Info.Id, Stopwatch.GetElapsedTime(start, start + elapsed));
+            if (i == timed)
+            {
+                var elapsed = Stopwatch.GetTimestamp() - start;
+                slot.RecordLatency(elapsed);
+                observer?.Invoke(slot.Info.Id, Stopwatch.GetElapsedTime(start, start + elapsed));
+            }
             if (findings.Count != 0) Publish(slot, evt, findings, publisher);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Match(RuleSlot slot, Rule rule, MovePagesEvent evt, Findings findings)
+    private static void Match(RuleSlot slot, Rule rule, MovePagesEvent evt, Findings findings, RuleBudget.State budget)
     {
         slot.CountEvaluation();
         if (!slot.IsInstrumented)
@@ -81,12 +99,22 @@ internal static class RuleEvaluation
             rule.Match(evt, findings);
             return;
         }
-        RuleBudget.Begin(slot.Limits);
+        var epoch = RuleBudget.Begin(budget, slot.Limits);
         if (slot.Abortable) MatchAbortable(rule, evt, findings);
         else rule.Match(evt, findings);
-        // The last statement's allocation, which no later check saw; and, now and then, the state kept.
-        slot.AfterEvaluation(rule, RuleBudget.End(out var slow));
+        if (RuleBudget.Ended(budget, epoch)) AfterChecks(slot, rule, budget, epoch);
+    }
+
+    /// <summary>
+    /// An evaluation that reached a check, or that the watchdog flagged: the last statement's allocation, which no
+    /// later check saw; the time verdict; and, now and then, the state the rule keeps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AfterChecks(RuleSlot slot, Rule rule, RuleBudget.State budget, long epoch)
+    {
+        var allocated = RuleBudget.End(budget, epoch, out var slow);
         if (slow && !slot.Abortable) slot.MarkAbortable();
+        slot.AfterEvaluation(rule, allocated, 1);
     }
 
     /// <summary>

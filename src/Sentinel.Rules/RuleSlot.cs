@@ -26,6 +26,7 @@ internal sealed class RuleSlot
     {
         _loaded = loaded;
         IsInstrumented = loaded.IsInstrumented;
+        Prefilter = loaded.Prefilter;
         Live = rule;
         Info = info;
         _limits = options.Budget;
@@ -48,6 +49,8 @@ internal sealed class RuleSlot
     public BudgetLimits Limits => _limits;
     /// <summary>Copied from the loaded rule: read on every evaluation.</summary>
     public readonly bool IsInstrumented;
+    /// <summary>Copied from the loaded rule: the events on which it is skipped.</summary>
+    public readonly RulePrefilter Prefilter;
 
     /// <summary>The size limits of this rule's findings.</summary>
     public readonly OutputLimits Output;
@@ -72,13 +75,15 @@ internal sealed class RuleSlot
     }
 
     /// <summary>
-    /// After an instrumented evaluation: what it allocated. A rule that has allocated a few megabytes since
+    /// After an evaluation that armed its budget (or, on sampled events, for the evaluations the sample stands
+    /// for): what it allocated. A rule that has allocated a few megabytes since
     /// the last look (or ran a million times) has its kept state measured; past the limit it is quarantined.
     /// </summary>
-    internal void AfterEvaluation(Rule rule, long allocated)
+    internal void AfterEvaluation(Rule rule, long allocated, int evaluations)
     {
         _allocatedSinceWalk += allocated;
-        if (_allocatedSinceWalk < WalkAfterBytes && --_untilWalk > 0) return;
+        _untilWalk -= evaluations;
+        if (_allocatedSinceWalk < WalkAfterBytes && _untilWalk > 0) return;
         _allocatedSinceWalk = 0;
         _untilWalk = WalkEveryEvaluations;
         var retained = RetainedState.Measure(rule, _loaded.StaticFields, _limits.MaxRetainedBytes);

@@ -46,6 +46,7 @@ public sealed class RuleCompiler
     /// <summary>The generated type that records how many budget checks a rule carries (nested in the script class).</summary>
     internal const string ManifestType = ScriptClass + "+" + ManifestName;
     internal const string ManifestChecksField = "BudgetChecks";
+    internal const string ManifestPrefilterField = "Prefilter";
     private const string ManifestName = "SentinelRuleManifest__";
     private const string ScriptClass = "Submission#0";
     private const string ScriptRuleName = "SentinelScriptRule__";
@@ -161,9 +162,11 @@ public sealed class RuleCompiler
         bool concise, List<RuleDiagnostic> diagnostics)
     {
         var rewriter = new BudgetRewriter(model);
+        var prefilter = PrefilterExtractor.Find((CompilationUnitSyntax)tree.GetRoot(), model);
         var root = (CompilationUnitSyntax)rewriter.Visit(tree.GetRoot());
         // Appended after the sandbox ran: engine plumbing, on the last line so the rule's line numbers stay.
-        root = root.AddMembers(Member($"public static class {ManifestName} {{ public const int {ManifestChecksField} = {rewriter.Injected}; }}"));
+        root = root.AddMembers(Member($"public static class {ManifestName} {{ public const int {ManifestChecksField} = {rewriter.Injected}; " +
+                                      $"public const string {ManifestPrefilterField} = \"{prefilter}\"; }}"));
         if (concise) root = root.AddMembers(Member($"public sealed class {ScriptRuleName} : global::Sentinel.Rules.{nameof(ScriptedRule)} {{ }}"));
         var rewritten = compilation.ReplaceSyntaxTree(tree, tree.WithRootAndOptions(root, tree.Options));
         using var stream = new MemoryStream();

@@ -35,7 +35,9 @@ public static class RuleBudget
         public long SlowEpoch = -1;
         /// <summary>The evaluation running inside an abortable region (a rule flagged slow), for the watchdog.</summary>
         public volatile AbortableRun? Abortable;
-        /// <summary>Between <see cref="Begin"/> and the end of the evaluation (its CPU time is the rule's).</summary>
+        /// <summary>The epoch the checks last armed the budget for (the first check of an evaluation arms it).</summary>
+        public long ArmedEpoch = -1;
+        /// <summary>Between <see cref="Begin(State, BudgetLimits)"/> and the end of the evaluation (its CPU time is the rule's).</summary>
         public volatile bool Busy;
         public long Steps;
         public nuint StackLimit;
@@ -48,21 +50,62 @@ public static class RuleBudget
 
     [ThreadStatic] private static State? t_state;
 
-    private static State Current => t_state ??= RuleWatchdog.Register(new State { Steps = -1 });
+    /// <summary>This thread's budget state, read once per event by the engine (a thread-static read is not free).</summary>
+    internal static State ForThread => t_state ??= RuleWatchdog.Register(new State { Steps = -1 });
 
-    /// <summary>Arms the budget for one evaluation on this thread.</summary>
-    internal static unsafe void Begin(BudgetLimits limits)
+    /// <summary>
+    /// The state for a check in rule code: armed for the running evaluation by the first check it reaches. The
+    /// engine only counts evaluations (<see cref="Begin(State, BudgetLimits)"/>), so an evaluation that returns
+    /// before any check (a rule whose event does not match, the steady state) costs no arming at all.
+    /// </summary>
+    private static State Current
     {
+        get
+        {
+            var state = ForThread;
+            if (state.ArmedEpoch != state.Epoch) Arm(state);
+            return state;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void Arm(State state)
+    {
+        // The first check runs in Match or in a function it called: its frame stands for the evaluation's start.
         byte marker;
-        var state = Current;
-        state.Limits = limits;
-        state.Steps = limits.MaxSteps;
-        state.StackLimit = (nuint)(&marker) - (nuint)limits.MaxStackBytes;
+        state.ArmedEpoch = state.Epoch;
+        state.Steps = state.Limits.MaxSteps;
+        state.StackLimit = (nuint)(&marker) - (nuint)state.Limits.MaxStackBytes;
         state.AllocBase = -1;
         state.Charged = 0;
         state.SeparatorDepth = 0;
-        state.Epoch++;
+    }
+
+    /// <summary>Arms the budget for one evaluation on this thread (loading: constructor, metadata, Configure).</summary>
+    internal static void Begin(BudgetLimits limits) => Begin(ForThread, limits);
+
+    /// <summary>
+    /// Starts one evaluation: a new epoch (the checks arm on it) and busy for the watchdog. Two stores and a
+    /// compare; the limits are stored only when they change (a reference store costs a write barrier).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static long Begin(State state, BudgetLimits limits)
+    {
+        if (!ReferenceEquals(state.Limits, limits)) state.Limits = limits;
+        var epoch = ++state.Epoch;
         state.Busy = true;
+        return epoch;
+    }
+
+    /// <summary>
+    /// Ends an evaluation: true when <see cref="End"/> must look at it, because a check armed it (it may have
+    /// allocated past its budget in its last statement) or the watchdog flagged it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool Ended(State state, long epoch)
+    {
+        state.Busy = false;
+        return state.ArmedEpoch == epoch || Volatile.Read(ref state.SlowEpoch) == epoch;
     }
 
     /// <summary>The evaluation ended by an exception: its time no longer counts.</summary>
@@ -72,18 +115,16 @@ public static class RuleBudget
     }
 
     /// <summary>
-    /// After the evaluation: the bytes it allocated from its first check on (0 if no check ran: a rule with no
-    /// allocating statement), or throws if they are over the budget (the last statement's allocation).
+    /// After an evaluation that <see cref="Ended"/> flagged: the bytes it allocated from its first check on (0 if
+    /// no check ran), or throws if they are over the budget (the last statement's allocation) or its time ran out.
+    /// <c>slow</c> says whether the watchdog saw this evaluation use a tenth of its CPU time.
     /// </summary>
-    /// <param name="slow">Whether the watchdog saw this evaluation use a tenth of its CPU time.</param>
-    internal static long End(out bool slow)
+    internal static long End(State state, long epoch, out bool slow)
     {
-        var state = Current;
-        state.Busy = false;
-        slow = Volatile.Read(ref state.SlowEpoch) == state.Epoch;
+        slow = Volatile.Read(ref state.SlowEpoch) == epoch;
         // Out of time inside the last framework call, with no check after it.
-        if (Volatile.Read(ref state.ExpiredEpoch) == state.Epoch) throw Exceeded(state, BudgetKind.Time);
-        if (state.AllocBase < 0) return 0;
+        if (Volatile.Read(ref state.ExpiredEpoch) == epoch) throw Exceeded(state, BudgetKind.Time);
+        if (state.ArmedEpoch != epoch || state.AllocBase < 0) return 0;
         var allocated = GC.GetAllocatedBytesForCurrentThread() - state.AllocBase;
         if (allocated > state.Limits.MaxAllocatedBytes)
             throw Exceeded(state, BudgetKind.Allocation, $"{allocated} bytes allocated (limit {state.Limits.MaxAllocatedBytes})");
@@ -93,17 +134,17 @@ public static class RuleBudget
     /// <summary>Publishes the evaluation just begun as abortable: the watchdog may cancel it past its CPU time.</summary>
     internal static AbortableRun BeginAbortable()
     {
-        var state = Current;
+        var state = ForThread;
         var run = new AbortableRun(state.Epoch);
         state.Abortable = run;
         return run;
     }
 
-    internal static void EndAbortable() => Current.Abortable = null;
+    internal static void EndAbortable() => ForThread.Abortable = null;
 
     /// <summary>The overrun of an evaluation the watchdog aborted inside a framework call.</summary>
     internal static RuleBudgetExceededException Aborted() =>
-        Exceeded(Current, BudgetKind.Time, "aborted inside a framework call that did not return");
+        Exceeded(ForThread, BudgetKind.Time, "aborted inside a framework call that did not return");
 
     /// <summary>Before every statement that can allocate.</summary>
     public static void Check()
