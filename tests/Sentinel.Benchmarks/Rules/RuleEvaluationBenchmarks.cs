@@ -182,7 +182,7 @@ internal static class RulePackLoop
             var which = round % contenders.Count;
             var detector = contenders[which].Detector;
             var second = System.Diagnostics.Stopwatch.StartNew();
-            var cpu = ThreadCpu.Nanoseconds();
+            var cpu = CpuClock.ThreadNs();
             long n = 0;
             while (second.ElapsedMilliseconds < 1000)
             {
@@ -190,7 +190,7 @@ internal static class RulePackLoop
                 n += events.Length;
             }
             // The thread's CPU time, not the wall clock: on a loaded machine the wait for a core is not the code's.
-            var ns = (double)(ThreadCpu.Nanoseconds() - cpu) / n;
+            var ns = (double)(CpuClock.ThreadNs() - cpu) / n;
             figures[which].Add(ns);
             Console.WriteLine($"rule-pack-loop: {contenders[which].Name} {ns:0.0} ns/event of CPU ({sink.Count} detections)");
         }
@@ -229,25 +229,5 @@ internal static class RulePackLoop
             }
             if (_findings.Count != 0) throw new InvalidOperationException("a rule fired on a benign event");
         }
-    }
-}
-
-/// <summary>The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), in ns.</summary>
-internal static partial class ThreadCpu
-{
-    private struct Timespec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, out Timespec value);
-
-    public static long Nanoseconds()
-    {
-        const int threadCpuTime = 3;
-        if (ClockGetTime(threadCpuTime, out var t) != 0) throw new InvalidOperationException("clock_gettime failed");
-        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
     }
 }
