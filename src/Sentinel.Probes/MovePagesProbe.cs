@@ -6,8 +6,10 @@ namespace Sentinel.Probes;
 
 /// <summary>
 /// The move_pages probes, attached by the first strategy that loads and attaches (README, "How capture works"):
-/// kprobes, then BTF raw tracepoints filtered on the number, then syscall tracepoints plus BTF raw tracepoints
-/// for compat calls, then raw_syscalls alone.
+/// kprobes, then syscall tracepoints plus BTF raw tracepoints for compat calls, then raw_syscalls alone. BTF raw
+/// tracepoints filtered on the number for every call (tp_btf) are cheaper per move_pages call, but only on request
+/// (`--strategy tp_btf`): they cost every other syscall of the machine a number test, and the documented order
+/// is what operators and status consumers rely on.
 /// </summary>
 public sealed class MovePagesProbe : IDisposable
 {
@@ -28,7 +30,7 @@ public sealed class MovePagesProbe : IDisposable
     private static readonly string[] ReadOnlyLayout = ["only_tgid"];
 
     public static IReadOnlyList<AttachStrategy> DefaultOrder { get; } =
-        [AttachStrategy.Kprobe, AttachStrategy.BtfRawTracepoint, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
+        [AttachStrategy.Kprobe, AttachStrategy.Tracepoint, AttachStrategy.RawSyscalls];
 
     private readonly BpfObject _object;
 

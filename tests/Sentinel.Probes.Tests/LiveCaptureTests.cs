@@ -52,7 +52,7 @@ public sealed unsafe class LiveCaptureTests : IClassFixture<LiveCaptureTests.Cap
         Assert.Equal(0, evt.ReturnValue);
         Assert.False(evt.Compat);
         Assert.False(evt.HasToctouEvidence);
-        Assert.Equal(AttachStrategy.BtfRawTracepoint, evt.Strategy);
+        Assert.Equal(AttachStrategy.Tracepoint, evt.Strategy);
         Assert.Equal(Process.GetCurrentProcess().Id, evt.Pid);
         Assert.NotEqual(0UL, evt.MountNamespace);
         Assert.NotEqual(0UL, evt.PidNamespace);

@@ -37,7 +37,7 @@ public sealed unsafe class StrategyTests
         // This kernel has no kprobes: the load passed, the attach failed, and the reason names it.
         Assert.False(kprobe.Attached);
         Assert.StartsWith("attach kprobe_enter", kprobe.Detail);
-        Assert.Equal(AttachStrategy.BtfRawTracepoint, probe.Strategy);
+        Assert.Equal(AttachStrategy.Tracepoint, probe.Strategy);
         Assert.True(probe.Attempts.Last().Attached);
     }
 

@@ -9,7 +9,7 @@ using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Sentinel.Engine;
+using Sentinel.Pipeline;
 using Sentinel.Events;
 using Sentinel.Server;
 using Sentinel.Fleet;
@@ -39,22 +39,18 @@ for (var i = 0; i + 1 < args.Length; i += 2)
     }
 }
 
-var channel = new EventChannel();
 var app = SentinelServer.Build(options, builder =>
 {
     // Logs go to stderr: stdout carries the answers to the commands.
     builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
-    builder.Services.AddSingleton(channel);
     builder.Services.AddSingleton<IDetector, SyntheticDetector>();
-    builder.Services.AddSingleton(sp => new EventPipeline(
-        sp.GetServices<IEventEnricher>(), sp.GetService<IDetector>(), sp.GetServices<IEventObserver>(),
-        sp.GetServices<IDetectionSink>(), sp.GetRequiredService<ILogger<EventPipeline>>()));
     if (nats is not null)
         builder.Services.AddSentinelFleetExport(
             new FleetOptions { Servers = FleetOptions.ParseServers(nats), Stream = stream ?? FleetOptions.DefaultStream, TlsCaFile = tlsCa, CredsFile = creds }, export);
-    builder.Services.AddHostedService<PipelineService>();
+    builder.Services.AddSentinelPipeline();
 });
 await app.StartAsync();
+var channel = app.Services.GetRequiredService<EventChannel>();
 var address = SentinelServer.BoundAddresses(app.Services)[0];
 var journal = app.Services.GetRequiredService<DetectionJournal>();
 Console.WriteLine($"listening {address} last {journal.Range.Last}");

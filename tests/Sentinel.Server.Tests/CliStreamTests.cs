@@ -16,7 +16,7 @@ public sealed class CliStreamTests
         var port = ServerHarness.FreePort();
         var listen = $"127.0.0.1:{port}";
 
-        var agent = await AgentProcess.StartAsync(journal, "--listen", listen);
+        var agent = await TestHostProcess.StartAsync(journal, "--listen", listen);
         await agent.EmitAsync(100);
         using var tail = new CliProcess(RepoPaths.SentinelDll, "stream", "--server", listen, "--follow", "--format", "json");
         await tail.WaitForLinesAsync(100);
@@ -27,7 +27,7 @@ public sealed class CliStreamTests
         agent.Dispose();
         await tail.WaitForStderrAsync("reconnecting");
 
-        using var restarted = await AgentProcess.StartAsync(journal, "--listen", listen);
+        using var restarted = await TestHostProcess.StartAsync(journal, "--listen", listen);
         var last = await restarted.EmitAsync(100, "SNT-0003", 3);
         await tail.WaitForLinesAsync((int)last);
 
@@ -41,7 +41,7 @@ public sealed class CliStreamTests
     {
         using var dir = new TempDir();
         var port = ServerHarness.FreePort();
-        using var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "j.db"), "--listen", $"127.0.0.1:{port}");
+        using var agent = await TestHostProcess.StartAsync(Path.Combine(dir.Path, "j.db"), "--listen", $"127.0.0.1:{port}");
         await agent.EmitAsync(7);
 
         using var table = new CliProcess(RepoPaths.SentinelDll, "status", "--server", $"127.0.0.1:{port}");

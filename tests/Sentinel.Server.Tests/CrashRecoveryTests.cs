@@ -14,7 +14,7 @@ public sealed class CrashRecoveryTests
         var journal = Path.Combine(dir.Path, "journal.db");
         var seen = new List<Detection>();
 
-        using (var agent = await AgentProcess.StartAsync(journal))
+        using (var agent = await TestHostProcess.StartAsync(journal))
         {
             Assert.Equal(300ul, await agent.EmitAsync(300));
             using var channel = GrpcChannel.ForAddress(agent.Address);
@@ -31,7 +31,7 @@ public sealed class CrashRecoveryTests
         }
         seen.AssertContiguous(1, seen[^1].Sequence);
 
-        using (var agent = await AgentProcess.StartAsync(journal))
+        using (var agent = await TestHostProcess.StartAsync(journal))
         {
             var lastBeforeCrash = agent.LastAtStart;
             Assert.True(lastBeforeCrash >= seen[^1].Sequence, $"the journal lost detections a client saw ({lastBeforeCrash} < {seen[^1].Sequence})");
@@ -57,13 +57,13 @@ public sealed class CrashRecoveryTests
         using var dir = new TempDir();
         var journal = Path.Combine(dir.Path, "journal.db");
         ulong acknowledged;
-        using (var agent = await AgentProcess.StartAsync(journal))
+        using (var agent = await TestHostProcess.StartAsync(journal))
         {
             await agent.EmitAsync(1000);
             acknowledged = await agent.EmitAsync(1, "SNT-0009", 2);
             agent.Kill();
         }
-        using (var agent = await AgentProcess.StartAsync(journal))
+        using (var agent = await TestHostProcess.StartAsync(journal))
         {
             Assert.Equal(acknowledged, agent.LastAtStart);
             using var channel = GrpcChannel.ForAddress(agent.Address);

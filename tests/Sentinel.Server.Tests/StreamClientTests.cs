@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Sentinel.Engine;
+using Sentinel.Pipeline;
 using Sentinel.Events;
 using Sentinel.Formats;
 using Sentinel.TestSupport;
@@ -23,7 +23,7 @@ public sealed class StreamCheckpointTests
     {
         using var dir = new TempDir();
         var listen = $"127.0.0.1:{ServerHarness.FreePort()}";
-        using var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "j.db"), "--listen", listen);
+        using var agent = await TestHostProcess.StartAsync(Path.Combine(dir.Path, "j.db"), "--listen", listen);
         await agent.EmitAsync(10);
         var checkpoint = Path.Combine(dir.Path, "siem.checkpoint");
 
@@ -53,7 +53,7 @@ public sealed class StreamCheckpointTests
     {
         using var dir = new TempDir();
         var listen = $"127.0.0.1:{ServerHarness.FreePort()}";
-        using var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "j.db"), "--listen", listen);
+        using var agent = await TestHostProcess.StartAsync(Path.Combine(dir.Path, "j.db"), "--listen", listen);
         var checkpoint = Path.Combine(dir.Path, "cp");
         List<ulong> before;
         using (var tail = new CliProcess(Dll, "stream", "--server", listen, "--follow", "--checkpoint", checkpoint))
@@ -82,7 +82,7 @@ public sealed class StreamCheckpointTests
         using var dir = new TempDir();
         var checkpoint = Path.Combine(dir.Path, "cp");
         var listen = $"127.0.0.1:{ServerHarness.FreePort()}";
-        using (var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "old.db"), "--listen", listen))
+        using (var agent = await TestHostProcess.StartAsync(Path.Combine(dir.Path, "old.db"), "--listen", listen))
         {
             await agent.EmitAsync(10);
             using var stream = new CliProcess(Dll, "stream", "--server", listen, "--checkpoint", checkpoint);
@@ -91,7 +91,7 @@ public sealed class StreamCheckpointTests
         }
 
         // A new, shorter journal: the checkpoint is past its end.
-        using (var agent = await AgentProcess.StartAsync(Path.Combine(dir.Path, "new.db"), "--listen", listen))
+        using (var agent = await TestHostProcess.StartAsync(Path.Combine(dir.Path, "new.db"), "--listen", listen))
         {
             await agent.EmitAsync(3);
             using var shorter = new CliProcess(Dll, "stream", "--server", listen, "--checkpoint", checkpoint);

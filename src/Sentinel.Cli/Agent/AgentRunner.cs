@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging;
-using Sentinel.Engine;
+using Sentinel.Pipeline;
 using Sentinel.Fleet;
 using Sentinel.Fleet.Export;
 using Sentinel.Events;
@@ -93,7 +93,7 @@ internal static class AgentRunner
         }
         await host.WaitForShutdownAsync();
         // Past the host's shutdown timeout the backlog is still processed: accepted events are never dropped.
-        await host.Services.GetServices<IHostedService>().OfType<PipelineService>().Single().Completion;
+        await host.Services.GetRequiredService<PipelineService>().Completion;
 
         Console.Error.WriteLine(CountersLine(capture, host.Services.GetRequiredService<EventPipeline>()));
         foreach (var disposable in settings.Observers.OfType<IDisposable>()) disposable.Dispose();
@@ -138,28 +138,22 @@ internal static class AgentRunner
         services.AddSingleton<IHostLifetime, ConsoleLifetime>();
         services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
 
-        var channel = new EventChannel();
-        services.AddSingleton(channel);
-        services.AddSingleton(channel.Pool);
-        services.AddSingleton(channel.Channel.Writer);
         // Lost records become SNT-0000 detections on the pipeline's detection path (journal, streams, printers).
         services.AddSingleton(sp => new CaptureOptions { Strategies = settings.Strategies, LossSink = sp.GetRequiredService<EventPipeline>() });
-        services.AddSingleton(sp => new EventPipeline(
-            sp.GetServices<IEventEnricher>(),
-            settings.Rules,
-            settings.Observers.Concat(sp.GetServices<IEventObserver>()),
-            // With a server, the journal (a DI sink) hands detections to the printers once committed and numbered.
-            settings.Server is null ? settings.DetectionSinks : sp.GetServices<IDetectionSink>(),
-            sp.GetRequiredService<ILogger<EventPipeline>>()));
-        services.AddSingleton<IAgentStatusContributor, ProbeStatusContributor>();
-        if (settings.ResponseCoordinator is { } response)
-        {
+        foreach (var observer in settings.Observers) services.AddSingleton(observer);
+        // Without a server the printers (and the response) take detections from the pipeline; with one, the journal
+        // (a DI sink) hands them to the printers once committed and numbered.
+        if (settings.Server is null)
+            foreach (var sink in settings.DetectionSinks) services.AddSingleton(sink);
+        else if (settings.ResponseCoordinator is { } response)
             services.AddSingleton<IDetectionSink>(response);
-            services.AddSingleton<IAgentStatusContributor>(new ResponseStatusContributor(response));
-        }
+        services.AddSingleton<IAgentStatusContributor, ProbeStatusContributor>();
+        if (settings.ResponseCoordinator is { } coordinator)
+            services.AddSingleton<IAgentStatusContributor>(new ResponseStatusContributor(coordinator));
         if (settings.Rules is { } rules)
         {
             services.AddSingleton(rules);
+            services.AddSingleton<IDetector>(rules);
             services.AddSingleton<IRuleCatalog, RuleCatalog>();
             services.AddSingleton<IAgentStatusContributor, RuleStatusContributor>();
         }
@@ -167,7 +161,7 @@ internal static class AgentRunner
         // Hosted services start in order and stop in reverse: the pipeline reads before capture starts, the
         // process tree is seeded before the first event, and capture drains and completes the channel
         // before the pipeline stops.
-        services.AddHostedService<PipelineService>();
+        services.AddSentinelPipeline();
         services.AddSentinelProcessTree();
         services.AddSingleton<CaptureService>();
         services.AddHostedService(sp => sp.GetRequiredService<CaptureService>());

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Contracts;
-using Sentinel.Engine;
+using Sentinel.Pipeline;
 using Sentinel.Events;
 using Sentinel.Formats;
 using Sentinel.Cli.Agent;

@@ -1,6 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.DependencyInjection;
-using Sentinel.Engine;
+using Sentinel.Pipeline;
 using Sentinel.Events;
 using Sentinel.Server.Journal;
 using Sentinel.V1;

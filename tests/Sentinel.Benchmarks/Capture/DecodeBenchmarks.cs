@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Logging.Abstractions;
-using Sentinel.Engine;
+using Sentinel.Pipeline;
 using Sentinel.Events;
 using Sentinel.Probes;
 

@@ -3,7 +3,7 @@ using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Sentinel.Engine;
+using Sentinel.Pipeline;
 using Sentinel.Events;
 using Sentinel.Probes;
 using Sentinel.Server;
@@ -40,15 +40,13 @@ public unsafe class EndToEndLatencyBenchmarks
     public void Setup()
     {
         _dir = Directory.CreateTempSubdirectory("sentinel-e2e-").FullName;
-        var channel = new EventChannel();
         _app = SentinelServer.Build(new ServerOptions { Listen = "127.0.0.1:0", JournalPath = Path.Combine(_dir, "j.db") }, b =>
         {
-            b.Services.AddSingleton(channel);
-            b.Services.AddSingleton(sp => new EventPipeline([], new OwnMoveAllDetector(), sp.GetServices<IEventObserver>(),
-                sp.GetServices<IDetectionSink>(), NullLogger<EventPipeline>.Instance));
-            b.Services.AddHostedService<PipelineService>();
+            b.Services.AddSingleton<IDetector, OwnMoveAllDetector>();
+            b.Services.AddSentinelPipeline();
         });
         _app.StartAsync().GetAwaiter().GetResult();
+        var channel = _app.Services.GetRequiredService<EventChannel>();
         _capture = new CaptureSource(MovePagesProbe.Attach(NullLogger.Instance), channel.Channel.Writer, channel.Pool,
             new CaptureOptions(), NullLogger.Instance);
         _capture.Start();

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Sentinel.Events;
 
-namespace Sentinel.Engine;
+namespace Sentinel.Pipeline;
 
 /// <summary>
 /// Alert folding for rules that declare <see cref="RuleInfo.FoldKey"/>. The first detection of a (rule, key) goes

@@ -4,11 +4,11 @@ using Sentinel.TestSupport;
 namespace Sentinel.Server.Tests;
 
 /// <summary>The test host as a real child process: the server, journal and pipeline, driven over stdin.</summary>
-public sealed class AgentProcess : IDisposable
+public sealed class TestHostProcess : IDisposable
 {
     private readonly Process _process;
 
-    private AgentProcess(Process process, string address, ulong lastAtStart)
+    private TestHostProcess(Process process, string address, ulong lastAtStart)
     {
         _process = process; Address = address; LastAtStart = lastAtStart;
     }
@@ -17,7 +17,7 @@ public sealed class AgentProcess : IDisposable
     public ulong LastAtStart { get; }
     public int Pid => _process.Id;
 
-    public static async Task<AgentProcess> StartAsync(string journalPath, params string[] extraArgs)
+    public static async Task<TestHostProcess> StartAsync(string journalPath, params string[] extraArgs)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in (string[])[RepoPaths.TestHostDll, "--journal", journalPath, .. extraArgs]) start.ArgumentList.Add(arg);
@@ -28,7 +28,7 @@ public sealed class AgentProcess : IDisposable
         var parts = line.Split(' '); // "listening ADDRESS last N"
         if (parts is not ["listening", var address, "last", var last])
             throw new InvalidOperationException("agent did not start: " + line);
-        return new AgentProcess(process, address, ulong.Parse(last));
+        return new TestHostProcess(process, address, ulong.Parse(last));
     }
 
     /// <summary>Emits detections and returns the last committed sequence once they are all durable.</summary>

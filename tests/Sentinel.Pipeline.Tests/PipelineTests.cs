@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 
-namespace Sentinel.Engine.Tests;
+namespace Sentinel.Pipeline.Tests;
 
 /// <summary>EventPipeline's order of steps and its isolation of failing parts; PipelineService's drain.</summary>
 public sealed class PipelineTests

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
 
-namespace Sentinel.Engine.Tests;
+namespace Sentinel.Pipeline.Tests;
 
 public sealed class FoldingTests
 {

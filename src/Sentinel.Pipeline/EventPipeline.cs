@@ -3,7 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Sentinel.Events;
 
-namespace Sentinel.Engine;
+namespace Sentinel.Pipeline;
 
 /// <summary>The bounded hand-off between a source (ring buffer, file) and the pipeline.</summary>
 public sealed class EventChannel
