@@ -8,6 +8,7 @@ internal static class Commands
         ["probe-overhead"] = Capture.ProbeOverhead.Run,
         ["capture-cost"] = Capture.CaptureCost.Run,
         ["capture-flood"] = Capture.FloodBenchmark.Run,
+        ["event-pool"] = Capture.EventPoolHandOff.Run,
         ["proctree-memory"] = ProcessTree.ProcessTreeCommands.Memory,
         ["proctree-forkstorm"] = ProcessTree.ProcessTreeCommands.ForkStorm,
         ["export-rate"] = Fleet.ExportCommands.ExportRate,
