@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using Google.Protobuf;
 using Grpc.Core;
 using Sentinel.Contracts.Grpc;
 using Sentinel.V1;
@@ -15,9 +14,6 @@ namespace Sentinel.Fleet.Gateway;
 /// </summary>
 public sealed class FleetDetection : WireDetection
 {
-    private const byte SequenceTag = (Detection.SequenceFieldNumber << 3) | 0;
-    private const byte HostIdTag = (Detection.HostIdFieldNumber << 3) | 2;
-    private static ReadOnlySpan<byte> AgentSequenceTag => [0x80, 0x01]; // field 16, varint: (16 << 3) as a two-byte varint
     private const int MaxStackRuleId = 512;
 
     private ReadOnlyMemory<byte> _stored;
@@ -57,9 +53,9 @@ public sealed class FleetDetection : WireDetection
 
     private int WireLength()
     {
-        var length = _stored.Length + 1 + CodedOutputStream.ComputeUInt64Size(Sequence)
-                     + 1 + CodedOutputStream.ComputeLengthSize(_hostIdLength) + _hostIdLength;
-        if (AppendedAgentSequence != 0) length += AgentSequenceTag.Length + CodedOutputStream.ComputeUInt64Size(AppendedAgentSequence);
+        var length = _stored.Length + Wire.UInt64FieldSize(Detection.SequenceFieldNumber, Sequence)
+                     + Wire.StringFieldSize(Detection.HostIdFieldNumber, _hostIdLength);
+        if (AppendedAgentSequence != 0) length += Wire.UInt64FieldSize(Detection.AgentSequenceFieldNumber, AppendedAgentSequence);
         return length;
     }
 
@@ -67,17 +63,10 @@ public sealed class FleetDetection : WireDetection
     {
         _stored.Span.CopyTo(span);
         var pos = _stored.Length;
-        span[pos++] = SequenceTag;
-        pos += Wire.WriteVarint(span[pos..], Sequence);
-        span[pos++] = HostIdTag;
-        pos += Wire.WriteVarint(span[pos..], (ulong)_hostIdLength);
-        pos += Encoding.UTF8.GetBytes(HostId, span[pos..]);
+        pos += Wire.WriteUInt64Field(span[pos..], Detection.SequenceFieldNumber, Sequence);
+        pos += Wire.WriteStringField(span[pos..], Detection.HostIdFieldNumber, HostId, _hostIdLength);
         if (AppendedAgentSequence != 0)
-        {
-            AgentSequenceTag.CopyTo(span[pos..]);
-            pos += AgentSequenceTag.Length;
-            Wire.WriteVarint(span[pos..], AppendedAgentSequence);
-        }
+            Wire.WriteUInt64Field(span[pos..], Detection.AgentSequenceFieldNumber, AppendedAgentSequence);
     }
 
     public override void Serialize(SerializationContext context)

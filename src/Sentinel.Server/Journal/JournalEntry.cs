@@ -34,9 +34,6 @@ public sealed class JournalEntry(ulong sequence, V1.Severity severity, string ru
 /// </summary>
 internal sealed class PreparedDetection
 {
-    private const byte SequenceTag = (V1.Detection.SequenceFieldNumber << 3) | 0;
-    private static ReadOnlySpan<byte> AgentSequenceTag => [0x80, 0x01]; // field 16, varint, as a two-byte varint tag
-
     public PreparedDetection(Detection source, string journalId, string hostId)
     {
         Source = source;
@@ -60,14 +57,12 @@ internal sealed class PreparedDetection
     /// <summary>The stored bytes: the body, then `sequence` and `agent_sequence` (a parser keeps a field's last value).</summary>
     public JournalEntry Number(ulong sequence)
     {
-        var varint = CodedOutputStream.ComputeUInt64Size(sequence);
-        var payload = new byte[Body.Length + 1 + varint + AgentSequenceTag.Length + varint];
+        var payload = new byte[Body.Length + Wire.UInt64FieldSize(V1.Detection.SequenceFieldNumber, sequence)
+                               + Wire.UInt64FieldSize(V1.Detection.AgentSequenceFieldNumber, sequence)];
         Body.CopyTo(payload, 0);
         var span = payload.AsSpan(Body.Length);
-        span[0] = SequenceTag;
-        var pos = 1 + Wire.WriteVarint(span[1..], sequence);
-        AgentSequenceTag.CopyTo(span[pos..]);
-        Wire.WriteVarint(span[(pos + AgentSequenceTag.Length)..], sequence);
+        var pos = Wire.WriteUInt64Field(span, V1.Detection.SequenceFieldNumber, sequence);
+        Wire.WriteUInt64Field(span[pos..], V1.Detection.AgentSequenceFieldNumber, sequence);
         return new JournalEntry(sequence, Severity, RuleId, payload, EventUnixNs);
     }
 
