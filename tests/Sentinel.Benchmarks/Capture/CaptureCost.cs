@@ -48,7 +48,7 @@ internal static class CaptureCost
             {
                 using var attached = Attach(c);
                 foreach (var mode in Modes)
-                    Add(perCall, (c.Name, mode), Measure(generator, calls, mode));
+                    Add(perCall, (c.Name, mode), ProbeOverhead.Measure(generator, calls, mode));
                 if (attached is null) continue;
                 File.WriteAllText("/proc/sys/kernel/bpf_stats_enabled", "1");
                 try
@@ -56,7 +56,7 @@ internal static class CaptureCost
                     foreach (var mode in Modes)
                     {
                         var before = c.Programs.Select(p => RunStats(attached.Object.ProgramFd(p))).ToArray();
-                        Measure(generator, calls, mode);
+                        ProbeOverhead.Measure(generator, calls, mode);
                         for (var i = 0; i < c.Programs.Length; i++)
                         {
                             var (ns, runs) = RunStats(attached.Object.ProgramFd(c.Programs[i]));
@@ -78,7 +78,7 @@ internal static class CaptureCost
         report.AppendLine();
         report.AppendLine("| program set | ESRCH (CPU ns/call) | added | query | added | getppid | added |");
         report.AppendLine("|---|---|---|---|---|---|---|");
-        double Median(string name, string mode) => MedianOf(perCall[(name, mode)]);
+        double Median(string name, string mode) => Statistics.UpperMedian(perCall[(name, mode)]);
         var baseline = conditions[0].Name;
         foreach (var c in conditions)
         {
@@ -101,7 +101,7 @@ internal static class CaptureCost
         report.AppendLine();
         report.AppendLine("bpf_stats, ns per run (median over rounds; the accounting itself adds its two clock reads):");
         foreach (var ((name, program, mode), values) in perRun.OrderBy(kv => kv.Key))
-            report.AppendLine($"  {name} / {program} / {mode}: {MedianOf(values):F0}  [{string.Join(", ", values.Select(v => v.ToString("F0")))}]");
+            report.AppendLine($"  {name} / {program} / {mode}: {Statistics.UpperMedian(values):F0}  [{string.Join(", ", values.Select(v => v.ToString("F0")))}]");
         report.AppendLine();
         report.AppendLine("raw CPU ns per call, by round:");
         foreach (var ((name, mode), values) in perCall)
@@ -166,17 +166,5 @@ internal static class CaptureCost
     {
         if (!into.TryGetValue(key, out var list)) into[key] = list = [];
         list.Add(value);
-    }
-
-    private static double MedianOf(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted[sorted.Length / 2];
-    }
-
-    private static double Measure(string generator, long calls, string mode)
-    {
-        var output = ProbeOverhead.RunToEnd("taskset", $"-c 0 {generator} {calls} {mode}");
-        return double.Parse(output.Split(' ')[0], CultureInfo.InvariantCulture);
     }
 }

@@ -58,10 +58,10 @@ internal static class ProbeOverhead
         foreach (var (name, _) in conditions)
         {
             var r = results[name];
-            report.AppendLine($"| {name} | {Median(r["esrch"]):F0} | {Median(r["esrch"]) - Median(baseline["esrch"]):+0;-0} " +
-                              $"| {Median(r["query"]):F0} | {Median(r["query"]) - Median(baseline["query"]):+0;-0} |");
+            report.AppendLine($"| {name} | {Statistics.UpperMedian(r["esrch"]):F0} | {Statistics.UpperMedian(r["esrch"]) - Statistics.UpperMedian(baseline["esrch"]):+0;-0} " +
+                              $"| {Statistics.UpperMedian(r["query"]):F0} | {Statistics.UpperMedian(r["query"]) - Statistics.UpperMedian(baseline["query"]):+0;-0} |");
         }
-        double Added(string name, string mode) => Median(results[name][mode]) - Median(baseline[mode]);
+        double Added(string name, string mode) => Statistics.UpperMedian(results[name][mode]) - Statistics.UpperMedian(baseline[mode]);
         foreach (var mode in new[] { "esrch", "query" })
         {
             var empty = Added(conditions[1].Name, mode);
@@ -103,13 +103,7 @@ internal static class ProbeOverhead
                $"  {counters}\n";
     }
 
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted[sorted.Length / 2];
-    }
-
-    private static double Measure(string generator, long calls, string mode)
+    internal static double Measure(string generator, long calls, string mode)
     {
         var output = RunToEnd("taskset", $"-c 0 {generator} {calls} {mode}");
         return double.Parse(output.Split(' ')[0], CultureInfo.InvariantCulture);

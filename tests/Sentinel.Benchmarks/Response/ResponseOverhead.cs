@@ -98,7 +98,7 @@ internal static unsafe partial class ResponseOverhead
         }
 
         string Line(string what, Func<Round, double> value) =>
-            $"{what,-44} median {Median(results.Select(value)),7:0.0}  rounds [{string.Join(", ", results.Select(x => value(x).ToString("0.0")))}]";
+            $"{what,-44} median {Statistics.Median(results.Select(value)),7:0.0}  rounds [{string.Join(", ", results.Select(x => value(x).ToString("0.0")))}]";
         Console.WriteLine($"{calls} calls per measurement, {rounds} rounds; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine(Line("response_enter, 1 non-matching policy ns/run", x => x.EnterNs));
         Console.WriteLine(Line("response_enter, nothing installed ns/run", x => x.EmptyEnterNs));
@@ -111,12 +111,6 @@ internal static unsafe partial class ResponseOverhead
         Console.WriteLine(Line("capture alone, wall ns/call", x => x.AloneWall));
         Console.WriteLine(Line("capture + policy, wall ns/call", x => x.PolicyWall));
         return 0;
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>The loaded program with this name and the highest id: the one this process loaded last (ids only

@@ -50,8 +50,8 @@ internal static partial class RuleAuthoringCommands
                 samples[s].Add((wall, cpu));
             }
 
-        var baseWall = Median(samples[subjects[0]].Select(x => x.Wall));
-        var baseCpu = Median(samples[subjects[0]].Select(x => x.Cpu));
+        var baseWall = Statistics.Median(samples[subjects[0]].Select(x => x.Wall));
+        var baseCpu = Statistics.Median(samples[subjects[0]].Select(x => x.Cpu));
         Console.WriteLine($"{rounds} rounds, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end");
         Console.WriteLine("| command | wall, median (min-max) | ratio | CPU, median (min-max) | ratio |");
         Console.WriteLine("|---|---|---|---|---|");
@@ -59,8 +59,8 @@ internal static partial class RuleAuthoringCommands
         {
             var walls = samples[s].Select(x => x.Wall).ToList();
             var cpus = samples[s].Select(x => x.Cpu).ToList();
-            Console.WriteLine($"| {s.Label} | {Median(walls):F3} s ({walls.Min():F3}-{walls.Max():F3}) | {Median(walls) / baseWall:F2}x " +
-                              $"| {Median(cpus):F3} s ({cpus.Min():F3}-{cpus.Max():F3}) | {Median(cpus) / baseCpu:F2}x |");
+            Console.WriteLine($"| {s.Label} | {Statistics.Median(walls):F3} s ({walls.Min():F3}-{walls.Max():F3}) | {Statistics.Median(walls) / baseWall:F2}x " +
+                              $"| {Statistics.Median(cpus):F3} s ({cpus.Min():F3}-{cpus.Max():F3}) | {Statistics.Median(cpus) / baseCpu:F2}x |");
         }
         return 0;
     }
@@ -88,12 +88,6 @@ internal static partial class RuleAuthoringCommands
             cpu = ChildrenCpuSeconds() - cpu0;
         }
         return (process.ExitCode, wall, cpu);
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     private static string? Option(string[] args, string name)

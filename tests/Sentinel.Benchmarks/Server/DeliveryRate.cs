@@ -62,21 +62,15 @@ internal static class DeliveryRate
             harness.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
         Console.WriteLine($"{count} detections a round, {rounds} rounds, FULL sync; load average {File.ReadAllText("/proc/loadavg").Trim()}");
-        var commit = Median(results["commit"]);
-        var serialize = Median(results["serialize"]);
+        var commit = Statistics.UpperMedian(results["commit"]);
+        var serialize = Statistics.UpperMedian(results["serialize"]);
         foreach (var (name, list) in results)
         {
-            var median = Median(list);
+            var median = Statistics.UpperMedian(list);
             var ratio = name == "serialize" ? "" : name == "commit" ? $"  {median / serialize:F2}x serialize" : $"  {median / commit:F2}x commit";
             Console.WriteLine($"  {name,-10} median {median,8:F2} µs per detection = {1e6 / median,8:F0}/s{ratio}  " +
                               $"(rounds: {string.Join(", ", list.Select(v => v.ToString("F1", CultureInfo.InvariantCulture)))})");
         }
         return 0;
-    }
-
-    internal static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
     }
 }

@@ -48,12 +48,11 @@ internal static class JournalProfile
         }
         Console.WriteLine($"{count} detections a round, {rounds} rounds, {sync}; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         foreach (var (name, list) in phases)
-            Console.WriteLine($"  {name,-10} median {Median(list),7:F2} µs per detection (rounds: {string.Join(", ", list.Select(v => v.ToString("F2", CultureInfo.InvariantCulture)))})");
-        Console.WriteLine($"  commit: {1e6 / Median(phases["commit"]):F0} detections/s (hand-off to committed, building included)");
+            Console.WriteLine($"  {name,-10} median {Statistics.UpperMedian(list),7:F2} µs per detection (rounds: {string.Join(", ", list.Select(v => v.ToString("F2", CultureInfo.InvariantCulture)))})");
+        Console.WriteLine($"  commit: {1e6 / Statistics.UpperMedian(phases["commit"]):F0} detections/s (hand-off to committed, building included)");
         return 0;
     }
 
     private static double PerItem(Stopwatch sw, int count) => sw.Elapsed.TotalMicroseconds / count;
 
-    private static double Median(List<double> values) => DeliveryRate.Median(values);
 }

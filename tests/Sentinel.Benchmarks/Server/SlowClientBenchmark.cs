@@ -28,8 +28,8 @@ internal static class SlowClientBenchmark
         var report = new StringBuilder();
         report.AppendLine($"{Clients} clients, {detections} detections per round, {rounds} rounds; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         foreach (var (stalled, list) in rates)
-            report.AppendLine($"  {stalled,2} stalled: median {Median(list):F0} detections/s committed (rounds: {string.Join(", ", list.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))})");
-        report.AppendLine($"  ratio stalled / none: {Median(rates[Stalled]) / Median(rates[0]):F3}");
+            report.AppendLine($"  {stalled,2} stalled: median {Statistics.UpperMedian(list):F0} detections/s committed (rounds: {string.Join(", ", list.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))})");
+        report.AppendLine($"  ratio stalled / none: {Statistics.UpperMedian(rates[Stalled]) / Statistics.UpperMedian(rates[0]):F3}");
         Console.WriteLine(report);
         return 0;
     }
@@ -61,5 +61,4 @@ internal static class SlowClientBenchmark
         }
     }
 
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 }
