@@ -31,6 +31,24 @@ public sealed class AckWindowTests
         Assert.Equal(TimeSpan.Zero, window.OldestWait);
     }
 
+    [Fact]
+    public async Task The_window_stalls_when_the_oldest_publish_goes_unanswered_even_if_later_ones_are()
+    {
+        var window = new AckWindow(8);
+        window.Reset(0);
+        Assert.False(window.Stalled(TimeSpan.Zero)); // nothing in flight
+        window.OnSent(1);
+        window.OnSent(2);
+        await Task.Delay(60);
+        Assert.True(window.Stalled(TimeSpan.FromMilliseconds(50)));
+        Assert.True(window.OnAcked(2)); // a later one answered: the stream may now hold 2 without 1
+        Assert.True(window.Stalled(TimeSpan.FromMilliseconds(50)));
+        Assert.True(window.OnAcked(1));
+        Assert.False(window.Stalled(TimeSpan.FromMilliseconds(50))); // nothing in flight
+        window.OnSent(3);
+        Assert.False(window.Stalled(TimeSpan.FromMilliseconds(50))); // the clock starts with the first publish in flight
+    }
+
     [Theory]
     [InlineData("""{"stream":"S","seq":7}""")]
     [InlineData("""{"stream":"S","seq":7,"duplicate":true}""")]

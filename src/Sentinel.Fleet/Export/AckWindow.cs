@@ -23,10 +23,16 @@ internal sealed class AckWindow(int capacity)
     public int InFlight => (int)(Sent - Acked);
     public int Room => capacity - InFlight;
 
+    /// <summary>When <see cref="Acked"/> last moved, or the window last went from empty to not.</summary>
+    private long _progressAt;
+
     public void Reset(ulong acked)
     {
         Acked = Sent = acked;
     }
+
+    /// <summary>Publishes are waiting and none has been answered for <paramref name="after"/>.</summary>
+    public bool Stalled(TimeSpan after) => InFlight > 0 && Stopwatch.GetElapsedTime(_progressAt) > after;
 
     public void OnSent(ulong sequence)
     {
@@ -34,6 +40,7 @@ internal sealed class AckWindow(int capacity)
         var slot = Slot(sequence);
         _acked[slot] = false;
         _sentAt[slot] = Stopwatch.GetTimestamp();
+        if (InFlight == 0) _progressAt = _sentAt[slot];
         Sent = sequence;
     }
 
@@ -42,7 +49,9 @@ internal sealed class AckWindow(int capacity)
     {
         if (sequence <= Acked || sequence > Sent) return false;
         _acked[Slot(sequence)] = true;
+        var before = Acked;
         while (Acked < Sent && _acked[Slot(Acked + 1)]) Acked++;
+        if (Acked != before) _progressAt = Stopwatch.GetTimestamp();
         return true;
     }
 

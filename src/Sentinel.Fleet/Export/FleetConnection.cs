@@ -33,11 +33,26 @@ public sealed class FleetConnection : IAsyncDisposable
     public bool IsConnected => Connection.ConnectionState == NatsConnectionState.Open;
     public string Servers => string.Join(",", Options.Servers);
 
+    /// <summary>
+    /// Counts lost links. The client reconnects by itself, often between two publishes: a user that needs every
+    /// publish on one unbroken link (the exporter's ordering) compares this before and after.
+    /// </summary>
+    public long Disconnects => Interlocked.Read(ref _disconnects);
+
+    private long _disconnects;
+
     private Client Open()
     {
         var connection = new NatsConnection(_opts);
         connection.ConnectionOpened += (_, _) => { OnHealthy(); return ValueTask.CompletedTask; };
-        connection.ConnectionDisconnected += (_, _) => { OnDown("connection lost"); return ValueTask.CompletedTask; };
+        connection.ConnectionDisconnected += (sender, _) =>
+        {
+            // A replaced connection's late event says nothing about the current link.
+            if (!ReferenceEquals(sender, Volatile.Read(ref _current)?.Connection)) return ValueTask.CompletedTask;
+            Interlocked.Increment(ref _disconnects);
+            OnDown("connection lost");
+            return ValueTask.CompletedTask;
+        };
         return new Client(connection, new NatsJSContext(connection, new NatsJSOpts(_opts)));
     }
 

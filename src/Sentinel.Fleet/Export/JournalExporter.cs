@@ -139,6 +139,14 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
 
     private static readonly TimeSpan DegradedPoll = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// No ack for this long with publishes in flight: stop sending until they are answered (or time out). A stream
+    /// leader that dies takes what it had not replicated, and its successor is elected seconds later (NATS raft
+    /// waits at least 2 s); anything sent after the election would be stored ahead of the lost detections'
+    /// republish, out of the host's order. Well under the election time, so a dead leader stops the flow first.
+    /// </summary>
+    internal static readonly TimeSpan StallAfter = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Publishes from the cursor on, until a publish fails (throws) or the agent stops.</summary>
     private async Task PumpAsync(CancellationToken stop)
     {
@@ -154,14 +162,17 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
         _healthy = false; // the first ack after a failure says the broker is back
         var batch = new List<(ulong Sequence, byte[] Payload)>(ReadBatch);
         var persisted = Stopwatch.GetTimestamp();
+        // Every publish of this pump goes over one unbroken link: what the old link lost must not be overtaken by
+        // publishes the client makes after reconnecting on its own (it replays its buffer, then carries on).
+        var link = _nats.Disconnects;
         try
         {
             while (true)
             {
                 batch.Clear();
                 // Never publish into a client that is reconnecting: it would buffer and replay out of order.
-                if (!_nats.IsConnected) throw new NatsException("not connected");
-                if (window.Room > 0 && !stop.IsCancellationRequested)
+                if (!_nats.IsConnected || _nats.Disconnects != link) throw new NatsException("connection lost");
+                if (window.Room > 0 && !window.Stalled(StallAfter) && !stop.IsCancellationRequested)
                 {
                     // Only what is on disk: a degraded journal's detections in memory could be lost in a crash, and a
                     // later detection would then reuse their sequence, which JetStream would drop as a duplicate.
@@ -184,6 +195,7 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                     }
                     foreach (var d in batch)
                     {
+                        if (_nats.Disconnects != link) throw new NatsException("connection lost");
                         var headers = new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId(_journal.JournalId, d.Sequence) };
                         await connection.PublishAsync(_subject, d.Payload, headers, inbox + d.Sequence.ToString(CultureInfo.InvariantCulture),
                             cancellationToken: stop).ConfigureAwait(false);
@@ -200,8 +212,8 @@ public sealed class JournalExporter : IHostedService, IAgentStatusContributor, I
                     else await _journal.WaitForCommitAsync(window.Sent, stop).ConfigureAwait(false);
                     continue;
                 }
-                // Wait for an ack when there is nothing new to send or the window is full; bounded, because a publish
-                // written just before a disconnect may never be answered.
+                // Wait for an ack when there is nothing new to send, the window is full or acks have stalled; bounded,
+                // because a publish written just before a disconnect may never be answered.
                 if (batch.Count == 0 || window.Room == 0)
                 {
                     var left = _options.AckTimeout - window.OldestWait;

@@ -26,6 +26,7 @@ internal static class RuleWatchdog
         public readonly string? StatPath = statPath;
         public long SeenEpoch = -1;
         public long StartCpuMs;
+        public long LastCpuMs;
     }
 
     private static readonly List<Watched> Threads = [];
@@ -40,8 +41,10 @@ internal static class RuleWatchdog
             Threads.Add(watched);
             if (_thread is null)
             {
-                _thread = new Thread(Run) { IsBackground = true, Name = "sentinel-rule-watchdog", Priority = ThreadPriority.AboveNormal };
-                _thread.Start();
+                // Published only once it runs: a start refused (no threads left) is retried by the next registration.
+                var thread = new Thread(Run) { IsBackground = true, Name = "sentinel-rule-watchdog", Priority = ThreadPriority.AboveNormal };
+                thread.Start();
+                _thread = thread;
             }
         }
         return state;
@@ -100,14 +103,19 @@ internal static class RuleWatchdog
         {
             stat = File.ReadAllText(w.StatPath);
         }
-        catch (IOException)
+        catch (IOException) when (!Directory.Exists(Path.GetDirectoryName(w.StatPath)))
         {
             return -1;
+        }
+        catch (IOException)
+        {
+            // Not gone, just not readable this time (out of descriptors, say): keep watching it.
+            return w.LastCpuMs;
         }
         // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return ticks * 1000 / TicksPerSecond;
+        return w.LastCpuMs = ticks * 1000 / TicksPerSecond;
     }
 
     /// <summary>USER_HZ, the unit of /proc's CPU times: 100 on every Linux architecture .NET runs on.</summary>
