@@ -10,6 +10,13 @@ public interface IEventEnricher
 public interface IDetector
 {
     void Evaluate(MovePagesEvent evt, IDetectionSink sink);
+
+    /// <summary>
+    /// Runs <paramref name="body"/>, which evaluates events on this thread, where the detector can stop an
+    /// evaluation stuck inside one call. When it has to, it finishes the event that was being evaluated and calls
+    /// <paramref name="body"/> again: the body must go on from the event after the last one it handed over.
+    /// </summary>
+    void RunGuarded(Action body) => body();
 }
 
 /// <summary>Receives detections in order, on the pipeline's thread.</summary>

@@ -91,6 +91,13 @@ public sealed class EventPipeline : IDetectionSink
         _detector?.Evaluate(evt, this);
     }
 
+    /// <summary>Runs <paramref name="body"/> (which calls <see cref="Process"/>) under the detector's guard: see <see cref="IDetector.RunGuarded"/>.</summary>
+    public void RunGuarded(Action body)
+    {
+        if (_detector is null) body();
+        else _detector.RunGuarded(body);
+    }
+
     void IDetectionSink.OnDetection(Detection detection)
     {
         Counters.AddDetection();
@@ -177,12 +184,30 @@ public sealed class PipelineService(EventChannel channel, EventPipeline pipeline
 
     public static readonly TimeSpan FoldTick = TimeSpan.FromMilliseconds(250);
 
-    private void Drain(ChannelReader<MovePagesEvent> reader)
+    /// <summary>
+    /// One guarded region per wakeup, not per event: a rule stuck in one framework call can then be stopped even on
+    /// its first evaluation, for the price of one region per batch the channel hands over.
+    /// </summary>
+    private void Drain(ChannelReader<MovePagesEvent> reader) => pipeline.RunGuarded(_drainBatch ??= () => DrainBatch(reader));
+
+    private Action? _drainBatch;
+    private MovePagesEvent? _inFlight;
+
+    private void DrainBatch(ChannelReader<MovePagesEvent> reader)
     {
+        // Called again after a guard stopped a rule: the detector finished the event it interrupted.
+        if (_inFlight is { } finished)
+        {
+            _inFlight = null;
+            channel.Pool.Return(finished);
+        }
         while (reader.TryRead(out var evt))
         {
-            try { pipeline.Process(evt); }
-            finally { channel.Pool.Return(evt); }
+            // Not in a finally: an event a rule's abort interrupts is still the detector's until it finishes it.
+            _inFlight = evt;
+            pipeline.Process(evt);
+            _inFlight = null;
+            channel.Pool.Return(evt);
         }
     }
 }

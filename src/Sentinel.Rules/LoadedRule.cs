@@ -85,6 +85,11 @@ internal sealed class LoadedRule
             diagnostics.Add(Failure(File, $"the rule failed while loading: {inner.GetType().Name}: {inner.Message}"));
             return null;
         }
+        finally
+        {
+            // Loading is over: the watchdog must not go on timing this thread as if a rule still ran on it.
+            RuleBudget.Abandon();
+        }
     }
 
     /// <summary>Starts unloading the context; it goes once nothing references the rule's types.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Sentinel.Events;
 using Sentinel.Rules.Compilation;
+using Sentinel.Rules.Runtime;
 
 namespace Sentinel.Rules;
 
@@ -75,6 +76,7 @@ public sealed class RuleEngine : IDetector, IDisposable
     public void Evaluate(MovePagesEvent evt, IDetectionSink sink)
     {
         if (Volatile.Read(ref _pending) is not null) ApplyPending();
+        _evaluating = evt;
         _publisher.Begin(sink);
         // One event in LatencySampleInterval is timed; a countdown, since a modulo would cost more than a rule.
         if (--_untilSample != 0)
@@ -87,6 +89,28 @@ public sealed class RuleEngine : IDetector, IDisposable
         var slots = _active.Slots;
         _timedRule = _timedRule + 1 < slots.Length ? _timedRule + 1 : 0;
         RuleEvaluation.RunTimed(slots, evt, _findings, _publisher, Options.LatencyObserver, _sampleInterval, _timedRule);
+    }
+
+    /// <summary>The event of the last <see cref="Evaluate"/>: the one an abort interrupts.</summary>
+    private MovePagesEvent? _evaluating;
+
+    /// <summary>
+    /// Runs <paramref name="body"/>, which calls <see cref="Evaluate"/>, where the watchdog can stop any rule inside a
+    /// framework call, its first evaluation included (<see cref="RuleGuard"/>). After a stop the rule is quarantined,
+    /// the rules after it evaluate the interrupted event, and <paramref name="body"/> runs again.
+    /// </summary>
+    public void RunGuarded(Action body) => RuleGuard.Run(body, ResumeAfterAbort);
+
+    private void ResumeAfterAbort(RuleBudget.State budget)
+    {
+        _findings.Clear();
+        if (_evaluating is not { } evt) return;
+        var slots = _active.Slots;
+        var index = budget.Index;
+        if ((uint)index >= (uint)slots.Length) return;
+        // A rule whose own check threw first is quarantined already, with its own reason.
+        if (slots[index].Live is not null) slots[index].OnFailure(RuleBudget.Aborted());
+        RuleEvaluation.Run(slots, evt, _findings, _publisher, index + 1);
     }
 
     /// <summary>

@@ -18,11 +18,11 @@ internal interface IFindingsPublisher
 /// </summary>
 internal static class RuleEvaluation
 {
-    public static void Run(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher)
+    public static void Run(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher, int start = 0)
     {
         var budget = RuleBudget.ForThread;
         var features = EventFeatures.Of(evt);
-        var i = 0;
+        var i = start;
         var publishing = false;
         while (i < slots.Length)
         {
@@ -37,6 +37,7 @@ internal static class RuleEvaluation
                         slot.CountEvaluation();
                         continue;
                     }
+                    budget.Index = i;
                     Match(slot, rule, evt, findings, budget);
                     if (findings.Count == 0) continue;
                     publishing = true;
@@ -44,12 +45,13 @@ internal static class RuleEvaluation
                     publishing = false;
                 }
             }
-            catch (Exception ex) when (!publishing)
+            catch (Exception ex) when (!publishing && ex is not ThreadAbortException)
             {
                 RuleBudget.Abandon();
                 findings.Clear();
                 slots[i++].OnFailure(ex);
             }
+            RuleBudget.AfterAbandon(budget);
         }
     }
 
@@ -68,16 +70,23 @@ internal static class RuleEvaluation
             var slot = slots[i];
             if (slot.Live is not { } rule) continue;
             var start = i == timed ? Stopwatch.GetTimestamp() : 0;
+            var failed = false;
+            budget.Index = i;
             try
             {
                 Match(slot, rule, evt, findings, budget);
                 if (slot.IsInstrumented) slot.AfterEvaluation(rule, 0, evaluations);
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not ThreadAbortException)
             {
                 RuleBudget.Abandon();
                 findings.Clear();
                 slot.OnFailure(ex);
+                failed = true;
+            }
+            if (failed)
+            {
+                RuleBudget.AfterAbandon(budget);
                 continue;
             }
             if (i == timed)
@@ -100,7 +109,8 @@ internal static class RuleEvaluation
             return;
         }
         var epoch = RuleBudget.Begin(budget, slot.Limits);
-        if (slot.Abortable) MatchAbortable(rule, evt, findings);
+        // Under a guard every evaluation is abortable already (and regions cannot nest).
+        if (slot.Abortable && budget.Guard is null) MatchAbortable(rule, evt, findings);
         else rule.Match(evt, findings);
         if (RuleBudget.Ended(budget, epoch)) AfterChecks(slot, rule, budget, epoch);
     }

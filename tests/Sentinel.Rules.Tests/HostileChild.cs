@@ -47,14 +47,21 @@ public static class HostileChild
             });
         }
         var pool = HostileEvents.Generate(events);
-        for (var i = 0; i < pool.Length; i++)
+        var next = 0;
+        // As the agent's pipeline evaluates: under the guard, so a rule's first call that never returns is stopped
+        // too; after a stop the body runs again and goes on from the next event.
+        engine.RunGuarded(() =>
         {
-            // A reload is only adopted between events; hold the replay until a few have landed.
-            if (reloader is not null && i == pool.Length / 2)
-                SpinWait.SpinUntil(() => Volatile.Read(ref reloads) >= 10 || reloader.IsCompleted, TimeSpan.FromMinutes(2));
-            sink.Index = i;
-            engine.Evaluate(pool[i], sink);
-        }
+            while (next < pool.Length)
+            {
+                var i = next++;
+                // A reload is only adopted between events; hold the replay until a few have landed.
+                if (reloader is not null && i == pool.Length / 2)
+                    SpinWait.SpinUntil(() => Volatile.Read(ref reloads) >= 10 || reloader.IsCompleted, TimeSpan.FromMinutes(2));
+                sink.Index = i;
+                engine.Evaluate(pool[i], sink);
+            }
+        });
         stop.Cancel();
         reloader?.GetAwaiter().GetResult();
 

@@ -46,15 +46,20 @@ internal static class ReplayCommand
             // A bad line is reported (file:line: JSON path: reason) and skipped; the rest still replays, and
             // any bad line makes the exit 2, since the replay did not see the whole recording.
             var badLines = 0;
-            foreach (var line in EventFile.Read(path))
+            using var lines = EventFile.Read(path).GetEnumerator();
+            // Guarded as in the agent: a rule stuck in one framework call is stopped and the replay goes on from the next line.
+            pipeline.RunGuarded(() =>
             {
-                if (line.Error is { } error)
+                while (lines.MoveNext())
                 {
-                    Console.Error.WriteLine(error.Message);
-                    badLines++;
+                    if (lines.Current.Error is { } error)
+                    {
+                        Console.Error.WriteLine(error.Message);
+                        badLines++;
+                    }
+                    else pipeline.Process(lines.Current.Event!);
                 }
-                else pipeline.Process(line.Event!);
-            }
+            });
             pipeline.Flush(); // fold summaries still open at the end of the file
             Console.Out.Flush();
             if (badLines > 0)

@@ -35,6 +35,15 @@ public static class RuleBudget
         public long SlowEpoch = -1;
         /// <summary>The evaluation running inside an abortable region (a rule flagged slow), for the watchdog.</summary>
         public volatile AbortableRun? Abortable;
+        /// <summary>Set while the thread evaluates inside <see cref="RuleGuard.Run"/>: the watchdog can abort any evaluation.</summary>
+        public volatile RuleGuard? Guard;
+        /// <summary>
+        /// The epoch the guard is about to abort. An evaluation that ends finds it and waits for the abort, so the abort
+        /// lands in the rule or right after it, never in the engine or the pipeline beyond (see <see cref="AwaitAbort"/>).
+        /// </summary>
+        public long AbortEpoch = -1;
+        /// <summary>The slot (in the evaluated set) of the evaluation begun last: where a guard resumes after an abort.</summary>
+        public int Index;
         /// <summary>The epoch the checks last armed the budget for (the first check of an evaluation arms it).</summary>
         public long ArmedEpoch = -1;
         /// <summary>Between <see cref="Begin(State, BudgetLimits)"/> and the end of the evaluation (its CPU time is the rule's).</summary>
@@ -105,13 +114,33 @@ public static class RuleBudget
     internal static bool Ended(State state, long epoch)
     {
         state.Busy = false;
+        if (Volatile.Read(ref state.AbortEpoch) == epoch) AwaitAbort(state, epoch);
         return state.ArmedEpoch == epoch || Volatile.Read(ref state.SlowEpoch) == epoch;
     }
 
     /// <summary>The evaluation ended by an exception: its time no longer counts.</summary>
+    /// <remarks>Called in a catch block, where an abort cannot land: the caller calls <see cref="AfterAbandon"/> after it.</remarks>
     internal static void Abandon()
     {
         if (t_state is { } state) state.Busy = false;
+    }
+
+    /// <summary>After the catch block that abandoned an evaluation: waits there for an abort the guard already decided on.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void AfterAbandon(State state)
+    {
+        if (Volatile.Read(ref state.AbortEpoch) == state.Epoch) AwaitAbort(state, state.Epoch);
+    }
+
+    /// <summary>
+    /// The watchdog chose to abort this evaluation as it ended (see <see cref="RuleGuard.TryAbort"/>): wait here, at a
+    /// point the guard knows, until the abort lands or the watchdog, seeing the evaluation over, withdraws it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AwaitAbort(State state, long epoch)
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref state.AbortEpoch) == epoch) spin.SpinOnce();
     }
 
     /// <summary>

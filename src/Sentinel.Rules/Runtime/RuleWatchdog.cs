@@ -88,8 +88,10 @@ internal static class RuleWatchdog
         if (used >= limitMs && state.Busy && Volatile.Read(ref state.Epoch) == epoch)
         {
             Volatile.Write(ref state.ExpiredEpoch, epoch);
-            // A rule flagged slow runs abortable: stop it even inside a framework call that would never return.
-            if (state.Abortable is { } run && run.Epoch == epoch) run.Abort();
+            // Under a guard any evaluation can be stopped, even inside a framework call that would never return;
+            // elsewhere only a rule flagged slow, which runs abortable.
+            if (state.Guard is { } guard) guard.TryAbort(state, epoch);
+            else if (state.Abortable is { } run && run.Epoch == epoch) run.Abort();
         }
         return true;
     }

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Sentinel.Events;
+using Sentinel.Pipeline;
+
+namespace Sentinel.Rules.Tests;
+
+/// <summary>
+/// The agent's pipeline evaluates under the rule guard: a rule whose very first evaluation makes one framework call
+/// that would run for minutes is aborted at its CPU limit, the rules after it still see the event it interrupted, and
+/// every later event is processed and returned to the pool.
+/// </summary>
+public sealed class GuardedPipelineTests
+{
+    private const int Events = 50;
+
+    [Fact]
+    public async Task A_first_call_that_never_returns_is_aborted_and_the_interrupted_event_is_finished()
+    {
+        using var rules = new RuleDirectory();
+        // Slots run in file order: the hostile rule first, so the abort interrupts an event with a rule still to run.
+        rules.Write("a-hostile.csx", TestRules.Rule("SNT-9901", """
+            var keys = new List<long>();
+            for (long i = 0; i < 400_000; i++) keys.Add(i * 0x1_0000_0001L);
+            if (new HashSet<long>(keys).Count < 0) findings.Add("never");
+            """));
+        rules.Write("b-every.csx", TestRules.Rule("SNT-9902", """findings.Add("seen " + e.Pid);"""));
+        using var engine = TestRules.Load(rules.Path);
+
+        var channel = new EventChannel();
+        var sink = new CollectingSink();
+        var pipeline = new EventPipeline([], engine, [], [sink], NullLogger<EventPipeline>.Instance);
+        var service = new PipelineService(channel, pipeline);
+        await service.StartAsync(CancellationToken.None);
+        for (var i = 0; i < Events; i++)
+        {
+            var evt = channel.Pool.Rent();
+            TestRules.Event(pid: 1000 + i).CopyTo(evt);
+            await channel.Channel.Writer.WriteAsync(evt);
+        }
+        channel.Channel.Writer.Complete();
+        await service.Completion.WaitAsync(TimeSpan.FromMinutes(3));
+
+        var hostile = engine.Status().Single(s => s.Id == "SNT-9901");
+        Assert.True(hostile.Quarantined);
+        Assert.Contains("aborted inside a framework call", hostile.QuarantineReason);
+        Assert.Equal(1, hostile.Evaluations);
+        // Every event, the interrupted first one included, reached the rule after the hostile one, in order.
+        Assert.Equal(Enumerable.Range(1000, Events).Select(p => "seen " + p), sink.Messages("SNT-9902"));
+        Assert.Empty(sink.Messages("SNT-9901"));
+        Assert.Equal(Events, channel.Pool.Retained);
+    }
+
+    private sealed class CollectingSink : IDetectionSink
+    {
+        private readonly List<Detection> _detections = [];
+
+        public void OnDetection(Detection detection)
+        {
+            lock (_detections) _detections.Add(detection);
+        }
+
+        public IReadOnlyList<string> Messages(string ruleId)
+        {
+            lock (_detections) return _detections.Where(d => d.Rule.Id == ruleId).Select(d => d.Message).ToList();
+        }
+    }
+}
