@@ -121,6 +121,31 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Replay_aborts_a_rule_stuck_in_its_first_framework_call_and_the_rules_after_it_see_every_event()
+    {
+        using var dir = new RuleDirectory();
+        dir.Write("a-hostile.csx", TestRules.Rule("SNT-9901", """
+            var keys = new List<long>();
+            for (long i = 0; i < 400_000; i++) keys.Add(i * 0x1_0000_0001L);
+            if (new HashSet<long>(keys).Count < 0) findings.Add("never");
+            """));
+        dir.Write("b-every.csx", TestRules.Rule("SNT-9902", """findings.Add("seen " + e.Pid);"""));
+        var events = Path.Combine(dir.Path, "events.jsonl");
+        var lines = FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl");
+        File.WriteAllLines(events, lines);
+
+        // Minutes of work in one HashSet constructor, unless the guard aborts it at the rule's 1 s of CPU.
+        var run = Sentinel("replay", events, "--rules", dir.Path, "--format", "json");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("SNT-9901", run.Stderr);
+        Assert.Contains("aborted inside a framework call", run.Stderr);
+        var detections = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("ruleId").GetString()).ToList();
+        Assert.Equal(Enumerable.Repeat("SNT-9902", lines.Length), detections); // the interrupted event included
+    }
+
+    [Fact]
     public void Replay_of_benign_events_exits_0_with_no_output()
     {
         using var dir = new RuleDirectory();
