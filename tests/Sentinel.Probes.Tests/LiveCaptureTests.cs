@@ -222,7 +222,9 @@ public sealed unsafe class LiveCaptureTests : IClassFixture<LiveCaptureTests.Cap
         MovePagesEvent? evidence = null;
         try
         {
-            for (var attempt = 0; attempt < 200 && evidence is null; attempt++)
+            // Bounded by time, not attempts: on a loaded machine the writer may not run beside the call for a while.
+            var deadline = System.Diagnostics.Stopwatch.StartNew();
+            while (evidence is null && deadline.Elapsed < TimeSpan.FromSeconds(60))
             {
                 MovePages(0, count, pages, null, status, 0);
                 var evt = _live.WaitFor(e => e.Tid == tid && e.PagesAddress == (ulong)pages, "racing call");
