@@ -95,8 +95,9 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
                          string.Join(", ", spans.Select(w => w.TotalMilliseconds)));
         Assert.True(flood.Count >= 3, $"{flood.Count} SNT-0000 while {calls} distinct calls flooded the running agent");
         // The agent's watch thread checks every 10 ms and closes a window at the first check 1 s after its start;
-        // 250 ms covers that check waiting for a core on this loaded 2-core machine (see FloodTests.WindowSlack).
-        Assert.All(spans, w => Assert.InRange(w, TimeSpan.Zero, TimeSpan.FromMilliseconds(1_250)));
+        // 750 ms covers that check waiting for a core on a loaded 2-core machine (a whole test suite in parallel
+        // reaches load averages of 30; see FloodTests.WindowSlack).
+        Assert.All(spans, w => Assert.InRange(w, TimeSpan.Zero, TimeSpan.FromMilliseconds(1_750)));
         for (var i = 1; i < flood.Count; i++)
             Assert.True(WindowStart(flood[i]) >= WindowEnd(flood[i - 1]), $"window {i} starts before window {i - 1} ends");
         await WaitForAsync(async () =>
