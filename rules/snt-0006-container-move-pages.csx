@@ -18,25 +18,15 @@ public sealed class ContainerMovePages : Rule
         Events = ["move_pages"],
     };
 
-    // The host's namespaces, read once: a property of another assembly is a call on every event otherwise.
-    private bool _namespacesKnown;
-    private ulong _mountNamespace, _pidNamespace;
-
-    public override void Configure(RuleParameters parameters) =>
-        (_namespacesKnown, _mountNamespace, _pidNamespace) = (Host.NamespacesKnown, Host.MountNamespace, Host.PidNamespace);
-
     public override void Match(MovePagesEvent e, Findings findings)
     {
         var enrichment = e.Enrichment;
+        var containerId = enrichment.Caller?.ContainerId ?? "";
         var inContainer = enrichment.Enriched
-            ? !enrichment.CallerInHostNamespaces || enrichment.Caller?.ContainerId is { Length: > 0 }
-            : _namespacesKnown && e.MountNamespace != 0
-              && (e.MountNamespace != _mountNamespace || e.PidNamespace != _pidNamespace);
-        if (inContainer) Report(e, findings, enrichment.Caller?.ContainerId ?? "");
-    }
-
-    // Apart from Match, so the common case (nothing to report) runs in a frame without the message's locals.
-    private static void Report(MovePagesEvent e, Findings findings, string containerId) =>
+            ? !enrichment.CallerInHostNamespaces || containerId.Length > 0
+            : Host.NamespacesKnown && e.MountNamespace != 0
+              && (e.MountNamespace != Host.MountNamespace || e.PidNamespace != Host.PidNamespace);
+        if (!inContainer) return;
         findings.Add(
             $"{e.Comm} ({e.Pid}) called move_pages from inside a container" +
             (containerId.Length > 0 ? $" {containerId}" : ""),
@@ -44,4 +34,5 @@ public sealed class ContainerMovePages : Rule
             ("mnt_ns", e.MountNamespace),
             ("pid_ns", e.PidNamespace),
             ("target_pid", e.EffectiveTargetPid));
+    }
 }

@@ -21,28 +21,20 @@ public sealed class NodeOutOfRange : Rule
         Events = ["move_pages"],
     };
 
-    // The host's bound, read once: a property of another assembly is a call on every event otherwise.
-    private int _limit = MaxNumNodes;
-
-    public override void Configure(RuleParameters parameters) => _limit = Host.NumaNodes > 0 ? Host.NumaNodes : MaxNumNodes;
-
     public override void Match(MovePagesEvent e, Findings findings)
     {
-        var bad = e.NodesAtEntry.IndexOfAnyExceptInRange(0, _limit - 1);
-        if (bad >= 0 || e.Errno == Errno.ENODEV) Report(e, findings, bad);
-    }
-
-    // Apart from Match, so the common case (nothing to report) runs in a frame without the message's locals.
-    private void Report(MovePagesEvent e, Findings findings, int bad)
-    {
         var nodes = e.NodesAtEntry;
+        var limit = Host.NumaNodes > 0 ? Host.NumaNodes : MaxNumNodes;
+        var bad = nodes.IndexOfAnyExceptInRange(0, limit - 1);
+        var enodev = e.Errno == Errno.ENODEV;
+        if (bad < 0 && !enodev) return;
         findings.Add(
             bad >= 0
-                ? $"{e.Comm} ({e.Pid}) passed NUMA node {nodes[bad]} at nodes[{bad}]; the host has nodes 0-{_limit - 1}"
+                ? $"{e.Comm} ({e.Pid}) passed NUMA node {nodes[bad]} at nodes[{bad}]; the host has nodes 0-{limit - 1}"
                 : $"{e.Comm} ({e.Pid}) got ENODEV: a node out of range or without memory",
             ("node", bad >= 0 ? nodes[bad] : -1),
             ("index", bad),
-            ("host_nodes", _limit),
+            ("host_nodes", limit),
             ("result", e.Failed ? e.ErrnoName : "ok"),
             ("cve", "CVE-2010-0415"));
     }
