@@ -109,9 +109,7 @@ internal static class RuleEvaluation
             return;
         }
         var epoch = RuleBudget.Begin(budget, slot.Limits);
-        // Under a guard every evaluation is abortable already (and regions cannot nest).
-        if (slot.Abortable && budget.Guard is null) MatchAbortable(rule, evt, findings);
-        else rule.Match(evt, findings);
+        rule.Match(evt, findings);
         if (RuleBudget.Ended(budget, epoch)) AfterChecks(slot, rule, budget, epoch);
     }
 
@@ -122,43 +120,7 @@ internal static class RuleEvaluation
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void AfterChecks(RuleSlot slot, Rule rule, RuleBudget.State budget, long epoch)
     {
-        var allocated = RuleBudget.End(budget, epoch, out var slow);
-        if (slow && !slot.Abortable) slot.MarkAbortable();
-        slot.AfterEvaluation(rule, allocated, 1);
-    }
-
-    /// <summary>
-    /// A rule flagged slow runs where the watchdog can abort it, inside one framework call that would otherwise
-    /// run to its end (the region costs an allocation, so only flagged rules pay it). The abort surfaces as an
-    /// <see cref="OperationCanceledException"/>, or wrapped by the framework call it hit (Sort wraps what its
-    /// comparer throws); either becomes the rule's time-budget overrun.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MatchAbortable(Rule rule, MovePagesEvent evt, Findings findings)
-    {
-        var run = RuleBudget.BeginAbortable();
-        try
-        {
-#pragma warning disable SYSLIB0046 // an abort may leave state it interrupted inconsistent: the rule's own, which is quarantined with it
-            System.Runtime.ControlledExecution.Run(() => rule.Match(evt, findings), run.Source.Token);
-#pragma warning restore SYSLIB0046
-        }
-        catch (Exception ex) when (run.Source.IsCancellationRequested && IsAbort(ex))
-        {
-            throw RuleBudget.Aborted();
-        }
-        finally
-        {
-            RuleBudget.EndAbortable();
-        }
-    }
-
-    private static bool IsAbort(Exception ex)
-    {
-        if (ex is OperationCanceledException) return true;
-        for (var e = ex; e is not null; e = e.InnerException)
-            if (e is ThreadAbortException) return true;
-        return false;
+        slot.AfterEvaluation(rule, RuleBudget.End(budget, epoch), 1);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

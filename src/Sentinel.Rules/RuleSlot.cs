@@ -61,18 +61,7 @@ internal sealed class RuleSlot
     private const long WalkAfterBytes = 4 * 1024 * 1024;
     private const int WalkEveryEvaluations = 1 << 20;
 
-    /// <summary>Flagged slow: its evaluations run where the watchdog can abort them (see <see cref="RuleEvaluation"/>).</summary>
-    internal bool Abortable;
-
     internal void CountEvaluation() => _evaluations++;
-
-    internal void MarkAbortable()
-    {
-        Abortable = true;
-        _logger.LogWarning("rule {RuleId} ({File}) used more than {Cpu} ms of CPU in one evaluation: from now on the watchdog can " +
-                           "abort its evaluations inside framework calls, at {Limit} ms",
-            Info.Id, File, _limits.MaxEvaluationCpu.TotalMilliseconds / 10, _limits.MaxEvaluationCpu.TotalMilliseconds);
-    }
 
     /// <summary>
     /// After an evaluation that armed its budget (or, on sampled events, for the evaluations the sample stands

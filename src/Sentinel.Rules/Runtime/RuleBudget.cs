@@ -31,10 +31,8 @@ public static class RuleBudget
         public long Epoch;
         /// <summary>Set by the watchdog to the epoch that ran out of time; the thread's next check throws.</summary>
         public long ExpiredEpoch = -1;
-        /// <summary>Set by the watchdog to an epoch that used a tenth of its CPU time: the engine flags the rule slow.</summary>
+        /// <summary>Set by the watchdog to an epoch that used a tenth of its CPU time: the engine then judges it even if no check armed it.</summary>
         public long SlowEpoch = -1;
-        /// <summary>The evaluation running inside an abortable region (a rule flagged slow), for the watchdog.</summary>
-        public volatile AbortableRun? Abortable;
         /// <summary>Set while the thread evaluates inside <see cref="RuleGuard.Run"/>: the watchdog can abort any evaluation.</summary>
         public volatile RuleGuard? Guard;
         /// <summary>
@@ -146,11 +144,9 @@ public static class RuleBudget
     /// <summary>
     /// After an evaluation that <see cref="Ended"/> flagged: the bytes it allocated from its first check on (0 if
     /// no check ran), or throws if they are over the budget (the last statement's allocation) or its time ran out.
-    /// <c>slow</c> says whether the watchdog saw this evaluation use a tenth of its CPU time.
     /// </summary>
-    internal static long End(State state, long epoch, out bool slow)
+    internal static long End(State state, long epoch)
     {
-        slow = Volatile.Read(ref state.SlowEpoch) == epoch;
         // Out of time inside the last framework call, with no check after it.
         if (Volatile.Read(ref state.ExpiredEpoch) == epoch) throw Exceeded(state, BudgetKind.Time);
         if (state.ArmedEpoch != epoch || state.AllocBase < 0) return 0;
@@ -159,17 +155,6 @@ public static class RuleBudget
             throw Exceeded(state, BudgetKind.Allocation, $"{allocated} bytes allocated (limit {state.Limits.MaxAllocatedBytes})");
         return allocated;
     }
-
-    /// <summary>Publishes the evaluation just begun as abortable: the watchdog may cancel it past its CPU time.</summary>
-    internal static AbortableRun BeginAbortable()
-    {
-        var state = ForThread;
-        var run = new AbortableRun(state.Epoch);
-        state.Abortable = run;
-        return run;
-    }
-
-    internal static void EndAbortable() => ForThread.Abortable = null;
 
     /// <summary>The overrun of an evaluation the watchdog aborted inside a framework call.</summary>
     internal static RuleBudgetExceededException Aborted() =>

@@ -13,10 +13,8 @@ namespace Sentinel.Rules.Runtime;
 /// <remarks>
 /// The pipeline thread pays two stores per evaluation and one read per check; the sampling costs the watchdog
 /// thread one small file read per busy thread per period. A single framework call that runs long (one
-/// <c>new HashSet&lt;long&gt;(list)</c> of colliding keys) runs no check. So an evaluation seen using a tenth of
-/// its CPU time flags its rule slow, and from then on that rule's evaluations run inside an abortable region
-/// (<see cref="AbortableRun"/>), which the watchdog cancels at the limit. Only flagged rules pay for the region
-/// (it allocates); a rule's first long call is still stopped only when it returns.
+/// <c>new HashSet&lt;long&gt;(list)</c> of colliding keys) runs no check: under a <see cref="RuleGuard"/> (the
+/// agent's pipeline, replay) the watchdog aborts it at the limit; elsewhere it is judged when it returns.
 /// </remarks>
 internal static class RuleWatchdog
 {
@@ -88,10 +86,8 @@ internal static class RuleWatchdog
         if (used >= limitMs && state.Busy && Volatile.Read(ref state.Epoch) == epoch)
         {
             Volatile.Write(ref state.ExpiredEpoch, epoch);
-            // Under a guard any evaluation can be stopped, even inside a framework call that would never return;
-            // elsewhere only a rule flagged slow, which runs abortable.
-            if (state.Guard is { } guard) guard.TryAbort(state, epoch);
-            else if (state.Abortable is { } run && run.Epoch == epoch) run.Abort();
+            // Under a guard the evaluation is stopped even inside a framework call that would never return.
+            state.Guard?.TryAbort(state, epoch);
         }
         return true;
     }
@@ -134,25 +130,5 @@ internal static class RuleWatchdog
         {
             return null;
         }
-    }
-}
-
-/// <summary>
-/// One evaluation of a rule flagged slow, run under <see cref="System.Runtime.ControlledExecution"/>: cancelling
-/// <see cref="Source"/> aborts the evaluating thread wherever it is, inside framework code included. The engine
-/// turns the abort into a time-budget overrun, which quarantines the rule.
-/// </summary>
-internal sealed class AbortableRun(long epoch)
-{
-    public readonly long Epoch = epoch;
-    /// <summary>Never disposed: a late cancel must find it usable, and it holds nothing to release.</summary>
-    public readonly CancellationTokenSource Source = new();
-    private int _aborting;
-
-    /// <summary>Cancels on a thread of its own: the cancel waits until the abort lands, which must not stall the watchdog.</summary>
-    public void Abort()
-    {
-        if (Interlocked.Exchange(ref _aborting, 1) != 0) return;
-        new Thread(static run => ((AbortableRun)run!).Source.Cancel()) { IsBackground = true, Name = "sentinel-rule-abort" }.Start(this);
     }
 }
