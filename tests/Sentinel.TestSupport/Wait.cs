@@ -6,8 +6,9 @@ namespace Sentinel.TestSupport;
 /// </summary>
 public static class Wait
 {
-    /// <summary>How often a condition is polled when nothing wakes the wait earlier.</summary>
-    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+    /// <summary>How often a condition is polled when nothing wakes the wait earlier: in-process state is cheap to
+    /// read; an async condition is usually a request to a server, polled less often.</summary>
+    public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20), AsyncPoll = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
     /// Blocks until <paramref name="condition"/> holds. <paramref name="stop"/> returns why waiting is pointless
@@ -39,9 +40,22 @@ public static class Wait
         return last;
     }
 
-    public static Task UntilAsync(Func<bool> condition, string what, int seconds = 60,
-        Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null) =>
-        UntilAsync(() => Task.FromResult(condition()), what, seconds, detail, stop, wake);
+    public static async Task UntilAsync(Func<bool> condition, string what, int seconds = 60,
+        Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (stop?.Invoke() is { } reason)
+            {
+                if (condition()) return;
+                throw Stopped(reason, what, detail);
+            }
+            if (DateTime.UtcNow > deadline) throw TimedOut(seconds, what, detail);
+            if (wake is null) await Task.Delay(Poll);
+            else await wake.WaitAsync(Poll * 5);
+        }
+    }
 
     public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 60,
         Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null)
@@ -55,7 +69,7 @@ public static class Wait
                 throw Stopped(reason, what, detail);
             }
             if (DateTime.UtcNow > deadline) throw TimedOut(seconds, what, detail);
-            if (wake is null) await Task.Delay(Poll);
+            if (wake is null) await Task.Delay(AsyncPoll);
             else await wake.WaitAsync(Poll * 5);
         }
     }
