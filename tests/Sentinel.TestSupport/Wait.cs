@@ -16,21 +16,14 @@ public static class Wait
     /// released by whatever may change the condition, to poll at once instead of at the next tick.
     /// </summary>
     public static void Until(Func<bool> condition, string what, int seconds = 60,
-        Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
+        Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null) =>
+        // Every step completes synchronously here, so this blocks no other thread.
+        Loop(() => new(condition()), what, seconds, detail, stop, () =>
         {
-            if (stop?.Invoke() is { } reason)
-            {
-                if (condition()) return;
-                throw Stopped(reason, what, detail);
-            }
-            if (DateTime.UtcNow > deadline) throw TimedOut(seconds, what, detail);
             if (wake is null) Thread.Sleep(Poll);
             else wake.Wait(Poll * 5);
-        }
-    }
+            return default;
+        }).GetAwaiter().GetResult();
 
     /// <summary>Polls <paramref name="probe"/> until it gives a value <paramref name="accept"/> takes, and returns that value.</summary>
     public static T For<T>(Func<T> probe, Func<T, bool> accept, string what, int seconds = 60, Func<T, string>? detail = null)
@@ -40,39 +33,15 @@ public static class Wait
         return last;
     }
 
-    public static async Task UntilAsync(Func<bool> condition, string what, int seconds = 60,
-        Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            if (stop?.Invoke() is { } reason)
-            {
-                if (condition()) return;
-                throw Stopped(reason, what, detail);
-            }
-            if (DateTime.UtcNow > deadline) throw TimedOut(seconds, what, detail);
-            if (wake is null) await Task.Delay(Poll);
-            else await wake.WaitAsync(Poll * 5);
-        }
-    }
+    public static Task UntilAsync(Func<bool> condition, string what, int seconds = 60,
+        Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null) =>
+        Loop(() => new(condition()), what, seconds, detail, stop,
+            () => new(wake is null ? Task.Delay(Poll) : wake.WaitAsync(Poll * 5))).AsTask();
 
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 60,
-        Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (stop?.Invoke() is { } reason)
-            {
-                if (await condition()) return;
-                throw Stopped(reason, what, detail);
-            }
-            if (DateTime.UtcNow > deadline) throw TimedOut(seconds, what, detail);
-            if (wake is null) await Task.Delay(AsyncPoll);
-            else await wake.WaitAsync(Poll * 5);
-        }
-    }
+    public static Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 60,
+        Func<string>? detail = null, Func<string?>? stop = null, SemaphoreSlim? wake = null) =>
+        Loop(() => new(condition()), what, seconds, detail, stop,
+            () => new(wake is null ? Task.Delay(AsyncPoll) : wake.WaitAsync(Poll * 5))).AsTask();
 
     /// <summary>The async form of <see cref="For{T}"/>.</summary>
     public static async Task<T> ForAsync<T>(Func<Task<T>> probe, Func<T, bool> accept, string what, int seconds = 60, Func<T, string>? detail = null)
@@ -82,11 +51,22 @@ public static class Wait
         return last;
     }
 
-    private static WaitFailedException Stopped(string reason, string what, Func<string>? detail) =>
-        new($"{reason} before {what}{Detail(detail)}");
-
-    private static WaitFailedException TimedOut(int seconds, string what, Func<string>? detail) =>
-        new($"timed out after {seconds} s waiting for {what}{Detail(detail)}");
+    private static async ValueTask Loop(Func<ValueTask<bool>> condition, string what, int seconds,
+        Func<string>? detail, Func<string?>? stop, Func<ValueTask> pause)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (stop?.Invoke() is { } reason)
+            {
+                if (await condition()) return;
+                throw new WaitFailedException($"{reason} before {what}{Detail(detail)}");
+            }
+            if (DateTime.UtcNow > deadline)
+                throw new WaitFailedException($"timed out after {seconds} s waiting for {what}{Detail(detail)}");
+            await pause();
+        }
+    }
 
     private static string Detail(Func<string>? detail) => detail?.Invoke() is { Length: > 0 } d ? "\n" + d : "";
 }
