@@ -34,7 +34,7 @@ public sealed class GatewayClusterConfigTests
                 var file = Path.Combine(root, $"n{i}.conf");
                 await File.WriteAllTextAsync(file, config);
                 nodes.Add(new ChildProcess(NatsServers.Binary, ["-c", file, "-l", Path.Combine(root, $"n{i}.log")], $"nats{i + 1}",
-                    environment: new Dictionary<string, string> { ["SENTINEL_NATS_NAME"] = $"nats{i + 1}" }));
+                    environment: new Dictionary<string, string?> { ["SENTINEL_NATS_NAME"] = $"nats{i + 1}" }));
             }
             var options = new FleetOptions { Servers = clientPorts.Select(p => $"nats://127.0.0.1:{p}").ToArray() };
             await using var nats = new NatsConnection(options.ToNatsOpts("config-test"));

@@ -18,7 +18,7 @@ public class ChildProcess : IDisposable
     private bool _stdoutClosed;
 
     public ChildProcess(string file, IEnumerable<string> args, string? name = null, string? workingDirectory = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         Name = name ?? Path.GetFileName(file);
         var info = new ProcessStartInfo(file)
@@ -27,7 +27,9 @@ public class ChildProcess : IDisposable
             WorkingDirectory = workingDirectory ?? "",
         };
         foreach (var a in args) info.ArgumentList.Add(a);
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+            if (value is null) info.Environment.Remove(key); // unset, not empty
+            else info.Environment[key] = value;
         _process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
         _process.OutputDataReceived += (_, e) =>
         {
