@@ -55,6 +55,16 @@ public class ChildProcess : IDisposable
     public int Id => _process.Id;
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
+
+    /// <summary>User plus system CPU time of the process so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
     public string Stdout { get { lock (_stdoutLines) return _stdout.ToString(); } }
     public string Stderr { get { lock (_stderr) return _stderr.ToString(); } }
     public IReadOnlyList<string> StdoutLines { get { lock (_stdoutLines) return _stdoutLines.ToArray(); } }
