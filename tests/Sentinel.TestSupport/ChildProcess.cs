@@ -199,9 +199,10 @@ public class ChildProcess : IDisposable
     }
 
     /// <summary>Runs <paramref name="file"/> to completion; kills it and fails if it takes longer than <paramref name="seconds"/>.</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> args, int seconds = 120, string? workingDirectory = null)
+    public static (int ExitCode, string Stdout, string Stderr) Run(string file, IEnumerable<string> args, int seconds = 120,
+        string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        using var p = new ChildProcess(file, args, workingDirectory: workingDirectory);
+        using var p = new ChildProcess(file, args, workingDirectory: workingDirectory, environment: environment);
         p.CloseInput();
         var code = p.WaitForExit(TimeSpan.FromSeconds(seconds));
         return (code, p.Stdout, p.Stderr);
