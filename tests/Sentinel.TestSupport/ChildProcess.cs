@@ -149,25 +149,18 @@ public class ChildProcess : IDisposable
     public void Signal(string signal) => Process.Start("kill", $"-{signal} {_process.Id}")!.WaitForExit();
 
     /// <summary>The exit code; kills the process and fails if it is still running after <paramref name="timeout"/>.</summary>
-    public int WaitForExit(TimeSpan timeout)
-    {
-        if (!_process.WaitForExit(timeout))
-        {
-            _process.Kill(entireProcessTree: true);
-            throw new WaitFailedException($"{Name} did not exit within {timeout}\n{OutputTail}");
-        }
-        _process.WaitForExit(); // flush the async readers
-        return _process.ExitCode;
-    }
+    public int WaitForExit(TimeSpan timeout) => Exited(_process.WaitForExit(timeout), timeout);
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancel = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
+        var exited = await _process.WaitForExitAsync(cancel.Token).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default);
+        return Exited(exited, timeout);
+    }
+
+    private int Exited(bool exited, TimeSpan timeout)
+    {
+        if (!exited)
         {
             _process.Kill(entireProcessTree: true);
             throw new WaitFailedException($"{Name} did not exit within {timeout}\n{OutputTail}");
