@@ -109,14 +109,9 @@ public sealed class AnalystOutputTests : IDisposable
     private static string OnTerminal(string? noColor, params string[] args)
     {
         var command = string.Join(' ', new[] { SentinelProcess.Binary }.Concat(args).Select(a => "'" + a.Replace("'", "'\\''") + "'"));
-        var info = new ProcessStartInfo("script") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in new[] { "-q", "-e", "-c", command, "/dev/null" }) info.ArgumentList.Add(a);
-        info.Environment["TERM"] = "xterm-256color";
-        if (noColor is null) info.Environment.Remove("NO_COLOR");
-        else info.Environment["NO_COLOR"] = noColor;
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        Assert.True(p.WaitForExit(120_000), "sentinel under script(1) did not finish");
-        return stdout.Result.Replace("\r\n", "\n");
+        using var p = new ChildProcess("script", ["-q", "-e", "-c", command, "/dev/null"], "sentinel under script(1)",
+            environment: new Dictionary<string, string?> { ["TERM"] = "xterm-256color", ["NO_COLOR"] = noColor });
+        p.WaitForExit(TimeSpan.FromSeconds(120));
+        return p.Stdout; // read line by line, so "\r\n" is already "\n"
     }
 }

@@ -5,6 +5,7 @@ using Sentinel.Events;
 using Sentinel.Formats;
 using Sentinel.Server;
 using Sentinel.Server.Journal;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Cli.Tests;
 
@@ -40,7 +41,7 @@ public sealed class JournalIdentityFormatTests
             });
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await journal.WaitForCommitAsync(0, timeout.Token);
-            while (printed.Lines.Count < 3) await Task.Delay(10, timeout.Token); // the printers run right after the commit
+            await Wait.UntilAsync(() => printed.Lines.Count >= 3, "the three printers, which run right after the commit");
 
             var stored = new List<V1.Detection>();
             journal.ReadAfter(0, 10, stored);

@@ -1,5 +1,6 @@
 using NATS.Client.JetStream;
 using Sentinel.Fleet.Export;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Fleet.Tests;
 
@@ -32,15 +33,14 @@ public sealed class AckWindowTests
     }
 
     [Fact]
-    public async Task The_window_stalls_when_the_oldest_publish_goes_unanswered_even_if_later_ones_are()
+    public void The_window_stalls_when_the_oldest_publish_goes_unanswered_even_if_later_ones_are()
     {
         var window = new AckWindow(8);
         window.Reset(0);
         Assert.False(window.Stalled(TimeSpan.Zero)); // nothing in flight
         window.OnSent(1);
         window.OnSent(2);
-        await Task.Delay(60);
-        Assert.True(window.Stalled(TimeSpan.FromMilliseconds(50)));
+        Wait.Until(() => window.Stalled(TimeSpan.FromMilliseconds(50)), "the oldest publish to go 50 ms unanswered", 10);
         Assert.True(window.OnAcked(2)); // a later one answered: the stream may now hold 2 without 1
         Assert.True(window.Stalled(TimeSpan.FromMilliseconds(50)));
         Assert.True(window.OnAcked(1));

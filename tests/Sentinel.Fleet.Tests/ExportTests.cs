@@ -41,7 +41,7 @@ public sealed class ExportTests
             last = await agent.EmitAsync(100);
             await FleetStream.WaitForCountAsync(nats, last, Arrival);
             var status = await agent.StatusAsync();
-            await WaitForAsync(async () => (status = await agent.StatusAsync()).Export.AckedSequence == last, "the cursor to reach the end");
+            await Wait.UntilAsync(async () => (status = await agent.StatusAsync()).Export.AckedSequence == last, "the cursor to reach the end");
             Assert.Equal(0UL, status.Export.Backlog);
         }
         var all = await FleetStream.ReadAllAsync(nats);
@@ -77,7 +77,7 @@ public sealed class ExportTests
         await FleetStream.WaitForCountAsync(reader, last, Arrival);
         var all = await FleetStream.ReadAllAsync(reader);
         FleetStream.AssertExactlyOnceInOrder(all, "host-outage", last, journalId);
-        await WaitForAsync(async () => (await agent.StatusAsync()).Export.AckedSequence == last, "the cursor to reach the end");
+        await Wait.UntilAsync(async () => (await agent.StatusAsync()).Export.AckedSequence == last, "the cursor to reach the end");
         await agent.QuitAsync();
         // Said once when it went, once when it came back: no line per retry.
         Assert.Equal(1, Occurrences(agent.Stderr, "export resumes from the cursor when it is back"));
@@ -124,7 +124,7 @@ public sealed class ExportTests
         Assert.True(status.Export.Enabled);
         Assert.False(status.Export.Connected);
         Assert.Equal(100UL, status.Export.Backlog);
-        await WaitForAsync(() => Task.FromResult(agent.Stderr.Contains("unreachable")), "the agent to say NATS is unreachable");
+        await Wait.UntilAsync(() => agent.Stderr.Contains("unreachable"), "the agent to say NATS is unreachable");
 
         foreach (var node in servers.Nodes) node.Start();
         await servers.Nodes[0].WaitReadyAsync(TimeSpan.FromSeconds(30), jetStreamOnly: true);
@@ -145,7 +145,7 @@ public sealed class ExportTests
             Storage = StreamConfigStorage.Memory,
         });
         using var agent = await ExportAgent.StartAsync(Journal(), servers.Urls, "host-conflict");
-        await WaitForAsync(() => Task.FromResult(agent.Stderr.Contains("conflicting configuration")), "the conflict to be reported");
+        await Wait.UntilAsync(() => agent.Stderr.Contains("conflicting configuration"), "the conflict to be reported");
         Assert.Contains("storage is Memory", agent.Stderr);
         Assert.Equal(1, Occurrences(agent.Stderr, "conflicting configuration"));
         var last = await agent.EmitAsync(10);
@@ -196,7 +196,7 @@ public sealed class ExportTests
         foreach (var node in servers.Nodes) node.Start();
         await servers.Nodes[0].WaitReadyAsync(TimeSpan.FromSeconds(30), jetStreamOnly: true);
         await using var nats = FleetStream.Connect(servers.Urls);
-        await WaitForAsync(async () => (await agent.StatusAsync()).Export.AckedSequence > emitted, "the loss detection to be exported");
+        await Wait.UntilAsync(async () => (await agent.StatusAsync()).Export.AckedSequence > emitted, "the loss detection to be exported");
         var all = await FleetStream.ReadAllAsync(nats);
         var loss = Assert.Single(all, m => m.Detection.RuleId == "SNT-F003").Detection;
         Assert.Equal("host-prune", loss.HostId);
@@ -212,15 +212,5 @@ public sealed class ExportTests
         var n = 0;
         for (var i = text.IndexOf(what, StringComparison.Ordinal); i >= 0; i = text.IndexOf(what, i + what.Length, StringComparison.Ordinal)) n++;
         return n;
-    }
-
-    internal static async Task WaitForAsync(Func<Task<bool>> condition, string what, int timeoutSeconds = 60)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("timed out waiting for " + what);
-            await Task.Delay(50);
-        }
     }
 }

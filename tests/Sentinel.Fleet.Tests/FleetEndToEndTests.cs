@@ -48,7 +48,7 @@ public sealed class FleetEndToEndTests
 
         // Both agents' heartbeats reach ListAgents with what they run.
         await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Count(x => x.HostId.StartsWith("e2e-")) == 2,
-            "both agents in ListAgents");
+            "both agents in ListAgents", 90);
         var agents = (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents;
         foreach (var (host, status) in new[] { ("e2e-a", statusA), ("e2e-b", statusB) })
         {
@@ -60,6 +60,6 @@ public sealed class FleetEndToEndTests
 
         // The exporter's cursor reached the end on both agents: nothing left behind.
         await Wait.UntilAsync(async () => (await a.StatusAsync()).Export.AckedSequence == lastA && (await b.StatusAsync()).Export.AckedSequence == lastB,
-            "both export cursors at the last sequence");
+            "both export cursors at the last sequence", 90);
     }
 }

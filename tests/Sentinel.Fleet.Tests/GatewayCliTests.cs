@@ -37,7 +37,7 @@ public sealed class GatewayCliTests
         {
             (statusCode, table, stderr) = SentinelProcess.Run("fleet", "status", "--server", address);
             return Task.FromResult(table.Contains("SILENT"));
-        }, "fleet status to show h2 SILENT");
+        }, "fleet status to show h2 SILENT", 90);
         Assert.Equal(1, statusCode);
         var rows = table.Split('\n');
         Assert.Contains(rows, r => r.StartsWith("stream    SENTINEL_DETECTIONS  sequences 1..7  7 messages")); // 6 + h2's SNT-F001

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using NATS.Client.Core;
 using NATS.Client.JetStream;
@@ -18,7 +17,7 @@ public sealed class GatewayClusterConfigTests
         var routePorts = Enumerable.Range(0, 3).Select(_ => NatsServers.FreePort()).ToArray();
         var clientPorts = Enumerable.Range(0, 3).Select(_ => NatsServers.FreePort()).ToArray();
         var monitorPorts = Enumerable.Range(0, 3).Select(_ => NatsServers.FreePort()).ToArray();
-        var nodes = new List<Process>();
+        var nodes = new List<ChildProcess>();
         try
         {
             for (var i = 0; i < 3; i++)
@@ -34,13 +33,8 @@ public sealed class GatewayClusterConfigTests
                     config = ReplaceOnce(config, $@"nats-route://nats{n + 1}:6222", $"nats-route://127.0.0.1:{routePorts[n]}");
                 var file = Path.Combine(root, $"n{i}.conf");
                 await File.WriteAllTextAsync(file, config);
-                var info = new ProcessStartInfo(NatsServers.Binary)
-                {
-                    ArgumentList = { "-c", file, "-l", Path.Combine(root, $"n{i}.log") },
-                    Environment = { ["SENTINEL_NATS_NAME"] = $"nats{i + 1}" },
-                    RedirectStandardError = true,
-                };
-                nodes.Add(Process.Start(info)!);
+                nodes.Add(new ChildProcess(NatsServers.Binary, ["-c", file, "-l", Path.Combine(root, $"n{i}.log")], $"nats{i + 1}",
+                    environment: new Dictionary<string, string?> { ["SENTINEL_NATS_NAME"] = $"nats{i + 1}" }));
             }
             var options = new FleetOptions { Servers = clientPorts.Select(p => $"nats://127.0.0.1:{p}").ToArray() };
             await using var nats = new NatsConnection(options.ToNatsOpts("config-test"));
@@ -50,7 +44,10 @@ public sealed class GatewayClusterConfigTests
             {
                 // A node that refuses the file exits at once: fail with its reason instead of waiting for it.
                 foreach (var n in nodes.Where(n => n.HasExited))
-                    throw new Xunit.Sdk.XunitException($"nats-server refused the documented config: {await n.StandardError.ReadToEndAsync()}");
+                {
+                    n.WaitForExit(TimeSpan.FromSeconds(5)); // all of its stderr
+                    throw new Xunit.Sdk.XunitException($"nats-server refused the documented config: {n.Stderr}");
+                }
                 using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(5));
                 try
                 {
@@ -67,7 +64,7 @@ public sealed class GatewayClusterConfigTests
         }
         finally
         {
-            foreach (var n in nodes) { try { n.Kill(); n.WaitForExit(); } catch (InvalidOperationException) { } n.Dispose(); }
+            foreach (var n in nodes) n.Dispose();
             try { Directory.Delete(root, recursive: true); } catch (IOException) { }
         }
     }

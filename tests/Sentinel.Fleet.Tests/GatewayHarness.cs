@@ -11,6 +11,7 @@ using NATS.Client.JetStream.Models;
 using Sentinel.Fleet.Gateway;
 using Sentinel.Server;
 using Sentinel.V1;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Fleet.Tests;
 
@@ -194,20 +195,6 @@ public sealed class FakeAgents : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Nats.DisposeAsync();
-}
-
-public static class Wait
-{
-    /// <summary>Polls <paramref name="condition"/> until it holds; fails after <paramref name="seconds"/>.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 90)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"timed out after {seconds}s waiting for {what}");
-            await Task.Delay(50);
-        }
-    }
 }
 
 /// <summary>An in-memory logger provider: every line at information or above, thread-safe.</summary>

@@ -23,12 +23,12 @@ public sealed class GatewaySilenceTests
         using (var beating = new CancellationTokenSource())
         {
             var beat = agents.BeatAsync("h1", Interval, beating.Token);
-            await Wait.UntilAsync(async () => (await a.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Any(x => x.HostId == "h1"), "h1 in ListAgents");
+            await Wait.UntilAsync(async () => (await a.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Any(x => x.HostId == "h1"), "h1 in ListAgents", 90);
             Assert.False((await a.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent);
             await beating.CancelAsync(); // the agent is killed: no more heartbeats
             await beat;
         }
-        await Wait.UntilAsync(async () => (await b.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h1 silent on gateway B");
+        await Wait.UntilAsync(async () => (await b.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h1 silent on gateway B", 90);
         var lastSeen = (await b.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().LastSeen.ToDateTimeOffset();
 
         // The agent restarts and beats again: "agent back".
@@ -64,13 +64,13 @@ public sealed class GatewaySilenceTests
 
         // Both gateways raised both events (or saw the other's): the stream holds each once.
         await Wait.UntilAsync(async () => !(await a.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent
-                                          && !(await b.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h1 ok on both");
+                                          && !(await b.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h1 ok on both", 90);
         var stored = await agents.StoredAsync(FleetSubjects.Detections(FleetSubjects.FleetHostId));
         Assert.Equal([FleetEvents.SilentRuleId, FleetEvents.BackRuleId], stored.Select(d => d.RuleId));
 
         // A gateway started later reads what was raised and raises nothing again.
         await using var late = await GatewayHarness.StartAsync(servers.Urls);
-        await Wait.UntilAsync(() => Task.FromResult(late.Agents.Checks >= 3), "the late gateway to check");
+        await Wait.UntilAsync(() => late.Agents.Checks >= 3, "the late gateway to check", 90);
         Assert.Equal(0, late.Agents.RaisedCount);
         Assert.Equal(2, (await agents.StoredAsync(FleetSubjects.Detections(FleetSubjects.FleetHostId))).Count);
     }
@@ -83,13 +83,13 @@ public sealed class GatewaySilenceTests
         // Checks 5 s apart; the agent is overdue after 3 intervals of 200 ms and back before the first check.
         await using var gateway = await GatewayHarness.StartAsync(servers.Urls, silenceCheckPeriod: TimeSpan.FromSeconds(5));
         var quick = TimeSpan.FromMilliseconds(200);
-        await Wait.UntilAsync(() => Task.FromResult(gateway.Agents.Ready), "the gateway to read both streams");
+        await Wait.UntilAsync(() => gateway.Agents.Ready, "the gateway to read both streams", 90);
         var fleet = gateway.ReadAsync(new StreamDetectionsRequest { HostIds = { FleetSubjects.FleetHostId }, Follow = true }, count: 3, timeoutSeconds: 120);
 
         await agents.HeartbeatAsync("h2", quick);
-        await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Any(x => x.HostId == "h2"), "h2 in ListAgents");
+        await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Any(x => x.HostId == "h2"), "h2 in ListAgents", 90);
         var first = (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().LastSeen.ToDateTimeOffset();
-        await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h2 overdue");
+        await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Single().Silent, "h2 overdue", 90);
         Assert.Equal(0, gateway.Agents.Checks); // no check has looked yet
         // Back before any check, then silent again for good: silence, return, silence.
         await agents.HeartbeatAsync("h2", quick);
@@ -113,7 +113,7 @@ public sealed class GatewaySilenceTests
         await using var gateway = await GatewayHarness.StartAsync(servers.Urls);
 
         await Wait.UntilAsync(async () => (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents.Any(x => x is { HostId: "dead-host", Silent: true }),
-            "dead-host silent");
+            "dead-host silent", 90);
         var list = (await gateway.Client.ListAgentsAsync(new ListAgentsRequest())).Agents;
         Assert.Equal(["dead-host", "h9", "stopped-host"], list.Select(x => x.HostId));
         Assert.False(list.Single(x => x.HostId == "stopped-host").Silent);
@@ -128,7 +128,7 @@ public sealed class GatewaySilenceTests
 
         // A heartbeat that is not one is skipped and counted.
         await agents.PublishRawAsync(FleetSubjects.Heartbeat("junk"), "garbage!"u8.ToArray());
-        await Wait.UntilAsync(async () => (await gateway.Client.GetStatusAsync(new GetStatusRequest())).Gateway.SkippedHeartbeats == 1, "the junk heartbeat counted");
+        await Wait.UntilAsync(async () => (await gateway.Client.GetStatusAsync(new GetStatusRequest())).Gateway.SkippedHeartbeats == 1, "the junk heartbeat counted", 90);
         var status = (await gateway.Client.GetStatusAsync(new GetStatusRequest())).Gateway;
         Assert.Equal(3U, status.Agents);
         Assert.Equal(1U, status.SilentAgents);

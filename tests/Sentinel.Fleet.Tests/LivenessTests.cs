@@ -35,10 +35,10 @@ public sealed class LivenessTests
         var last = await agent.EmitAsync(20);
         var status = await agent.StatusAsync();
         for (var i = 0; i < 4; i++) Assert.True(await got.WaitAsync(TimeSpan.FromSeconds(30)), "a heartbeat every second");
-        await ExportTests.WaitForAsync(async () => (await agent.StatusAsync()).Export.AckedSequence == last, "the export to catch up");
+        await Wait.UntilAsync(async () => (await agent.StatusAsync()).Export.AckedSequence == last, "the export to catch up");
         Assert.True(await got.WaitAsync(TimeSpan.FromSeconds(30)));
         await agent.QuitAsync();
-        await ExportTests.WaitForAsync(() => Task.FromResult(Snapshot(beats).Any(b => b.Stopping)), "the stopping heartbeat");
+        await Wait.UntilAsync(() => Snapshot(beats).Any(b => b.Stopping), "the stopping heartbeat");
 
         var all = Snapshot(beats);
         var beat = all[^2]; // the last regular one, after the export caught up
@@ -103,7 +103,7 @@ public sealed class LivenessTests
 
             await using var nats = FleetStream.Connect(servers.Urls);
             List<(ulong StreamSeq, string MsgId, V1.Detection Detection)> all = [];
-            await ExportTests.WaitForAsync(async () =>
+            await Wait.UntilAsync(async () =>
             {
                 all = await FleetStream.ReadAllAsync(nats);
                 return live.All(l => all.Any(m => m.Detection.HostId == l.Host && m.Detection.Event?.Context?.Pid == callerPid));

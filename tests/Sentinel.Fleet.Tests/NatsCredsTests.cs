@@ -28,14 +28,14 @@ public sealed class NatsCredsTests
         var last = await agent.EmitAsync(5);
         Assert.Equal(3UL, await impostor.EmitAsync(3)); // detection and the journal never wait on the broker
         Assert.Equal(2UL, await anonymous.EmitAsync(2));
-        await Wait.UntilAsync(async () => (await agent.StatusAsync()).Export.AckedSequence == last, "the agent to export with its credential");
+        await Wait.UntilAsync(async () => (await agent.StatusAsync()).Export.AckedSequence == last, "the agent to export with its credential", 90);
 
         await using var gateway = await GatewayHarness.StartAsync(servers.Urls, credsFile: gatewayCreds);
         var fleet = await gateway.ReadAsync(new StreamDetectionsRequest());
         Assert.Equal(Enumerable.Range(1, 5).Select(i => ("creds-ok", (ulong)i)), fleet.Select(d => (d.HostId, d.AgentSequence)));
         Assert.Contains(await gateway.Client.ListAgentsAsync(new ListAgentsRequest()).ResponseAsync.ContinueWith(t => t.Result.Agents), a => a.HostId == "creds-ok");
 
-        await Wait.UntilAsync(() => Task.FromResult(anonymous.Stderr.Contains("unreachable")), "the agent without credentials to say NATS refused it", 60);
+        await Wait.UntilAsync(() => anonymous.Stderr.Contains("unreachable"), "the agent without credentials to say NATS refused it", 60);
         Assert.False((await anonymous.StatusAsync()).Export.Connected);
         Assert.Equal(0UL, (await anonymous.StatusAsync()).Export.AckedSequence);
         Assert.Equal(0UL, (await impostor.StatusAsync()).Export.AckedSequence);

@@ -30,21 +30,20 @@ public sealed class NatsServersTests
         servers.Nodes[0].Kill();
         // The client reconnects and the stream may elect a new leader: retry (same message id, so at most once)
         // until the surviving nodes acknowledge.
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
+        await Wait.UntilAsync(async () =>
         {
             try
             {
                 var ack2 = await js.PublishAsync(FleetSubjects.Detections("h1"), new byte[] { 2 },
                     headers: new NatsHeaders { ["Nats-Msg-Id"] = FleetSubjects.MessageId("j", 2) });
                 Assert.Null(ack2.Error);
-                break;
+                return true;
             }
-            catch (NatsException) when (DateTime.UtcNow < deadline) // no responders, no ack, not connected
+            catch (NatsException) // no responders, no ack, not connected
             {
-                await Task.Delay(250);
+                return false;
             }
-        }
+        }, "the surviving nodes to acknowledge a publish");
         var stream = await js.GetStreamAsync("T");
         Assert.Equal(2L, (long)stream.Info.State.Messages);
     }

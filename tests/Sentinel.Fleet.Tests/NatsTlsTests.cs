@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Sentinel.TestSupport;
 using Sentinel.V1;
 
@@ -26,7 +25,7 @@ public sealed class NatsTlsTests
 
         var last = await trusting.EmitAsync(5);
         Assert.Equal(3UL, await untrusting.EmitAsync(3)); // detection and the journal never wait on the broker
-        await Wait.UntilAsync(async () => (await trusting.StatusAsync()).Export.AckedSequence == last, "the trusting agent to export over TLS");
+        await Wait.UntilAsync(async () => (await trusting.StatusAsync()).Export.AckedSequence == last, "the trusting agent to export over TLS", 90);
 
         await using var gateway = await GatewayHarness.StartAsync(servers.Urls, tlsCa: ca);
         var fleet = await gateway.ReadAsync(new StreamDetectionsRequest { HostIds = { "tls-ok" } });
@@ -35,18 +34,13 @@ public sealed class NatsTlsTests
         var refused = (await untrusting.StatusAsync()).Export;
         Assert.False(refused.Connected);
         Assert.Equal(0UL, refused.AckedSequence);
-        await Wait.UntilAsync(() => Task.FromResult(untrusting.Stderr.Contains("unreachable")), "the untrusting agent to say NATS is unreachable", 60);
+        await Wait.UntilAsync(() => untrusting.Stderr.Contains("unreachable"), "the untrusting agent to say NATS is unreachable", 60);
         Assert.Empty(await gateway.ReadAsync(new StreamDetectionsRequest { HostIds = { "tls-no-ca" } }));
     }
 
     private static void OpenSsl(string directory, params string[] args)
     {
-        var info = new ProcessStartInfo("openssl") { WorkingDirectory = directory, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = System.Diagnostics.Process.Start(info)!;
-        var error = p.StandardError.ReadToEnd();
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"openssl {string.Join(' ', args)}: {error}");
+        var (exit, _, error) = ChildProcess.Run("openssl", args, workingDirectory: directory);
+        Assert.True(exit == 0, $"openssl {string.Join(' ', args)}: {error}");
     }
 }

@@ -45,7 +45,7 @@ public sealed class RulePackRolloutTests
             // What each agent runs reaches the fleet: its heartbeat names the pack's version and hash.
             var js = new NatsJSContext(nats);
             foreach (var agent in agents)
-                await Fleet.Tests.Wait.UntilAsync(async () =>
+                await TestSupport.Wait.UntilAsync(async () =>
                 {
                     try
                     {
@@ -145,15 +145,9 @@ public sealed class RulePackRolloutTests
         public async Task<RulePackStatus> WaitForStatusAsync(Func<RulePackStatus, bool> condition, string what)
         {
             var client = new DetectionService.DetectionServiceClient(_channel);
-            var deadline = DateTime.UtcNow + Wait;
-            RulePackStatus? last = null;
-            while (DateTime.UtcNow < deadline)
-            {
-                last = (await client.GetStatusAsync(new GetStatusRequest())).RulePack;
-                if (last is not null && condition(last)) return last;
-                await Task.Delay(200);
-            }
-            throw new Xunit.Sdk.XunitException($"agent {Name}: timed out waiting for {what}; last rule_pack status: {last}\nstderr:\n{Process.Stderr}");
+            return (await TestSupport.Wait.ForAsync(async () => (await client.GetStatusAsync(new GetStatusRequest())).RulePack,
+                s => s is not null && condition(s), $"agent {Name}: {what}", (int)Wait.TotalSeconds,
+                last => $"last rule_pack status: {last}\nstderr:\n{Process.Stderr}"))!;
         }
 
         public void Stop()

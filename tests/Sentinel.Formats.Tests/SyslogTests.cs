@@ -1,16 +1,16 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Sentinel.Events;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Formats.Tests;
 
 /// <summary>A private rsyslogd on loopback (imudp + imtcp) that writes what it parsed, field by field, to a file.</summary>
 public sealed class Rsyslog : IDisposable
 {
-    public const string Binary = "/usr/sbin/rsyslogd";
-    private readonly Process _process;
+    public static string? Binary => RepoPaths.SystemTool("rsyslogd");
+    private readonly ChildProcess _process;
 
     public Rsyslog(int? tcpPort = null)
     {
@@ -29,9 +29,8 @@ public sealed class Rsyslog : IDisposable
             template(name="fields" type="string" string="%protocol-version%|%pri%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%|%msg%\n")
             *.* action(type="omfile" file="{Output}" template="fields")
             """);
-        var start = new ProcessStartInfo(Binary) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in (string[])["-n", "-f", config, "-i", Path.Combine(Dir, "rsyslog.pid")]) start.ArgumentList.Add(a);
-        _process = Process.Start(start)!;
+        _process = new ChildProcess(Binary ?? throw new InvalidOperationException("rsyslogd is not installed"),
+            ["-n", "-f", config, "-i", Path.Combine(Dir, "rsyslog.pid")], "rsyslogd");
         WaitForTcp();
     }
 
@@ -40,40 +39,33 @@ public sealed class Rsyslog : IDisposable
     public int TcpPort { get; }
     public string Output { get; }
 
-    public static bool Installed => File.Exists(Binary);
+    public static bool Installed => Binary is not null;
 
     /// <summary>Lines rsyslog wrote that contain <paramref name="marker"/>, once there are <paramref name="count"/>.</summary>
     public async Task<string[]> WaitForLinesAsync(string marker, int count)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (true)
+        string[] lines = [];
+        await Wait.UntilAsync(async () =>
         {
-            var lines = File.Exists(Output)
-                ? (await File.ReadAllLinesAsync(Output, timeout.Token)).Where(l => l.Contains(marker)).ToArray()
-                : [];
-            if (lines.Length >= count) return lines;
-            await Task.Delay(50, timeout.Token);
-        }
+            lines = File.Exists(Output) ? (await File.ReadAllLinesAsync(Output)).Where(l => l.Contains(marker)).ToArray() : [];
+            return lines.Length >= count;
+        }, $"rsyslog to write {count} lines with {marker}", 60, () => $"it wrote {lines.Length}");
+        return lines;
     }
 
-    private void WaitForTcp()
+    private void WaitForTcp() => _process.WaitUntil(() =>
     {
-        var deadline = Stopwatch.StartNew();
-        while (true)
+        try
         {
-            if (_process.HasExited) throw new InvalidOperationException("rsyslogd exited: " + _process.StandardError.ReadToEnd());
-            try
-            {
-                using var client = new TcpClient();
-                client.Connect(IPAddress.Loopback, TcpPort);
-                return;
-            }
-            catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(60))
-            {
-                Thread.Sleep(50);
-            }
+            using var client = new TcpClient();
+            client.Connect(IPAddress.Loopback, TcpPort);
+            return true;
         }
-    }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }, $"rsyslogd to accept TCP on {TcpPort}", 60);
 
     public static int FreePort(SocketType type, ProtocolType protocol)
     {
@@ -84,8 +76,6 @@ public sealed class Rsyslog : IDisposable
 
     public void Dispose()
     {
-        if (!_process.HasExited) _process.Kill();
-        _process.WaitForExit(10_000);
         _process.Dispose();
         try { Directory.Delete(Dir, true); } catch (IOException) { }
     }
@@ -138,7 +128,7 @@ public sealed class SyslogTests : IClassFixture<SyslogTests.RsyslogFixture>
         var marker = "late-" + Guid.NewGuid().ToString("N");
         await using var sink = new SyslogDetectionSink(SyslogTarget.Parse($"tcp://127.0.0.1:{port}"));
         for (var i = 1; i <= 3; i++) sink.OnDetection(Samples.Detection(message: marker, sequence: (ulong)i));
-        await WaitAsync(() => sink.Errors > 0);
+        await Wait.UntilAsync(() => sink.Errors > 0, "the sink to count an error");
         Assert.Equal(0, sink.Sent);
 
         using var late = new Rsyslog(port);
@@ -153,12 +143,12 @@ public sealed class SyslogTests : IClassFixture<SyslogTests.RsyslogFixture>
         // A FIFO nobody reads yet: the sender blocks opening it, holding the first message, while the queue overflows.
         var dir = Directory.CreateTempSubdirectory("sentinel-fifo-").FullName;
         var fifo = Path.Combine(dir, "collector");
-        using (var mkfifo = Process.Start("mkfifo", [fifo])) await mkfifo.WaitForExitAsync();
+        await ChildProcess.RunAsync("mkfifo", [fifo]);
         Assert.True(File.Exists(fifo), "mkfifo failed");
         const int extra = 100;
         await using var sink = new SyslogDetectionSink(SyslogTarget.Parse("file:" + fifo));
         sink.OnDetection(Samples.Detection(message: "m0", sequence: 1));
-        await WaitAsync(() => sink.Queued == 0); // taken by the sender, which now waits for a reader
+        await Wait.UntilAsync(() => sink.Queued == 0, "the sender to take the queued message"); // taken by the sender, which now waits for a reader
         for (var i = 1; i <= SyslogDetectionSink.Capacity + extra; i++)
             sink.OnDetection(Samples.Detection(message: "m" + i, sequence: (ulong)(i + 1)));
         Assert.Equal(extra, sink.Dropped);
@@ -175,7 +165,7 @@ public sealed class SyslogTests : IClassFixture<SyslogTests.RsyslogFixture>
         var sequences = lines.Select(l => ulong.Parse(Regex.Match(l, "seq=\"(\\d+)\"").Groups[1].Value)).ToList();
         // The one in flight, then exactly the newest Capacity, in order: nothing unsent was discarded.
         Assert.Equal([1UL, .. Enumerable.Range(extra + 2, SyslogDetectionSink.Capacity).Select(i => (ulong)i)], sequences);
-        await WaitAsync(() => sink.Sent == expected);
+        await Wait.UntilAsync(() => sink.Sent == expected, $"{expected} messages sent");
         Assert.Equal(extra, sink.Dropped);
         Directory.Delete(dir, true);
     }
@@ -210,10 +200,4 @@ public sealed class SyslogTests : IClassFixture<SyslogTests.RsyslogFixture>
     [InlineData("file:")]
     public void Bad_targets_are_rejected_with_the_expected_forms(string text) =>
         Assert.Contains("expected HOST:PORT", Assert.Throws<ArgumentException>(() => SyslogTarget.Parse(text)).Message);
-
-    private static async Task WaitAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (!condition()) await Task.Delay(20, timeout.Token);
-    }
 }

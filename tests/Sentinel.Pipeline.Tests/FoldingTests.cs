@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Events;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Pipeline.Tests;
 
@@ -139,7 +140,7 @@ public sealed class FoldingTests
         var (channel, sink, service) = await StartServiceAsync(windowSeconds: 1);
         await WriteAsync(channel, 0, 0.1, 0.2);
         // No more events: the wall clock closes the window (1 s) at the next tick.
-        await WaitUntilAsync(() => sink.All.Count == 2);
+        await Wait.UntilAsync(() => sink.All.Count == 2, "the idle window to close into a second detection", 30);
         Assert.Equal(2u, sink.All.Last().FoldCount);
         await service.StopAsync(CancellationToken.None);
     }
@@ -191,11 +192,5 @@ public sealed class FoldingTests
             evt.Pid = 100;
             await channel.Channel.Writer.WriteAsync(evt);
         }
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition()) await Task.Delay(20, timeout.Token);
     }
 }

@@ -255,11 +255,9 @@ public sealed unsafe class FloodTests(Xunit.Abstractions.ITestOutputHelper outpu
         return (singles, folds);
     }
 
-    private static List<Detection> WaitForLossDetections(Detections sink, long lost)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (sink.All.Sum(d => long.Parse(d.Fields["lost"])) < lost && DateTime.UtcNow < deadline)
-            Thread.Sleep(10); // polling a positive signal, bounded by the deadline
-        return sink.All.ToList();
-    }
+    private static List<Detection> WaitForLossDetections(Detections sink, long lost) =>
+        Wait.For(() => sink.All.ToList(), all => LostIn(all) >= lost, $"SNT-0000 to account for all {lost} lost events", 15,
+            all => $"{all.Count} raised account for {LostIn(all)}");
+
+    private static long LostIn(IEnumerable<Detection> raised) => raised.Sum(d => long.Parse(d.Fields["lost"]));
 }

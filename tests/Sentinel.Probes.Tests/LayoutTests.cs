@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Sentinel.Probes;
@@ -32,8 +31,8 @@ public class LayoutTests
                                   "int main(void) {\n" + string.Join("\n", lines) +
                                   "\nprintf(\"sizeof %zu\\n\", sizeof(struct snt_move_pages_event));\nreturn 0;\n}\n");
         var binary = Path.Combine(dir.FullName, "layout");
-        Run("gcc", $"-I{RepoPaths.Bpf} -o {binary} {source}");
-        var offsets = Run(binary, "").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        ChildProcess.RunChecked("gcc", $"-I{RepoPaths.Bpf}", "-o", binary, source);
+        var offsets = ChildProcess.RunChecked(binary).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => l.Split(' ')).ToDictionary(p => p[0], p => int.Parse(p[1]));
 
         foreach (var field in Fields)
@@ -44,15 +43,5 @@ public class LayoutTests
         Assert.Equal(offsets["sizeof"], MovePagesDecoder.RecordSize);
         // Every managed field is listed, so a field added to the mirror without its C twin fails here too.
         Assert.Equal(typeof(RawMovePagesEvent).GetFields(BindingFlags.Public | BindingFlags.Instance).Length, Fields.Length);
-    }
-
-    private static string Run(string file, string args)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = process.StandardOutput.ReadToEnd();
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{file} {args} failed: {error}");
-        return output;
     }
 }

@@ -15,7 +15,7 @@ namespace Sentinel.ProcessTree.Tests;
 [Collection(nameof(LiveProcessTreeTests))]
 public sealed class LiveEnrichmentTests : IDisposable
 {
-    private static readonly string Helper = Path.Combine(AppContext.BaseDirectory, "move_pages64");
+    private static readonly string Helper = MovePagesHelper.PathOf("move_pages64");
     private static readonly string[] Nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 
     private readonly ProcessTree _tree = new(new ProcessTreeOptions { MaxProcLookupsPerSecond = 0 });
@@ -48,11 +48,7 @@ public sealed class LiveEnrichmentTests : IDisposable
 
     private static (int Pid, string Output) RunHelper(string file, params string[] args)
     {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = p.StandardOutput.ReadToEnd();
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {error}");
+        var output = ChildProcess.RunChecked(file, args);
         var pidField = output.Split(' ', '\n').First(f => f.StartsWith("pid=", StringComparison.Ordinal));
         return (int.Parse(pidField[4..]), output);
     }
@@ -90,12 +86,8 @@ public sealed class LiveEnrichmentTests : IDisposable
     [LiveFact]
     public void Caller_in_new_namespaces_is_not_in_the_host_s()
     {
-        var unshare = Process.Start(new ProcessStartInfo("unshare", ["--mount", "--pid", "--fork", "--mount-proc", "--", Helper, "--node", "0", "--flags", "2"])
-        {
-            RedirectStandardOutput = true,
-        })!;
-        unshare.WaitForExit();
-        Assert.Equal(0, unshare.ExitCode);
+        using var unshare = new ChildProcess("unshare", ["--mount", "--pid", "--fork", "--mount-proc", "--", Helper, "--node", "0", "--flags", "2"]);
+        Assert.Equal(0, unshare.WaitForExit(TimeSpan.FromSeconds(60)));
 
         // The helper sees itself as pid 1; find its event by its parent, unshare.
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));

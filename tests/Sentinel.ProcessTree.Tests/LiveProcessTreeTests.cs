@@ -195,17 +195,12 @@ public sealed class LiveProcessTreeTests(ITestOutputHelper output)
         return start;
     }
 
-    internal static T WaitFor<T>(ProcessTreeService service, Func<T?> probe) where T : class
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline)
+    internal static T WaitFor<T>(ProcessTreeService service, Func<T?> probe) where T : class =>
+        Wait.For(() =>
         {
             service.Drain();
-            if (probe() is { } value) return value;
-            Thread.Sleep(10);
-        }
-        throw new TimeoutException("the process tree never reported it");
-    }
+            return probe();
+        }, value => value is not null, "the process tree to report it", (int)Patience.TotalSeconds)!;
 }
 
 /// <summary>Compiles the fork-storm helper: N sequential fork + _exit (every 500th child execs /bin/true).</summary>
@@ -239,10 +234,7 @@ internal static class ForkStormHelper
         var dir = Directory.CreateTempSubdirectory("sentinel-forkstorm").FullName;
         File.WriteAllText(Path.Combine(dir, "forkstorm.c"), Source);
         var exe = Path.Combine(dir, "forkstorm");
-        using var gcc = Process.Start(new ProcessStartInfo("gcc", ["-O2", "-o", exe, Path.Combine(dir, "forkstorm.c")]) { RedirectStandardError = true })!;
-        var error = gcc.StandardError.ReadToEnd();
-        gcc.WaitForExit();
-        if (gcc.ExitCode != 0) throw new InvalidOperationException("gcc forkstorm.c: " + error);
+        ChildProcess.RunChecked("gcc", "-O2", "-o", exe, Path.Combine(dir, "forkstorm.c"));
         return exe;
     });
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Sentinel.Events;
 using Sentinel.ProcessTree;
+using Sentinel.TestSupport;
 
 namespace Sentinel.ProcessTree.Tests;
 
@@ -62,17 +63,15 @@ public class ProcSeedTests
     }
 
     /// <summary>Process.Start returns after fork; wait until the child runs the new image.</summary>
-    internal static void WaitForExec(int pid, string comm)
+    internal static void WaitForExec(int pid, string comm) => Wait.Until(() =>
     {
-        for (var i = 0; i < 500; i++)
+        try
         {
-            try
-            {
-                if (File.ReadAllText($"/proc/{pid}/comm").Trim() == comm) return;
-            }
-            catch (IOException) { }
-            Thread.Sleep(10);
+            return File.ReadAllText($"/proc/{pid}/comm").Trim() == comm;
         }
-        throw new TimeoutException($"pid {pid} never became '{comm}'");
-    }
+        catch (IOException)
+        {
+            return false;
+        }
+    }, $"pid {pid} to become '{comm}'", 5);
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Sentinel.ProcessTree;
 using Sentinel.TestSupport;
@@ -42,23 +41,13 @@ public class RecordLayoutTests
             }
             """);
         var exe = Path.Combine(dir, "layout");
-        Run("gcc", $"-I{RepoPaths.Bpf} -o {exe} {source}");
-        var lines = Run(exe, "").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+        ChildProcess.RunChecked("gcc", $"-I{RepoPaths.Bpf}", "-o", exe, source);
+        var lines = ChildProcess.RunChecked(exe).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
 
         Assert.Equal(lines[0], sizeof(ProcTreeRecord));
         for (var i = 0; i < Mirror.Length; i++)
             Assert.True(lines[i + 1] == (int)Marshal.OffsetOf<ProcTreeRecord>(Mirror[i]),
                 $"{Fields[i]}: C offset {lines[i + 1]}, C# {Marshal.OffsetOf<ProcTreeRecord>(Mirror[i])}");
         Directory.Delete(dir, true);
-    }
-
-    private static string Run(string file, string args)
-    {
-        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = p.StandardOutput.ReadToEnd();
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{file} {args}: {error}");
-        return output;
     }
 }

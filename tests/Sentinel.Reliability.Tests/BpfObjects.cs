@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Sentinel.Bpf;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Reliability.Tests;
 
@@ -45,11 +46,7 @@ internal static class BpfObjects
     /// <summary>The ids of one kind (prog, map, link) that exist in the kernel now.</summary>
     public static HashSet<uint> Existing(string kind)
     {
-        var info = new ProcessStartInfo("bpftool") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { kind, "show" }) info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
+        var (_, output, _) = ChildProcess.Run("bpftool", [kind, "show"]);
         var ids = new HashSet<uint>();
         foreach (var line in output.Split('\n'))
         {

@@ -60,11 +60,11 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
 
         // Every loss is reported: the SNT-0000 detections on the stream add up to the kernel's lost counter.
         AgentStatus status = null!;
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             status = await client.GetStatusAsync(new GetStatusRequest());
             return status.Counters.LostInKernel > 0 && SumLost(lossDetections) == status.Counters.LostInKernel;
-        }, "SNT-0000 on the stream to account for every loss the kernel counted");
+        }, "SNT-0000 on the stream to account for every loss the kernel counted", 90);
         var lost = status.Counters.LostInKernel;
         output.WriteLine($"{Calls} distinct calls with the reader frozen: {lost} lost, " +
                          $"raised in {lossDetections.Count} SNT-0000 detection(s)");
@@ -100,11 +100,11 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
         Assert.All(spans, w => Assert.InRange(w, TimeSpan.Zero, TimeSpan.FromMilliseconds(1_750)));
         for (var i = 1; i < flood.Count; i++)
             Assert.True(WindowStart(flood[i]) >= WindowEnd(flood[i - 1]), $"window {i} starts before window {i - 1} ends");
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             status = await client.GetStatusAsync(new GetStatusRequest());
             return SumLost(lossDetections) == status.Counters.LostInKernel;
-        }, "SNT-0000 on the stream to account for the running flood's losses");
+        }, "SNT-0000 on the stream to account for the running flood's losses", 90);
         lost = status.Counters.LostInKernel;
 
         // `status`, the real CLI, shows the same counts.
@@ -185,16 +185,6 @@ public sealed partial class EventsLostTests(Xunit.Abstractions.ITestOutputHelper
 
     [GeneratedRegex(@"lost in kernel (\d+)")]
     private static partial Regex StatusLine();
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what, int timeoutSeconds = 90)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"timed out waiting for {what}");
-            await Task.Delay(50);
-        }
-    }
 
     /// <summary>Whether every thread of the process is in the stopped state ('T') in /proc.</summary>
     private static bool AllThreadsStopped(int pid)

@@ -60,9 +60,9 @@ public sealed class JournalFaultTests
             // Still delivered while degraded, SNT-0009 among them.
             agent.WaitUntil(() => agent.StdoutLines.Any(l => l.Contains("\"SNT-0009\"")), "SNT-0009 on stdout");
             CallUnknownPid(50);
-            await WaitForAsync(async () => (status = await client.GetStatusAsync(new GetStatusRequest())).Journal.Unsaved >= 50, "unsaved detections");
+            await Wait.UntilAsync(async () => (status = await client.GetStatusAsync(new GetStatusRequest())).Journal.Unsaved >= 50, "unsaved detections");
             var lastWhileFull = status.Journal.LastSequence;
-            await WaitForAsync(() => Task.FromResult(Count(streamed) >= (int)lastWhileFull), "the stream to catch up while degraded");
+            await Wait.UntilAsync(() => Count(streamed) >= (int)lastWhileFull, "the stream to catch up while degraded");
             agent.WaitUntil(() => agent.StdoutLines.Count(l => l.Contains("\"ruleId\"")) >= (int)lastWhileFull, "stdout to catch up while degraded");
             lock (streamed)
             {
@@ -72,7 +72,7 @@ public sealed class JournalFaultTests
 
             // Space returns: the backlog is written and the journal is healthy again.
             Run("mount", "-o", "remount,size=64m", mount);
-            await WaitForAsync(async () => !(status = await client.GetStatusAsync(new GetStatusRequest())).Journal.Degraded, "the journal to leave degraded mode");
+            await Wait.UntilAsync(async () => !(status = await client.GetStatusAsync(new GetStatusRequest())).Journal.Degraded, "the journal to leave degraded mode");
             Assert.Equal(0UL, status.Journal.Unsaved);
             var last = status.Journal.LastSequence;
 
@@ -160,16 +160,6 @@ public sealed class JournalFaultTests
 
     private static int Count(List<V1.Detection> list) { lock (list) return list.Count; }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what, int timeoutSeconds = 60)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"timed out waiting for {what}");
-            await Task.Delay(50);
-        }
-    }
-
     private static object? Scalar(SqliteConnection db, string sql)
     {
         using var command = db.CreateCommand();
@@ -177,15 +167,7 @@ public sealed class JournalFaultTests
         return command.ExecuteScalar();
     }
 
-    private static void Run(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardError = true };
-        foreach (var a in args) info.ArgumentList.Add(a);
-        using var p = System.Diagnostics.Process.Start(info)!;
-        var error = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"{file} {string.Join(' ', args)}: {error}");
-    }
+    private static void Run(string file, params string[] args) => ChildProcess.RunChecked(file, args);
 
     private sealed class ListLogger : ILogger<DetectionJournal>
     {

@@ -66,19 +66,15 @@ public sealed class RestartLoopTests
         // The kernel frees an object when its last reference goes, but a program or link detached from a tracepoint
         // is freed after an RCU grace period, so the last agent's may still be listed for a moment: a leak is one
         // still there seconds after its holder died.
-        uint[] leakedPrograms, leakedMaps, leakedLinks;
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
+        uint[] leakedPrograms = [], leakedMaps = [], leakedLinks = [];
+        Wait.Until(() =>
         {
             leakedPrograms = everHeld.Programs.Intersect(BpfObjects.Existing("prog")).ToArray();
             leakedMaps = everHeld.Maps.Intersect(BpfObjects.Existing("map")).ToArray();
             leakedLinks = everHeld.Links.Intersect(BpfObjects.Existing("link")).ToArray();
-            if (leakedPrograms.Length + leakedMaps.Length + leakedLinks.Length == 0 || DateTime.UtcNow > deadline) break;
-            Thread.Sleep(100); // polling a positive signal (the objects gone), bounded by the deadline
-        }
-        Assert.True(leakedPrograms.Length == 0, "programs left behind: " + string.Join(",", leakedPrograms));
-        Assert.True(leakedMaps.Length == 0, "maps left behind: " + string.Join(",", leakedMaps));
-        Assert.True(leakedLinks.Length == 0, "links left behind: " + string.Join(",", leakedLinks));
+            return leakedPrograms.Length + leakedMaps.Length + leakedLinks.Length == 0;
+        }, "every BPF object the agents held to be freed", 10,
+            () => $"programs left behind: {string.Join(",", leakedPrograms)}; maps: {string.Join(",", leakedMaps)}; links: {string.Join(",", leakedLinks)}");
         Assert.Empty(Directory.EnumerateFileSystemEntries("/sys/fs/bpf").Where(p => Path.GetFileName(p).StartsWith("sentinel", StringComparison.Ordinal)));
     }
 

@@ -11,7 +11,7 @@ namespace Sentinel.Reliability.Tests;
 [Collection(LiveAgents.Name)]
 public sealed class ServiceUnitTests
 {
-    private static readonly string UnitPath = Path.Combine(AppContext.BaseDirectory, "sentinel.service");
+    private static readonly string UnitPath = RepoPaths.BesideTests("sentinel.service");
 
     private static Dictionary<string, string> ServiceSection() =>
         File.ReadAllLines(UnitPath)
@@ -35,12 +35,7 @@ public sealed class ServiceUnitTests
             var unit = File.ReadAllText(UnitPath).Replace("/opt/sentinel/sentinel", SentinelProcess.Binary);
             var path = Path.Combine(dir, "sentinel.service");
             File.WriteAllText(path, unit);
-            var info = new ProcessStartInfo("systemd-analyze") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { "verify", path }) info.ArgumentList.Add(a);
-            using var p = Process.Start(info)!;
-            var stdout = p.StandardOutput.ReadToEnd();
-            var stderr = p.StandardError.ReadToEnd();
-            p.WaitForExit();
+            var (_, stdout, stderr) = ChildProcess.Run("systemd-analyze", ["verify", path]);
             // Complaints about the host's own units (not PID 1, missing dependencies) are not ours: only lines naming our file fail.
             var ours = (stdout + stderr).Split('\n').Where(l => l.Contains("sentinel.service")).ToArray();
             Assert.True(ours.Length == 0, "systemd-analyze verify:\n" + string.Join('\n', ours));

@@ -41,7 +41,7 @@ public sealed unsafe class LivePreconditionTests
     public void An_allowlisted_executable_is_never_killed()
     {
         BpfEnvironment.EnsureReady();
-        var stepper = Path.Combine(AppContext.BaseDirectory, "stepper64");
+        var stepper = Stepper.Binary();
         using var responder = KernelResponder.Attach(new ResponseOptions { Mode = ResponseMode.Enforce, AllowExes = [stepper] }, NullLogger.Instance);
         var records = new Records(responder);
         responder.Install([new InstalledPolicy("SNT-9306", new KernelPolicy { Comm = "stepper64" }, ResponseAction.Kill)]);
@@ -141,7 +141,7 @@ public sealed unsafe class LivePreconditionTests
         Assert.Equal(ResponseResult.Signalled, stopped.Result);
         Assert.Equal(ResponseKind.Signal, stopped.Action.Kind);
         Assert.Equal(Sigstop, stopped.Action.SignalNumber);
-        WaitFor(() => ProcessState(helper.Pid) == 'T', "the stepper to be stopped");
+        Wait.Until(() => ProcessState(helper.Pid) == 'T', "the stepper to be stopped", 10);
         Assert.False(helper.HasLine); // stopped before it could print its post-call line
 
         Assert.Equal(0, Kill(helper.Pid, Sigcont));
@@ -236,16 +236,6 @@ public sealed unsafe class LivePreconditionTests
     {
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         return stat[stat.LastIndexOf(')') + 2];
-    }
-
-    private static void WaitFor(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException($"timed out waiting for {what}");
-            Thread.Sleep(20);
-        }
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]

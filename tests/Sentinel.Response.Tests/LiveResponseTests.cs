@@ -168,9 +168,7 @@ public sealed unsafe class LiveResponseTests
         Assert.Equal(2147483600, kill.TargetPid);
 
         // The killed process is reaped: its mark goes, and calls skip the verdict lookup again.
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (responder.Marked > 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
-        Assert.Equal(0, responder.Marked);
+        Wait.Until(() => responder.Marked == 0, "the killed process's mark to go", 10);
         Assert.False(responder.VerdictLookupOn);
     }
 

@@ -1,20 +1,13 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Response.Tests;
 
 /// <summary>native/stepper.c as a child process: each <see cref="Step"/> makes one move_pages call.</summary>
-internal sealed class Stepper : IDisposable
+internal sealed class Stepper : ChildProcess
 {
-    private readonly Process _process;
-    private readonly BlockingCollection<string> _lines = new();
-
-    private Stepper(Process process)
+    private Stepper(List<string> argv) : base(argv[0], argv.Skip(1), "stepper")
     {
-        _process = process;
-        process.OutputDataReceived += (_, e) => { if (e.Data is null) _lines.CompleteAdding(); else _lines.Add(e.Data); };
-        process.BeginOutputReadLine();
-        var ready = NextLine() ?? throw new Xunit.Sdk.XunitException("stepper exited before it was ready");
+        var ready = NextLine() ?? throw new Xunit.Sdk.XunitException("stepper exited before it was ready\n" + OutputTail);
         Pid = int.Parse(ready.Split("pid=")[1]);
     }
 
@@ -22,7 +15,9 @@ internal sealed class Stepper : IDisposable
     public int Pid { get; }
 
     /// <summary>The stepper's pid as the kernel's records give it (the host's pid namespace).</summary>
-    public int HostPid => LeafOf(_process.Id);
+    public int HostPid => LeafOf(Id);
+
+    public static string Binary(bool compat = false) => RepoPaths.BesideTests(compat ? "stepper32" : "stepper64");
 
     /// <summary>
     /// Starts stepper64 or stepper32, as uid/gid 65534 (nobody) when <paramref name="asNobody"/>, under
@@ -30,15 +25,11 @@ internal sealed class Stepper : IDisposable
     /// </summary>
     public static Stepper Start(string args, bool compat = false, bool asNobody = false, string[]? prefix = null)
     {
-        var binary = Path.Combine(AppContext.BaseDirectory, compat ? "stepper32" : "stepper64");
         var command = new List<string>(prefix ?? []);
         if (asNobody) command.AddRange(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]);
-        command.Add(binary);
-        var info = new ProcessStartInfo(command[0]);
-        foreach (var a in command.Skip(1)) info.ArgumentList.Add(a);
-        foreach (var a in args.Split(' ', StringSplitOptions.RemoveEmptyEntries)) info.ArgumentList.Add(a);
-        info.RedirectStandardInput = info.RedirectStandardOutput = true;
-        return new Stepper(Process.Start(info)!);
+        command.Add(Binary(compat));
+        command.AddRange(args.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        return new Stepper(command);
     }
 
     /// <summary>Makes one call; returns its post-call line, or null if the process died before printing it.</summary>
@@ -49,14 +40,7 @@ internal sealed class Stepper : IDisposable
     }
 
     /// <summary>Lets the stepper make one call without waiting for its line.</summary>
-    public void Send()
-    {
-        _process.StandardInput.WriteLine();
-        _process.StandardInput.Flush();
-    }
-
-    /// <summary>Whether a line is waiting, without blocking.</summary>
-    public bool HasLine => _lines.Count > 0;
+    public void Send() => WriteLine("");
 
     /// <summary>Follows a forking prefix (unshare --fork) down to its last descendant: the stepper.</summary>
     private static int LeafOf(int pid)
@@ -71,34 +55,15 @@ internal sealed class Stepper : IDisposable
         }
     }
 
-    public string? NextLine()
-    {
-        try
-        {
-            if (_lines.TryTake(out var line, TimeSpan.FromSeconds(30))) return line;
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        return _lines.IsCompleted ? null : throw new Xunit.Sdk.XunitException("stepper printed nothing for 30 s"); // null: stdout closed
-    }
+    /// <summary>The next line, or null once stdout closed; fails if it prints nothing for 30 s.</summary>
+    public string? NextLine() => ReadLine(30);
 
-    public int WaitForExit()
-    {
-        if (!_process.WaitForExit(TimeSpan.FromSeconds(30))) throw new Xunit.Sdk.XunitException("stepper did not exit");
-        return _process.ExitCode;
-    }
+    public int WaitForExit() => WaitForExit(TimeSpan.FromSeconds(30));
 
     public int Finish()
     {
-        _process.StandardInput.Close();
+        CloseInput();
         return WaitForExit();
-    }
-
-    public void Dispose()
-    {
-        if (!_process.HasExited) _process.Kill();
-        _process.Dispose();
     }
 }
 
@@ -118,13 +83,9 @@ internal sealed class Records
 
     public ResponseRecord WaitFor(Func<ResponseRecord, bool> match, string what)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
-        {
-            if (All.FirstOrDefault(match) is { } found) return found;
-            if (DateTime.UtcNow > deadline)
-                throw new Xunit.Sdk.XunitException($"no response record for {what}; saw: {string.Join("; ", All)}");
-            _arrived.Wait(TimeSpan.FromMilliseconds(100));
-        }
+        ResponseRecord? found = null;
+        Wait.Until(() => (found = All.FirstOrDefault(match)) is not null, $"a response record for {what}", 10,
+            () => $"saw: {string.Join("; ", All)}", wake: _arrived);
+        return found!;
     }
 }

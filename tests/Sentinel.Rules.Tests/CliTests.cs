@@ -306,20 +306,7 @@ public sealed class CliTests
 
     private static Run SentinelIn(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo(SentinelBinary())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDirectory,
-        };
-        foreach (var arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "sentinel did not exit");
-        return new Run(process.ExitCode, stdout.Result, stderr.Result);
+        var (code, stdout, stderr) = ChildProcess.Run(SentinelProcess.Binary, args, 120, workingDirectory);
+        return new Run(code, stdout, stderr);
     }
-
-    // The apphost is copied next to this assembly by the project reference, which also orders the build.
-    private static string SentinelBinary() => SentinelProcess.Binary;
 }

@@ -95,20 +95,20 @@ public sealed class HostileCatalogue
                 args.Add(Path.Combine(rules, "zz-" + batch[0] + ".csx"));
                 args.Add(variantDir);
             }
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in args) start.ArgumentList.Add(arg);
-            using var child = Process.Start(start)!;
-            var stdout = child.StandardOutput.ReadToEndAsync();
-            var stderr = child.StandardError.ReadToEndAsync();
-            if (!child.WaitForExit(Timeout))
+            using var child = new ChildProcess("dotnet", args, "hostile child");
+            child.CloseInput();
+            int exit;
+            try
             {
-                child.Kill(entireProcessTree: true);
+                exit = child.WaitForExit(Timeout); // killed, with its tree, when it runs over
+            }
+            catch (WaitFailedException)
+            {
                 return (null, $"hung: [{string.Join(", ", batch)}] still running after {Timeout.TotalSeconds} s", ids);
             }
-            child.WaitForExit();
-            if (child.ExitCode != 0)
-                return (null, $"crashed: [{string.Join(", ", batch)}] exit code {child.ExitCode}; stderr: {Tail(stderr.Result)}", ids);
-            return (JsonSerializer.Deserialize<HostileReport>(stdout.Result), stderr.Result, ids);
+            if (exit != 0)
+                return (null, $"crashed: [{string.Join(", ", batch)}] exit code {exit}; stderr: {Tail(child.Stderr)}", ids);
+            return (JsonSerializer.Deserialize<HostileReport>(child.Stdout), child.Stderr, ids);
         }
         finally
         {

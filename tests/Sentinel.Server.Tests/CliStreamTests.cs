@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Sentinel.TestSupport;
 
@@ -95,58 +93,16 @@ public sealed class CliTlsTests
     }
 }
 
-internal sealed class CliProcess : IDisposable
+/// <summary>`sentinel` run through `dotnet` on its assembly (as the agent's host runs it).</summary>
+internal sealed class CliProcess(string dll, params string[] args) : ChildProcess("dotnet", [dll, .. args], "sentinel")
 {
-    private readonly Process _process;
-    private readonly ConcurrentQueue<string> _lines = new();
-    private readonly ConcurrentQueue<string> _stderr = new();
+    /// <summary>The non-empty stdout lines.</summary>
+    public IReadOnlyList<string> Lines => StdoutLines.Where(l => l.Length > 0).ToArray();
 
-    public CliProcess(string dll, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])[dll, .. args]) start.ArgumentList.Add(a);
-        _process = Process.Start(start)!;
-        _process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 }) _lines.Enqueue(e.Data); };
-        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _stderr.Enqueue(e.Data); };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-    }
+    /// <summary>Stderr without its final line break, as the tests compare it whole.</summary>
+    public new string Stderr => base.Stderr is [.. var text, '\n'] ? text : base.Stderr;
 
-    public IReadOnlyList<string> Lines => _lines.ToArray();
-    public string Stderr => string.Join("\n", _stderr);
+    public Task WaitForLinesAsync(int count) => WaitUntilAsync(() => Lines.Count >= count, $"{count} lines", 120);
 
-    public Task WaitForLinesAsync(int count) => WaitAsync(() => _lines.Count >= count, $"{count} lines");
-
-    public Task WaitForStderrAsync(string text) => WaitAsync(() => Stderr.Contains(text), $"'{text}' on stderr");
-
-    public async Task<int> WaitForExitAsync()
-    {
-        await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(120)).Token);
-        _process.WaitForExit(); // drains the async readers
-        return _process.ExitCode;
-    }
-
-    private async Task WaitAsync(Func<bool> condition, string what)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (deadline.Elapsed > TimeSpan.FromSeconds(120) || _process.HasExited && !condition())
-                throw new TimeoutException($"waited for {what}; have {_lines.Count} lines; stderr: {Stderr}");
-            await Task.Delay(20);
-        }
-    }
-
-    /// <summary>SIGKILL, then drain what it wrote before it died.</summary>
-    public void Kill()
-    {
-        _process.Kill();
-        _process.WaitForExit();
-    }
-
-    public void Dispose()
-    {
-        if (!_process.HasExited) _process.Kill();
-        _process.Dispose();
-    }
+    public Task<int> WaitForExitAsync() => WaitForExitAsync(TimeSpan.FromSeconds(120));
 }

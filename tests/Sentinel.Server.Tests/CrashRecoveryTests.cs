@@ -1,3 +1,4 @@
+using Sentinel.TestSupport;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Sentinel.V1;

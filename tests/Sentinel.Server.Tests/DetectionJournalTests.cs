@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Sentinel.Server.Journal;
 using Severity = Sentinel.Events.Severity;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Server.Tests;
 
@@ -63,8 +64,7 @@ public sealed class DetectionJournalTests
             await EmitAsync(journal, 500);
             Assert.Equal(501UL, journal.Range.Last);
             stdout.Release.Set();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            while (stdout.Sequences.Count < 501) await Task.Delay(20, timeout.Token);
+            await Wait.UntilAsync(() => stdout.Sequences.Count >= 501, "the released sink to see all 501");
             Assert.Equal(Enumerable.Range(1, 501).Select(i => (ulong)i), stdout.Sequences);
             Assert.Equal(0, journal.CommittedSinkDropped);
         }

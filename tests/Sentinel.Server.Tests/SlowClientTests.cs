@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Sentinel.V1;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Server.Tests;
 
@@ -37,7 +38,7 @@ public sealed class SlowClientTests
                 }
                 readers.Add(ReadAsync(call, done.Token));
             }
-            await WaitForAsync(() => server.App.Services.GetRequiredService<Streaming.StreamClientRegistry>().Snapshot().Count >= Clients, "every client to connect");
+            await Wait.UntilAsync(() => server.App.Services.GetRequiredService<Streaming.StreamClientRegistry>().Snapshot().Count >= Clients, "every client to connect", 120);
 
             // The journal commits everything while the stalled clients sit on their streams.
             var last = await server.EmitAsync(Detections);
@@ -75,15 +76,5 @@ public sealed class SlowClientTests
             if (d.Sequence == Detections) break;
         }
         return seen;
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new Xunit.Sdk.XunitException("timed out waiting for " + what);
-            await Task.Delay(50);
-        }
     }
 }

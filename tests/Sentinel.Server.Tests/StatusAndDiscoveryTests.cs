@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Reflection.V1Alpha;
 using Microsoft.Extensions.DependencyInjection;
 using Sentinel.V1;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Server.Tests;
 
@@ -72,7 +73,7 @@ public sealed class StatusAndDiscoveryTests
         await server.EmitAsync(12);
         using var cts = new CancellationTokenSource();
         var events = server.Client().StreamEvents(new StreamEventsRequest(), cancellationToken: cts.Token);
-        await StreamEventsTests.WaitUntilAsync(() => server.Broadcaster.SubscriberCount == 1);
+        await Wait.UntilAsync(() => server.Broadcaster.SubscriberCount == 1, "the subscriber");
 
         using var http = new HttpClient();
         var text = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
@@ -134,6 +135,6 @@ public sealed class StatusAndDiscoveryTests
         var received = await new DetectionService.DetectionServiceClient(channel)
             .StreamDetections(new StreamDetectionsRequest()).ResponseStream.ReadAsync();
         received.AssertContiguous(1, 3);
-        await StreamEventsTests.WaitUntilAsync(() => File.GetUnixFileMode(socket) == (UnixFileMode.UserRead | UnixFileMode.UserWrite));
+        await Wait.UntilAsync(() => File.GetUnixFileMode(socket) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), "the socket to be 0600");
     }
 }

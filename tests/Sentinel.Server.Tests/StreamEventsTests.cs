@@ -2,6 +2,7 @@ using Grpc.Core;
 using Sentinel.Events;
 using Sentinel.V1;
 using Severity = Sentinel.Events.Severity;
+using Sentinel.TestSupport;
 
 namespace Sentinel.Server.Tests;
 
@@ -23,7 +24,7 @@ public sealed class StreamEventsTests
         var stalled = server.Client().StreamEvents(new StreamEventsRequest { BufferSize = 8 }, cancellationToken: cts.Token);
         var healthy = client.StreamEvents(new StreamEventsRequest { BufferSize = 200_000 }, cancellationToken: cts.Token);
         var detections = server.Client().StreamDetections(new StreamDetectionsRequest { Follow = true }, cancellationToken: cts.Token);
-        await WaitUntilAsync(() => server.Broadcaster.SubscriberCount == 2);
+        await Wait.UntilAsync(() => server.Broadcaster.SubscriberCount == 2, "both subscribers");
 
         const int events = 50_000;
         var reading = healthy.ResponseStream.ReadAsync(events);
@@ -55,7 +56,7 @@ public sealed class StreamEventsTests
         await using var server = await ServerHarness.StartAsync(o => o.EventBufferSize = 16);
         using var cts = new CancellationTokenSource();
         var call = server.Client().StreamEvents(new StreamEventsRequest(), cancellationToken: cts.Token);
-        await WaitUntilAsync(() => server.Broadcaster.SubscriberCount == 1);
+        await Wait.UntilAsync(() => server.Broadcaster.SubscriberCount == 1, "the subscriber");
 
         for (var i = 1; i <= 200_000; i++) server.Broadcaster.OnEvent(Event(i));
         server.Broadcaster.OnEvent(Event(-1)); // a marker: the newest event always survives drop-oldest
@@ -73,11 +74,5 @@ public sealed class StreamEventsTests
         var status = await server.Client().GetStatusAsync(new GetStatusRequest());
         Assert.Equal(200_000 - tids.Count, (int)status.Clients.Single().Dropped);
         cts.Cancel();
-    }
-
-    internal static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (!condition()) await Task.Delay(10, timeout.Token);
     }
 }

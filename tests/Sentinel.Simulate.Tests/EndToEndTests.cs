@@ -37,15 +37,10 @@ public sealed class EndToEndTests(AgentFixture fixture, ITestOutputHelper output
     {
         var agent = fixture.Agent;
         var seen = agent.Detections.Count;
-        using var sim = Process.Start(new ProcessStartInfo(RepoPaths.Sentinel, ["simulate", scenario, "--json"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        })!;
-        var stdout = sim.StandardOutput.ReadToEnd();
-        var stderr = sim.StandardError.ReadToEnd();
-        sim.WaitForExit();
-        Assert.True(sim.ExitCode == 0, $"sentinel simulate {scenario} exited {sim.ExitCode}: {stderr}");
-        var result = ScenarioResult.FromJson(stdout.Trim())!;
+        using var sim = SentinelProcess.Start("simulate", scenario, "--json");
+        var exit = sim.WaitForExit(TimeSpan.FromSeconds(120));
+        Assert.True(exit == 0, $"sentinel simulate {scenario} exited {exit}: {sim.Stderr}");
+        var result = ScenarioResult.FromJson(sim.Stdout.Trim())!;
 
         // Ours: made by the simulate process or a descendant (helpers, unshare's child).
         bool Ours(JsonElement d) => CallerPid(d) == sim.Id || Int(Context(d), "ppid") == sim.Id ||

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
@@ -13,7 +12,7 @@ public sealed class NatsNode : IDisposable
 {
     private readonly string[] _args;
     private readonly string _logPath;
-    private Process? _process;
+    private ChildProcess? _process;
 
     internal NatsNode(string name, int clientPort, int monitorPort, string storeDir, string[] extraArgs)
     {
@@ -37,60 +36,50 @@ public sealed class NatsNode : IDisposable
     public void Start()
     {
         if (IsRunning) return;
-        var info = new ProcessStartInfo(NatsServers.Binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in _args) info.ArgumentList.Add(a);
-        _process = Process.Start(info) ?? throw new InvalidOperationException("cannot start nats-server");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process?.Dispose();
+        _process = new ChildProcess(NatsServers.Binary, _args, $"nats-server {Name}");
     }
 
     /// <summary>SIGTERM, then waits for exit (the store is flushed).</summary>
     public void Stop()
     {
         if (_process is not { HasExited: false } p) return;
-        Signals.Send(p.Id, Signals.SIGTERM);
-        if (!p.WaitForExit(15_000)) p.Kill();
-        p.WaitForExit();
+        p.Signal("TERM");
+        try { p.WaitForExit(TimeSpan.FromSeconds(15)); }
+        catch (WaitFailedException) { } // killed instead
     }
 
     /// <summary>SIGKILL: a crash.</summary>
     public void Kill()
     {
-        if (_process is not { HasExited: false } p) return;
-        p.Kill();
-        p.WaitForExit();
+        _process?.Kill();
     }
 
     /// <summary>Waits until /healthz reports the server (and JetStream) ready.</summary>
     public async Task WaitReadyAsync(TimeSpan timeout, bool jetStreamOnly = false)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow + timeout;
         var url = $"http://127.0.0.1:{MonitorPort}/healthz" + (jetStreamOnly ? "?js-enabled-only=true" : "");
         string last = "no answer";
-        while (DateTime.UtcNow < deadline)
+        await Wait.UntilAsync(async () =>
         {
-            if (_process is { HasExited: true }) throw new InvalidOperationException($"nats-server {Name} exited: {Log}");
             try
             {
                 using var response = await http.GetAsync(url);
-                if (response.IsSuccessStatusCode) return;
+                if (response.IsSuccessStatusCode) return true;
                 last = await response.Content.ReadAsStringAsync();
             }
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
                 last = ex.Message;
             }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"nats-server {Name} not ready after {timeout}: {last}\n{Log}");
+            return false;
+        }, $"nats-server {Name} to be ready", (int)timeout.TotalSeconds, () => $"healthz: {last}\n{Log}",
+            stop: () => _process is { HasExited: true } ? $"nats-server {Name} exited" : null);
     }
 
     public void Dispose()
     {
-        try { Kill(); } catch (InvalidOperationException) { }
         _process?.Dispose();
     }
 }
@@ -106,9 +95,7 @@ public sealed class NatsServers : IDisposable
         _root = root;
     }
 
-    public static string Binary =>
-        new[] { "/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server" }.FirstOrDefault(File.Exists)
-        ?? throw new InvalidOperationException("nats-server is not installed: run `bash .ci/setup` (Debian package nats-server)");
+    public static string Binary => RepoPaths.RequiredSystemTool("nats-server", "nats-server");
 
     public IReadOnlyList<NatsNode> Nodes { get; }
 
@@ -206,19 +193,9 @@ public sealed class NatsServers : IDisposable
             {
                 return await start();
             }
-            catch (InvalidOperationException ex) when (attempt < 5 && ex.Message.Contains("address already in use", StringComparison.Ordinal))
+            catch (Exception ex) when (ex is InvalidOperationException or WaitFailedException && attempt < 5 && ex.Message.Contains("address already in use", StringComparison.Ordinal))
             {
             }
         }
     }
-}
-
-internal static class Signals
-{
-    public const int SIGTERM = 15;
-
-    public static void Send(int pid, int signal) => kill(pid, signal);
-
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int sig);
 }

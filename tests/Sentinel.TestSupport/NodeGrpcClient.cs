@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Sentinel.TestSupport;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace Sentinel.TestSupport;
 /// </summary>
 public static class NodeGrpcClient
 {
-    public static string Directory => Path.Combine(AppContext.BaseDirectory, "node-client");
+    public static string Directory => RepoPaths.BesideTests("node-client");
 
     /// <summary>`node stream.js PROTO_ROOT ADDRESS args...`: its output lines, the last being "status CODE".</summary>
     public static async Task<string[]> StreamAsync(string address, params string[] args)
@@ -29,13 +27,7 @@ public static class NodeGrpcClient
 
     private static async Task<(int Exit, string Output)> ExecAsync(string file, string[] args)
     {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = Directory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
-        var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        var (exit, stdout, stderr) = await ChildProcess.RunAsync(file, args, seconds: 180, workingDirectory: Directory);
+        return (exit, stdout + stderr);
     }
 }

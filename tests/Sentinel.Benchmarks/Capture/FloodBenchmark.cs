@@ -21,7 +21,7 @@ internal static class FloodBenchmark
         BpfEnvironment.EnsureReady();
         var work = Directory.CreateTempSubdirectory("sentinel-flood").FullName;
         var generator = Compile(work);
-        var sentinel = Path.Combine(AppContext.BaseDirectory, "sentinel");
+        var sentinel = TestSupport.RepoPaths.Sentinel;
         var report = new StringBuilder();
         report.Append(Flood(generator, sentinel, calls, "esrch"));
         report.Append(Flood(generator, sentinel, calls, "distinct"));

@@ -28,7 +28,7 @@ internal static class ProbeOverhead
         var work = Directory.CreateTempSubdirectory("sentinel-bench").FullName;
         var generator = Compile(work);
         var emptyObject = CompileEmptyProgram(work);
-        var sentinel = Path.Combine(AppContext.BaseDirectory, "sentinel");
+        var sentinel = TestSupport.RepoPaths.Sentinel;
 
         var conditions = new (string Name, Func<IDisposable?> Start)[]
         {

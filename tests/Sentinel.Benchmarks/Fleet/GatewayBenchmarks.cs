@@ -252,9 +252,9 @@ internal static class GatewayBenchmarks
     /// <summary>`sentinel fleet serve` on a free loopback port, with a client once it answers GetStatus.</summary>
     private sealed class GatewayProcess : IDisposable
     {
-        private readonly Process _process;
+        private readonly SentinelProcess _process;
 
-        private GatewayProcess(Process process, DetectionService.DetectionServiceClient client) => (_process, Client) = (process, client);
+        private GatewayProcess(SentinelProcess process, DetectionService.DetectionServiceClient client) => (_process, Client) = (process, client);
 
         public int Id => _process.Id;
         public DetectionService.DetectionServiceClient Client { get; }
@@ -262,31 +262,19 @@ internal static class GatewayBenchmarks
         public static async Task<GatewayProcess> StartAsync(string natsUrls)
         {
             var port = NatsServers.FreePort();
-            var process = Process.Start(new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "sentinel"))
-            {
-                ArgumentList = { "fleet", "serve", "--nats", natsUrls, "--listen", $"127.0.0.1:{port}" },
-                RedirectStandardError = true, RedirectStandardOutput = true,
-            })!;
+            var process = SentinelProcess.Start("fleet", "serve", "--nats", natsUrls, "--listen", $"127.0.0.1:{port}");
             var gateway = new GatewayProcess(process, Client($"http://127.0.0.1:{port}"));
-            for (var i = 0; ; i++)
+            await Wait.UntilAsync(async () =>
             {
-                try { await gateway.Client.GetStatusAsync(new GetStatusRequest()); return gateway; }
-                catch (RpcException) when (i < 100) { await Task.Delay(200); }
-            }
+                try { await gateway.Client.GetStatusAsync(new GetStatusRequest()); return true; }
+                catch (RpcException) { return false; }
+            }, "the gateway to answer GetStatus", 20, () => process.OutputTail, () => process.HasExited ? "the gateway exited" : null);
+            return gateway;
         }
 
         /// <summary>User plus system CPU time of the process so far.</summary>
-        public TimeSpan CpuTime()
-        {
-            _process.Refresh();
-            return _process.TotalProcessorTime;
-        }
+        public TimeSpan CpuTime() => _process.CpuTime;
 
-        public void Dispose()
-        {
-            _process.Kill();
-            _process.WaitForExit();
-            _process.Dispose();
-        }
+        public void Dispose() => _process.Dispose();
     }
 }

@@ -96,12 +96,7 @@ internal static partial class RuleAuthoringCommands
         return i >= 0 && i + 1 < args.Length ? Path.GetFullPath(args[i + 1]) : null;
     }
 
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Sentinel.sln"))) return dir.FullName;
-        throw new InvalidOperationException("run from inside the repository (Sentinel.sln not found above the benchmark)");
-    }
+    private static string RepositoryRoot() => TestSupport.RepoPaths.Root;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct RUsage

@@ -9,12 +9,7 @@ namespace Sentinel.Benchmarks.Rules;
 
 internal static class RuleBench
 {
-    public static string RulesDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Sentinel.sln"))) return Path.Combine(dir.FullName, "rules");
-        throw new InvalidOperationException("Sentinel.sln not found");
-    }
+    public static string RulesDirectory() => TestSupport.RepoPaths.Rules;
 
     public static RuleEngineOptions Options(string? cache) => new()
     {
