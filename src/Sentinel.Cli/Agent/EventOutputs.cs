@@ -97,9 +97,9 @@ internal sealed class ConsoleDetectionSink(IDetectionFormatter formatter) : IDet
 /// `run --format json`: prints the sentinel.v1.Detection the journal converted rather than converting it again; without
 /// a journal (--no-server), converts it here, with the event's conversion an event output may already have made.
 /// </summary>
-internal sealed class JsonConsoleDetectionSink : IProtoDetectionSink
+internal sealed class JsonConsoleDetectionSink(TextWriter? output = null) : IProtoDetectionSink
 {
     public void OnDetection(Detection detection) => OnDetection(DetectionConverter.ToProtoSharingEvent(detection));
 
-    public void OnDetection(V1.Detection detection) => Console.Out.WriteLine(EventJson.Format(detection));
+    public void OnDetection(V1.Detection detection) => (output ?? Console.Out).WriteLine(EventJson.Format(detection));
 }
