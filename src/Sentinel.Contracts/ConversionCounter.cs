@@ -9,18 +9,23 @@ internal static class ConversionCounter
 {
     private static readonly AsyncLocal<Counts?> Current = new();
 
+    /// <summary>Read once the counted work is done (awaited): the counts are only ever incremented.</summary>
     internal sealed class Counts
     {
-        private int _events, _detections;
-        public int Events => Volatile.Read(ref _events);
-        public int Detections => Volatile.Read(ref _detections);
-        internal void AddEvent() => Interlocked.Increment(ref _events);
-        internal void AddDetection() => Interlocked.Increment(ref _detections);
+        public int Events;
+        public int Detections;
     }
 
     /// <summary>Starts counting for the calling flow; code it starts afterwards (tasks, threads) counts into the same.</summary>
     public static Counts Track() => Current.Value = new Counts();
 
-    internal static void CountEvent() => Current.Value?.AddEvent();
-    internal static void CountDetection() => Current.Value?.AddDetection();
+    internal static void CountEvent()
+    {
+        if (Current.Value is { } counts) Interlocked.Increment(ref counts.Events);
+    }
+
+    internal static void CountDetection()
+    {
+        if (Current.Value is { } counts) Interlocked.Increment(ref counts.Detections);
+    }
 }
