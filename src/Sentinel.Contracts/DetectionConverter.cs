@@ -5,8 +5,19 @@ namespace Sentinel.Contracts;
 
 public static class DetectionConverter
 {
-    public static V1.Detection ToProto(Detection d)
+    /// <summary>A detached conversion, its event included, that the caller owns.</summary>
+    public static V1.Detection ToProto(Detection d) => ToProto(d, EventConverter.ToProto(d.Event));
+
+    /// <summary>
+    /// As <see cref="ToProto(Detection)"/>, with the event's shared conversion (<see cref="EventConverter.Shared"/>):
+    /// an event already converted for its observers, or for another detection of it, is not converted again.
+    /// The detection is the caller's; its <c>event</c> is shared and must not be modified.
+    /// </summary>
+    public static V1.Detection ToProtoSharingEvent(Detection d) => ToProto(d, EventConverter.Shared(d.Event));
+
+    private static V1.Detection ToProto(Detection d, V1.Event evt)
     {
+        ConversionCounter.CountDetection();
         var proto = new V1.Detection
         {
             Sequence = d.Sequence,
@@ -17,7 +28,7 @@ public static class DetectionConverter
             Time = Timestamp.FromDateTimeOffset(d.Time),
             Host = d.Host,
             Message = d.Message,
-            Event = EventConverter.ToProto(d.Event),
+            Event = evt,
             FoldCount = d.FoldCount,
             RuleDescription = d.Rule.Description,
             JournalId = d.JournalId,

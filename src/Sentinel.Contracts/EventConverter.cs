@@ -13,8 +13,23 @@ public static class EventConverter
     private static readonly string[][] TagNames =
         MovePages.Arguments.Select(a => a.Tags.Names().ToArray()).ToArray();
 
+    /// <summary>
+    /// The event's <see cref="V1.Event"/>, converted on the first call and the same instance on every later one
+    /// (the broadcaster, the event outputs and the journal share it), until the event is reset for reuse. The
+    /// event must not change after its first consumer saw it, and the result is shared: never modify it.
+    /// </summary>
+    public static V1.Event Shared(MovePagesEvent e)
+    {
+        if (e.Converted is V1.Event converted) return converted;
+        var proto = ToProto(e);
+        e.Converted = proto;
+        return proto;
+    }
+
+    /// <summary>A detached conversion the caller owns (and may modify).</summary>
     public static V1.Event ToProto(MovePagesEvent e)
     {
+        ConversionCounter.CountEvent();
         var proto = new V1.Event
         {
             Name = MovePages.Name,

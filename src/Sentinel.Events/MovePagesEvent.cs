@@ -122,6 +122,13 @@ public sealed class MovePagesEvent
     /// <summary>What the process tree adds: caller and target identity, ancestry, container, cross-user/-process flags.</summary>
     public EventEnrichment Enrichment { get; } = new();
 
+    /// <summary>
+    /// The event's wire form once a consumer made it (Sentinel.Contracts), shared by every later consumer of this
+    /// content: cleared by <see cref="Reset"/> so it never outlives a pooled event's reuse, and passed on by
+    /// <see cref="CopyTo"/> with the content it describes. Internal: rules must not see or forge it.
+    /// </summary>
+    internal object? Converted { get; set; }
+
     // ---- derived views rules use ----
     /// <summary>True when nodes is NULL: the call only reports where each page lives.</summary>
     public bool IsQueryMode => NodesAddress == 0;
@@ -182,6 +189,7 @@ public sealed class MovePagesEvent
         Copies = CopyFlags.None;
         PagesChangedMask = NodesChangedMask = 0;
         Enrichment.Reset();
+        Converted = null;
     }
 
     public void CopyTo(MovePagesEvent target)
@@ -200,6 +208,7 @@ public sealed class MovePagesEvent
         _nodesAtEntry.CopyTo(target._nodesAtEntry); _nodesAtExit.CopyTo(target._nodesAtExit);
         _status.CopyTo(target._status);
         Enrichment.CopyTo(target.Enrichment);
+        target.Converted = Converted;
     }
 
     /// <summary>A detached copy that survives the pooled original being reused.</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Sentinel.TestSupport;
 
 namespace Sentinel.Cli.Tests;
@@ -18,8 +19,9 @@ public sealed class AgentEndToEndTests
         var dir = Directory.CreateTempSubdirectory("sentinel-agent").FullName;
         var listen = $"127.0.0.1:{FreePort()}";
         var metrics = $"127.0.0.1:{FreePort()}";
+        var eventsOut = Path.Combine(dir, "events.jsonl");
         using var agent = SentinelProcess.Start("run", "--format", "json", "--listen", listen, "--metrics", metrics,
-            "--journal", Path.Combine(dir, "journal.db"), "--rules", RepoPaths.Rules);
+            "--journal", Path.Combine(dir, "journal.db"), "--rules", RepoPaths.Rules, "--events-out", eventsOut);
         agent.WaitForStderr("serving gRPC");
 
         var call = MovePagesHelper.Run("move_pages64", "--flags 4 --node 0",
@@ -48,6 +50,20 @@ public sealed class AgentEndToEndTests
         var sequence = ulong.Parse(fromJournal.GetProperty("sequence").GetString()!);
         Assert.True(sequence >= 1);
         Assert.Equal(sequence, ulong.Parse(detection.GetProperty("sequence").GetString()!));
+        // Printed from the journal's own conversion: byte for byte the line the journal serves.
+        bool Numbered(string line) => JsonDocument.Parse(line).RootElement.GetProperty("sequence").GetString() == sequence.ToString();
+        Assert.Equal(streamOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Single(Numbered), agent.StdoutLines.Single(Numbered));
+        // The event file has the call's event as the detection carries it (one conversion shared by both).
+        string? eventLine = null;
+        agent.WaitUntil(() => (eventLine = File.ReadLines(eventsOut).FirstOrDefault(l =>
+            JsonDocument.Parse(l).RootElement.GetProperty("context").GetProperty("pid").GetInt32() == call.Pid)) is not null, "the call in --events-out");
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(eventLine!), JsonNode.Parse(detection.GetProperty("event").GetRawText())));
+        // The rule's description travels with the detection, so the stream's SIEM formats carry it.
+        var description = fromJournal.GetProperty("ruleDescription").GetString()!;
+        Assert.StartsWith("The caller passed MPOL_MF_MOVE_ALL", description);
+        var (ocsfCode, ocsfOut, ocsfErr) = SentinelProcess.Run("stream", "--server", listen, "--after", (sequence - 1).ToString(), "--format", "ocsf");
+        Assert.True(ocsfCode == 0, ocsfErr);
+        Assert.Equal(description, (string)JsonNode.Parse(ocsfOut.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0])!["finding_info"]!["analytic"]!["desc"]!);
 
         // Per-rule latency histograms are sampled (one evaluation in 64): enough calls to take a sample.
         MovePagesHelper.Run("move_pages64", "--query --repeat 130");

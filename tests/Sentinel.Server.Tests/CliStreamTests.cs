@@ -59,6 +59,28 @@ public sealed class CliStreamTests
     }
 }
 
+public sealed class CliStreamFormatTests
+{
+    [Fact]
+    public async Task Stream_prints_the_rule_description_in_ocsf_and_ecs_as_the_journal_carries_it()
+    {
+        await using var server = await ServerHarness.StartAsync();
+        const string description = "Flags MOVE_ALL from a caller without CAP_SYS_NICE: privilege probing.";
+        var detection = ServerHarness.MakeDetection("SNT-0002", Events.Severity.Medium, 1);
+        server.Journal.OnDetection(detection with { Rule = detection.Rule with { Description = description } });
+        await server.WaitCommittedAsync(1);
+        var address = new Uri(server.Address).Authority;
+
+        using var ocsf = new CliProcess(RepoPaths.SentinelDll, "stream", "--server", address, "--format", "ocsf");
+        Assert.Equal(0, await ocsf.WaitForExitAsync());
+        Assert.Equal(description, (string)JsonNode.Parse(Assert.Single(ocsf.Lines))!["finding_info"]!["analytic"]!["desc"]!);
+
+        using var ecs = new CliProcess(RepoPaths.SentinelDll, "stream", "--server", address, "--format", "ecs");
+        Assert.Equal(0, await ecs.WaitForExitAsync());
+        Assert.Equal(description, (string)JsonNode.Parse(Assert.Single(ecs.Lines))!["rule"]!["description"]!);
+    }
+}
+
 public sealed class CliTlsTests
 {
     [Fact]

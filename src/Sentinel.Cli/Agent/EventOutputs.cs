@@ -40,7 +40,7 @@ internal sealed class JsonLinesEventWriter : IEventObserver, IDisposable
 
     public void OnEvent(MovePagesEvent evt)
     {
-        var line = EventJson.Format(evt);
+        var line = EventJson.Format(EventConverter.Shared(evt)); // the broadcaster's conversion, if it made one
         lock (_gate)
         {
             _writer.WriteLine(line);
@@ -86,5 +86,20 @@ internal sealed class ConsoleDetectionSink(IDetectionFormatter formatter) : IDet
 {
     private readonly IDetectionFormatter _formatter = DetectionFormats.ForConsole(formatter.Name);
 
+    /// <summary>The printer for <paramref name="formatter"/>; JSON's prints the journal's conversion when it has one.</summary>
+    public static IDetectionSink For(IDetectionFormatter formatter) =>
+        formatter is JsonDetectionFormatter ? new JsonConsoleDetectionSink() : new ConsoleDetectionSink(formatter);
+
     public void OnDetection(Detection detection) => Console.Out.WriteLine(_formatter.Format(detection));
+}
+
+/// <summary>
+/// `run --format json`: prints the sentinel.v1.Detection the journal converted rather than converting it again; without
+/// a journal (--no-server), converts it here, with the event's conversion an event output may already have made.
+/// </summary>
+internal sealed class JsonConsoleDetectionSink(TextWriter? output = null) : IProtoDetectionSink
+{
+    public void OnDetection(Detection detection) => OnDetection(DetectionConverter.ToProtoSharingEvent(detection));
+
+    public void OnDetection(V1.Detection detection) => (output ?? Console.Out).WriteLine(EventJson.Format(detection));
 }

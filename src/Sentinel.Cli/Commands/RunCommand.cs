@@ -110,7 +110,7 @@ internal static class RunCommand
                     _ => throw new CliException($"--no-rules prints events, which come as pretty or json, not {formatName}"),
                 });
             else
-                settings.DetectionSinks.Add(new ConsoleDetectionSink(printer));
+                settings.DetectionSinks.Add(ConsoleDetectionSink.For(printer));
             if (syslogSink is not null) settings.DetectionSinks.Add(syslogSink);
             return await AgentRunner.RunAsync(settings);
         });

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Sentinel.Contracts;
 using Sentinel.Events;
 
 namespace Sentinel.Server.Journal;
@@ -14,7 +15,7 @@ internal sealed class CommittedFanOut
     public const int Capacity = 65_536;
 
     private readonly ILogger _logger;
-    private readonly Channel<Detection> _queue;
+    private readonly Channel<CommittedDetection> _queue;
     private readonly Lock _delivery = new();
     private IDetectionSink[] _sinks = [];
     private Task _run = Task.CompletedTask;
@@ -24,7 +25,7 @@ internal sealed class CommittedFanOut
     public CommittedFanOut(ILogger logger)
     {
         _logger = logger;
-        _queue = Channel.CreateBounded<Detection>(
+        _queue = Channel.CreateBounded<CommittedDetection>(
             new BoundedChannelOptions(Capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = false },
             _ => OnDropped());
     }
@@ -34,13 +35,20 @@ internal sealed class CommittedFanOut
 
     public bool HasSinks => _sinks.Length > 0;
 
+    /// <summary>A sink takes the converted detection: the journal keeps its conversion for it.</summary>
+    public bool TakesProto { get; private set; }
+
     /// <summary>Register before <see cref="Start"/>.</summary>
-    public void Add(IDetectionSink sink) => _sinks = [.. _sinks, sink];
+    public void Add(IDetectionSink sink)
+    {
+        _sinks = [.. _sinks, sink];
+        TakesProto |= sink is IProtoDetectionSink;
+    }
 
     public void Start() => _run = Task.Run(RunAsync);
 
     /// <summary>Queues a committed detection; never blocks. After <see cref="StopAsync"/> began, delivers it here.</summary>
-    public void Offer(Detection committed)
+    public void Offer(CommittedDetection committed)
     {
         if (_sinks.Length == 0 || _queue.Writer.TryWrite(committed)) return;
         Deliver(committed); // a late commit while the host stops: printed, not lost
@@ -63,12 +71,16 @@ internal sealed class CommittedFanOut
         }
     }
 
-    private void Deliver(Detection detection)
+    private void Deliver(CommittedDetection committed)
     {
         lock (_delivery)
             foreach (var sink in _sinks)
             {
-                try { sink.OnDetection(detection); }
+                try
+                {
+                    if (committed.Proto is { } proto && sink is IProtoDetectionSink protoSink) protoSink.OnDetection(proto);
+                    else sink.OnDetection(committed.Detection);
+                }
                 catch (Exception ex) { _logger.LogError(ex, "{Sink} failed after commit; the journal continues", sink.GetType().Name); }
             }
     }

@@ -174,7 +174,7 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         }
     }
 
-    private PreparedDetection Prepare(Detection detection) => new(detection, JournalId, _hostId);
+    private PreparedDetection Prepare(Detection detection) => new(detection, JournalId, _hostId, keepProto: _fanOut.TakesProto);
 
     // Set by the writer after each drain; a bounded wait besides, so a shutdown can never leave the pipeline waiting.
     private readonly ManualResetEventSlim _room = new(false);

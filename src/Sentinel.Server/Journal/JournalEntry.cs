@@ -30,14 +30,19 @@ public sealed class JournalEntry(ulong sequence, V1.Severity severity, string ru
 
 /// <summary>
 /// A detection converted and serialized once, on the pipeline's side of the hand-off, so the journal's single writer
-/// only numbers, inserts and commits. The body carries everything but the sequence.
+/// only numbers, inserts and commits. The body carries everything but the sequence. Its event is the one conversion
+/// the event's observers (the broadcaster, the event outputs) already made, if they made one.
 /// </summary>
 internal sealed class PreparedDetection
 {
-    public PreparedDetection(Detection source, string journalId, string hostId)
+    private readonly V1.Detection? _proto;
+
+    /// <param name="keepProto">Keep the converted detection for the printers that take it (the JSON printer), so
+    /// they print it rather than convert the detection again.</param>
+    public PreparedDetection(Detection source, string journalId, string hostId, bool keepProto = false)
     {
         Source = source;
-        var proto = DetectionConverter.ToProto(source);
+        var proto = DetectionConverter.ToProtoSharingEvent(source);
         proto.Sequence = proto.AgentSequence = 0; // numbered by the writer
         proto.JournalId = journalId;
         proto.HostId = hostId;
@@ -46,6 +51,7 @@ internal sealed class PreparedDetection
         RuleId = proto.RuleId;
         var time = proto.Event?.Time ?? proto.Time;
         EventUnixNs = time is null ? 0 : time.Seconds * 1_000_000_000 + time.Nanos;
+        if (keepProto) _proto = proto;
     }
 
     public Detection Source { get; }
@@ -66,7 +72,13 @@ internal sealed class PreparedDetection
         return new JournalEntry(sequence, Severity, RuleId, payload, EventUnixNs);
     }
 
-    /// <summary>What the after-commit sinks see: the detection with its place in the journal.</summary>
-    public Detection Committed(ulong sequence, string journalId, string hostId) =>
-        Source with { Sequence = sequence, AgentSequence = sequence, JournalId = journalId, HostId = hostId };
+    /// <summary>What the after-commit sinks see: the detection with its place in the journal, and its conversion if kept.</summary>
+    public CommittedDetection Committed(ulong sequence, string journalId, string hostId)
+    {
+        if (_proto is not null) _proto.Sequence = _proto.AgentSequence = sequence; // as the stored payload says
+        return new(Source with { Sequence = sequence, AgentSequence = sequence, JournalId = journalId, HostId = hostId }, _proto);
+    }
 }
+
+/// <summary>A committed detection on its way to the after-commit sinks; <see cref="Proto"/> is null unless one takes it.</summary>
+internal readonly record struct CommittedDetection(Detection Detection, V1.Detection? Proto);

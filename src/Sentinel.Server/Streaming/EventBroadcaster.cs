@@ -15,12 +15,13 @@ public sealed class EventBroadcaster(StreamClientRegistry registry) : IEventObse
 
     public int SubscriberCount => _subscriptions.Length;
 
-    /// <summary>On the pipeline's thread. Converts once, then never blocks.</summary>
+    /// <summary>On the pipeline's thread. Converts only with subscribers, once per event for every consumer, then never blocks.</summary>
     public void OnEvent(MovePagesEvent evt)
     {
         var subscriptions = _subscriptions;
         if (subscriptions.Length == 0) return;
-        var proto = EventConverter.ToProto(evt); // a detached copy: the pooled event is reused after we return
+        // Detached from the pooled event (reused after we return), and shared with the event outputs and the journal.
+        var proto = EventConverter.Shared(evt);
         foreach (var subscription in subscriptions)
             subscription.Offer(proto);
     }
