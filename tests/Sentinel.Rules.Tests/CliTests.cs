@@ -124,12 +124,7 @@ public sealed class CliTests
     public void Replay_aborts_a_rule_stuck_in_its_first_framework_call_and_the_rules_after_it_see_every_event()
     {
         using var dir = new RuleDirectory();
-        dir.Write("a-hostile.csx", TestRules.Rule("SNT-9901", """
-            var keys = new List<long>();
-            for (long i = 0; i < 400_000; i++) keys.Add(i * 0x1_0000_0001L);
-            if (new HashSet<long>(keys).Count < 0) findings.Add("never");
-            """));
-        dir.Write("b-every.csx", TestRules.Rule("SNT-9902", """findings.Add("seen " + e.Pid);"""));
+        TestRules.WriteStuckThenEvery(dir);
         var events = Path.Combine(dir.Path, "events.jsonl");
         var lines = FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl");
         File.WriteAllLines(events, lines);

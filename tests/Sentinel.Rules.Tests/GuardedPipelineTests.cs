@@ -18,12 +18,7 @@ public sealed class GuardedPipelineTests
     {
         using var rules = new RuleDirectory();
         // Slots run in file order: the hostile rule first, so the abort interrupts an event with a rule still to run.
-        rules.Write("a-hostile.csx", TestRules.Rule("SNT-9901", """
-            var keys = new List<long>();
-            for (long i = 0; i < 400_000; i++) keys.Add(i * 0x1_0000_0001L);
-            if (new HashSet<long>(keys).Count < 0) findings.Add("never");
-            """));
-        rules.Write("b-every.csx", TestRules.Rule("SNT-9902", """findings.Add("seen " + e.Pid);"""));
+        TestRules.WriteStuckThenEvery(rules);
         using var engine = TestRules.Load(rules.Path);
 
         var channel = new EventChannel();

@@ -64,6 +64,20 @@ internal static class TestRules
         """;
 
 
+    /// <summary>
+    /// SNT-9901, first in file order: on its first evaluation one HashSet constructor over 400,000 distinct keys whose
+    /// hashes all collide (minutes inside one framework call); then SNT-9902, which fires "seen PID" on every event.
+    /// </summary>
+    public static void WriteStuckThenEvery(RuleDirectory dir)
+    {
+        dir.Write("a-hostile.csx", Rule("SNT-9901", """
+            var keys = new List<long>();
+            for (long i = 0; i < 400_000; i++) keys.Add(i * 0x1_0000_0001L);
+            if (new HashSet<long>(keys).Count < 0) findings.Add("never");
+            """));
+        dir.Write("b-every.csx", Rule("SNT-9902", """findings.Add("seen " + e.Pid);"""));
+    }
+
     public static RuleEngine Load(string path, RuleEngineOptions? options = null) =>
         RuleEngine.Load(path, options ?? Options(), NullLogger.Instance);
 
