@@ -109,7 +109,7 @@ public sealed class RuleEngine : IDetector, IDisposable
         var index = budget.Index;
         if ((uint)index >= (uint)slots.Length) return;
         // A rule whose own check threw first is quarantined already, with its own reason.
-        if (slots[index].Live is not null) slots[index].OnFailure(RuleBudget.Aborted());
+        if (slots[index].Live is not null) slots[index].OnFailure(RuleBudget.Aborted(budget));
         RuleEvaluation.Run(slots, evt, _findings, _publisher, index + 1);
     }
 

@@ -121,23 +121,55 @@ public sealed class CliTests
     }
 
     [Fact]
-    public void Replay_aborts_a_rule_stuck_in_its_first_framework_call_and_the_rules_after_it_see_every_event()
+    public void Replay_aborts_a_rule_stuck_in_its_first_framework_call_and_the_rules_after_it_see_every_event() =>
+        AssertStuckRulesAborted(stuck: 1, Sentinel);
+
+    [Fact]
+    public void Replay_aborts_a_second_stuck_rule_after_the_first_abort_on_a_new_thread() =>
+        // The runtime lands no second abort on a thread that took one: without a new thread this replay never ends.
+        AssertStuckRulesAborted(stuck: 2, Sentinel);
+
+    [Fact]
+    public void Replay_started_by_a_thread_with_the_runtime_abort_signal_blocked_still_aborts_a_stuck_rule()
+    {
+        // A child inherits the mask of the thread that starts it; a test host thread that took an abort has the signal
+        // blocked, and a replay it started could never abort its rule.
+        Exception? failure = null;
+        var starter = new Thread(() =>
+        {
+            try
+            {
+                BlockedSignal.BlockRuntimeActivation();
+                AssertStuckRulesAborted(stuck: 1, Sentinel);
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+        });
+        starter.Start();
+        starter.Join();
+        if (failure is not null) throw new Xunit.Sdk.XunitException("the replay started with the signal blocked: " + failure);
+    }
+
+    private static void AssertStuckRulesAborted(int stuck, Func<string[], Run> sentinel)
     {
         using var dir = new RuleDirectory();
-        TestRules.WriteStuckThenEvery(dir);
+        TestRules.WriteStuckThenEvery(dir, stuck);
         var events = Path.Combine(dir.Path, "events.jsonl");
         var lines = FixtureEvents("snt-0007-compat-syscall.fixtures.jsonl");
         File.WriteAllLines(events, lines);
 
-        // Minutes of work in one HashSet constructor, unless the guard aborts it at the rule's 1 s of CPU.
-        var run = Sentinel("replay", events, "--rules", dir.Path, "--format", "json");
+        // Minutes of work in each HashSet constructor, unless the guard aborts it at the rule's 1 s of CPU.
+        var run = sentinel(["replay", events, "--rules", dir.Path, "--format", "json"]);
 
         Assert.Equal(1, run.ExitCode);
-        Assert.Contains("SNT-9901", run.Stderr);
-        Assert.Contains("aborted inside a framework call", run.Stderr);
+        for (var n = 0; n < stuck; n++)
+            Assert.Contains($"SNT-99{n}1", run.Stderr);
+        Assert.Equal(stuck, run.Stderr.Split("aborted inside a framework call").Length - 1);
         var detections = run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("ruleId").GetString()).ToList();
-        Assert.Equal(Enumerable.Repeat("SNT-9902", lines.Length), detections); // the interrupted event included
+        Assert.Equal(Enumerable.Repeat("SNT-9902", lines.Length), detections); // the interrupted events included
     }
 
     [Fact]
@@ -304,4 +336,22 @@ public sealed class CliTests
         var (code, stdout, stderr) = ChildProcess.Run(SentinelProcess.Binary, args, 120, workingDirectory);
         return new Run(code, stdout, stderr);
     }
+}
+
+/// <summary>Blocks, on the calling thread, the signal the runtime aborts a thread with (SIGRTMIN).</summary>
+internal static partial class BlockedSignal
+{
+    public static void BlockRuntimeActivation()
+    {
+        var set = new ulong[16];
+        var bit = CurrentSigRtMin() - 1;
+        set[bit / 64] |= 1UL << (bit % 64);
+        Assert.Equal(0, pthread_sigmask(0 /* SIG_BLOCK */, set, null));
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "__libc_current_sigrtmin")]
+    private static partial int CurrentSigRtMin();
+
+    [System.Runtime.InteropServices.LibraryImport("libc")]
+    private static partial int pthread_sigmask(int how, ulong[] set, ulong[]? oldSet);
 }

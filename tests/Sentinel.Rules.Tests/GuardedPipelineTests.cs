@@ -13,12 +13,14 @@ public sealed class GuardedPipelineTests
 {
     private const int Events = 50;
 
-    [Fact]
-    public async Task A_first_call_that_never_returns_is_aborted_and_the_interrupted_event_is_finished()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)] // the second abort runs on a new thread: the runtime lands none on a thread that took one
+    public async Task A_first_call_that_never_returns_is_aborted_and_the_interrupted_event_is_finished(int stuck)
     {
         using var rules = new RuleDirectory();
-        // Slots run in file order: the hostile rule first, so the abort interrupts an event with a rule still to run.
-        TestRules.WriteStuckThenEvery(rules);
+        // Slots run in file order: the hostile rules first, so each abort interrupts an event with a rule still to run.
+        TestRules.WriteStuckThenEvery(rules, stuck);
         using var engine = TestRules.Load(rules.Path);
 
         var channel = new EventChannel();
@@ -35,10 +37,13 @@ public sealed class GuardedPipelineTests
         channel.Channel.Writer.Complete();
         await service.Completion.WaitAsync(TimeSpan.FromMinutes(3));
 
-        var hostile = engine.Status().Single(s => s.Id == "SNT-9901");
-        Assert.True(hostile.Quarantined);
-        Assert.Contains("aborted inside a framework call", hostile.QuarantineReason);
-        Assert.Equal(1, hostile.Evaluations);
+        for (var n = 0; n < stuck; n++)
+        {
+            var hostile = engine.Status().Single(s => s.Id == $"SNT-99{n}1");
+            Assert.True(hostile.Quarantined);
+            Assert.Contains("aborted inside a framework call", hostile.QuarantineReason);
+            Assert.Equal(1, hostile.Evaluations);
+        }
         // Every event, the interrupted first one included, reached the rule after the hostile one, in order.
         Assert.Equal(Enumerable.Range(1000, Events).Select(p => "seen " + p), sink.Messages("SNT-9902"));
         Assert.Empty(sink.Messages("SNT-9901"));

@@ -65,16 +65,20 @@ internal static class TestRules
 
 
     /// <summary>
-    /// SNT-9901, first in file order: on its first evaluation one HashSet constructor over 400,000 distinct keys whose
-    /// hashes all collide (minutes inside one framework call); then SNT-9902, which fires "seen PID" on every event.
+    /// <paramref name="stuck"/> rules first in file order (SNT-9901, then SNT-9911, SNT-9921...): on its first
+    /// evaluation each runs one HashSet constructor over 400,000 distinct keys whose hashes all collide (minutes inside
+    /// one framework call); then SNT-9902, which fires "seen PID" on every event.
     /// </summary>
-    public static void WriteStuckThenEvery(RuleDirectory dir)
+    public static void WriteStuckThenEvery(RuleDirectory dir, int stuck = 1)
     {
-        dir.Write("a-hostile.csx", Rule("SNT-9901", """
-            var keys = new List<long>();
-            for (long i = 0; i < 400_000; i++) keys.Add(i * 0x1_0000_0001L);
-            if (new HashSet<long>(keys).Count < 0) findings.Add("never");
-            """));
+        for (var n = 0; n < stuck; n++)
+        {
+            dir.Write($"a-hostile-{n}.csx", Rule($"SNT-99{n}1", """
+                var keys = new List<long>();
+                for (long i = 0; i < 400_000; i++) keys.Add(i * 0x1_0000_0001L);
+                if (new HashSet<long>(keys).Count < 0) findings.Add("never");
+                """));
+        }
         dir.Write("b-every.csx", Rule("SNT-9902", """findings.Add("seen " + e.Pid);"""));
     }
 

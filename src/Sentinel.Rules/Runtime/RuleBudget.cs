@@ -157,8 +157,8 @@ public static class RuleBudget
     }
 
     /// <summary>The overrun of an evaluation the watchdog aborted inside a framework call.</summary>
-    internal static RuleBudgetExceededException Aborted() =>
-        Exceeded(ForThread, BudgetKind.Time, "aborted inside a framework call that did not return");
+    internal static RuleBudgetExceededException Aborted(State state) =>
+        Exceeded(state, BudgetKind.Time, "aborted inside a framework call that did not return");
 
     /// <summary>Before every statement that can allocate.</summary>
     public static void Check()

@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+
 namespace Sentinel.Rules.Runtime;
 
 /// <summary>
@@ -14,53 +16,89 @@ namespace Sentinel.Rules.Runtime;
 /// abort where it stands. One of the two always sees the other, so the abort lands either inside the rule or at
 /// that wait, right after it.</para>
 /// <para>After an abort the guard quarantines the rule, finishes the interrupted event with the rules after it,
-/// and runs the body again, which goes on with the next event.</para>
+/// and runs the body again, which goes on with the next event. It does so on a new thread: the runtime lands no
+/// second abort on a thread that took one (measured on .NET 10, Linux: the second one never lands, even in a plain
+/// loop), so a thread an abort landed on never runs guarded rules again; guarded work it is given later runs on a
+/// new thread each time.</para>
 /// </remarks>
 internal sealed class RuleGuard
 {
-    private CancellationTokenSource _source = new();
+    private readonly CancellationTokenSource _source = new();
     private int _aborting;
 
-    /// <summary>Runs <paramref name="body"/> in the region; after each abort, <paramref name="resume"/> then the body again.</summary>
+    /// <summary>An abort landed on this thread: the runtime cannot land another here.</summary>
+    [ThreadStatic] private static bool t_aborted;
+
+    /// <summary>Runs <paramref name="body"/> in the region; after an abort, <paramref name="resume"/> then the body again.</summary>
     internal static void Run(Action body, Action<RuleBudget.State> resume)
     {
+        if (t_aborted)
+        {
+            OnNewThread(() => Run(body, resume));
+            return;
+        }
         var state = RuleBudget.ForThread;
         if (state.Guard is not null)
         {
             body(); // nested: the outer region guards it
             return;
         }
+        // A process started by a thread that took an abort is born with the runtime's signal blocked.
+        ActivationSignal.EnsureUnblocked();
         var guard = new RuleGuard();
         // No evaluation is running yet: nothing on this thread is the watchdog's to time.
         state.Busy = false;
         state.Guard = guard;
         try
         {
-            var next = body;
-            while (true)
-            {
-                try
-                {
 #pragma warning disable SYSLIB0046 // the abort interrupts only rule code (see remarks); what it leaves inconsistent is the rule's, quarantined with it
-                    System.Runtime.ControlledExecution.Run(next, Volatile.Read(ref guard._source).Token);
+            System.Runtime.ControlledExecution.Run(body, guard._source.Token);
 #pragma warning restore SYSLIB0046
-                    return;
-                }
-                catch (OperationCanceledException) when (Volatile.Read(ref guard._source).IsCancellationRequested)
-                {
-                    guard.Renew(state);
-                    next = () =>
-                    {
-                        resume(state);
-                        body();
-                    };
-                }
-            }
+            return;
+        }
+        catch (OperationCanceledException) when (guard._source.IsCancellationRequested)
+        {
+            // The abort landed; handled below, outside the catch block.
         }
         finally
         {
             state.Guard = null;
         }
+        t_aborted = true;
+        ActivationSignal.Unblock(); // for the processes this thread starts later
+        state.Busy = false;
+        Volatile.Write(ref state.AbortEpoch, -1);
+        // Once: if a rule the resume runs is aborted in turn, that abort's resume finishes the event.
+        var resumed = false;
+        OnNewThread(() => Run(() =>
+        {
+            if (!resumed)
+            {
+                resumed = true;
+                resume(state);
+            }
+            body();
+        }, resume));
+    }
+
+    /// <summary>Runs <paramref name="action"/> on a new thread and waits for it; its exception is rethrown here.</summary>
+    private static void OnNewThread(Action action)
+    {
+        ExceptionDispatchInfo? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception ex)
+            {
+                failure = ExceptionDispatchInfo.Capture(ex);
+            }
+        }) { IsBackground = true, Name = "sentinel-rules" };
+        thread.Start();
+        thread.Join();
+        failure?.Throw();
     }
 
     /// <summary>
@@ -74,21 +112,10 @@ internal sealed class RuleGuard
         Interlocked.MemoryBarrierProcessWide();
         if (state.Busy && Volatile.Read(ref state.Epoch) == epoch)
         {
-            var source = Volatile.Read(ref _source);
-            new Thread(static s => ((CancellationTokenSource)s!).Cancel()) { IsBackground = true, Name = "sentinel-rule-abort" }.Start(source);
+            new Thread(static s => ((CancellationTokenSource)s!).Cancel()) { IsBackground = true, Name = "sentinel-rule-abort" }.Start(_source);
             return;
         }
         // It ended in time: release it if it is waiting for the abort.
-        Volatile.Write(ref state.AbortEpoch, -1);
-        Volatile.Write(ref _aborting, 0);
-    }
-
-    /// <summary>After an abort landed: a fresh token for the next region, and the thread's state cleared.</summary>
-    private void Renew(RuleBudget.State state)
-    {
-        // The old source stays undisposed: the cancelling thread may still be returning from it.
-        Volatile.Write(ref _source, new CancellationTokenSource());
-        state.Busy = false;
         Volatile.Write(ref state.AbortEpoch, -1);
         Volatile.Write(ref _aborting, 0);
     }

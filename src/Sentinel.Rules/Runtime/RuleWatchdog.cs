@@ -85,9 +85,11 @@ internal static class RuleWatchdog
         if (used >= limitMs / 10) Volatile.Write(ref state.SlowEpoch, epoch);
         if (used >= limitMs && state.Busy && Volatile.Read(ref state.Epoch) == epoch)
         {
-            Volatile.Write(ref state.ExpiredEpoch, epoch);
-            // Under a guard the evaluation is stopped even inside a framework call that would never return.
-            state.Guard?.TryAbort(state, epoch);
+            // First the rule's next check throws. Only an evaluation still running a period later, so inside one
+            // framework call, is aborted (under a guard): an abort that lands on a thread busy calling small methods
+            // can take the process down (see docs/RELIABILITY.md), so it is kept for what nothing else can stop.
+            if (Volatile.Read(ref state.ExpiredEpoch) != epoch) Volatile.Write(ref state.ExpiredEpoch, epoch);
+            else state.Guard?.TryAbort(state, epoch);
         }
         return true;
     }
