@@ -50,6 +50,48 @@ public sealed class GuardedPipelineTests
         Assert.Equal(Events, channel.Pool.Retained);
     }
 
+    [Fact]
+    public void After_an_abort_guarded_work_from_that_thread_runs_on_new_threads_the_watchdog_lets_go()
+    {
+        using var rules = new RuleDirectory();
+        TestRules.WriteStuckThenEvery(rules);
+        using var engine = TestRules.Load(rules.Path);
+        var sink = new ListSink();
+        var bodies = new List<int>();
+        const int Runs = 200;
+        int caller = 0, watchedBefore = 0, watchedAfter = 0;
+        var thread = new Thread(() =>
+        {
+            caller = Environment.CurrentManagedThreadId;
+            var first = true;
+            engine.RunGuarded(() =>
+            {
+                // The body runs again after the abort and must go on from where it was: past the event.
+                if (!first) return;
+                first = false;
+                engine.Evaluate(TestRules.Event(pid: 1), sink); // the abort lands on this thread
+            });
+            watchedBefore = Runtime.RuleWatchdog.Count;
+            for (var i = 0; i < Runs; i++)
+            {
+                engine.RunGuarded(() =>
+                {
+                    bodies.Add(Environment.CurrentManagedThreadId);
+                    engine.Evaluate(TestRules.Event(pid: 2 + i), sink);
+                });
+            }
+            watchedAfter = Runtime.RuleWatchdog.Count;
+        });
+        thread.Start();
+        Assert.True(thread.Join(TimeSpan.FromMinutes(3)), "the guarded runs did not finish");
+
+        Assert.Contains("aborted inside a framework call", engine.Status().Single(s => s.Id == "SNT-9901").QuarantineReason);
+        Assert.Equal(Runs + 1, sink.Detections.Count(d => d.Rule.Id == "SNT-9902"));
+        Assert.DoesNotContain(caller, bodies); // never again on the thread the abort landed on
+        // Each run's thread is forgotten as it ends (other tests' threads come and go meanwhile: a margin, not 200).
+        Assert.InRange(watchedAfter - watchedBefore, -Runs, 20);
+    }
+
     private sealed class CollectingSink : IDetectionSink
     {
         private readonly List<Detection> _detections = [];

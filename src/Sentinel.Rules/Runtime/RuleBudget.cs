@@ -60,6 +60,14 @@ public static class RuleBudget
     /// <summary>This thread's budget state, read once per event by the engine (a thread-static read is not free).</summary>
     internal static State ForThread => t_state ??= RuleWatchdog.Register(new State { Steps = -1 });
 
+    /// <summary>The calling thread evaluates no more (it is about to exit): the watchdog stops timing it.</summary>
+    internal static void ReleaseThread()
+    {
+        if (t_state is not { } state) return;
+        RuleWatchdog.Unregister(state);
+        t_state = null;
+    }
+
     /// <summary>
     /// The state for a check in rule code: armed for the running evaluation by the first check it reaches. The
     /// engine only counts evaluations (<see cref="Begin(State, BudgetLimits)"/>), so an evaluation that returns

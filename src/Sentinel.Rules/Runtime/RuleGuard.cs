@@ -95,6 +95,10 @@ internal sealed class RuleGuard
             {
                 failure = ExceptionDispatchInfo.Capture(ex);
             }
+            finally
+            {
+                RuleBudget.ReleaseThread(); // one thread per batch once the caller's thread took an abort
+            }
         }) { IsBackground = true, Name = "sentinel-rules" };
         thread.Start();
         thread.Join();

@@ -48,24 +48,40 @@ internal static class RuleWatchdog
         return state;
     }
 
+    /// <summary>How many threads are timed (a test seam).</summary>
+    internal static int Count
+    {
+        get { lock (Threads) return Threads.Count; }
+    }
+
+    /// <summary>Stops timing a thread that will evaluate no more (it is about to exit).</summary>
+    internal static void Unregister(RuleBudget.State state)
+    {
+        lock (Threads) Threads.RemoveAll(w => ReferenceEquals(w.State, state));
+    }
+
     private static void Run()
     {
-        while (true)
+        for (var round = 0L; ; round++)
         {
             var period = 250;
             lock (Threads)
             {
+                // Now and then, drop threads that exited idle (a retired pool thread): only busy ones are sampled.
+                var prune = round % 64 == 0;
                 for (var i = Threads.Count - 1; i >= 0; i--)
                 {
                     var w = Threads[i];
                     var limitMs = (long)w.State.Limits.MaxEvaluationCpu.TotalMilliseconds;
                     period = (int)Math.Clamp(limitMs / 5, 10, period);
-                    if (!Sample(w, limitMs)) Threads.RemoveAt(i); // the thread is gone
+                    if (!Sample(w, limitMs) || prune && !w.State.Busy && Exited(w)) Threads.RemoveAt(i);
                 }
             }
             Thread.Sleep(period); // a sampling period, not a wait for another thread
         }
     }
+
+    private static bool Exited(Watched w) => w.StatPath is { } path && !Directory.Exists(Path.GetDirectoryName(path));
 
     /// <returns>False once the thread has exited.</returns>
     private static bool Sample(Watched w, long limitMs)
