@@ -132,14 +132,31 @@ public sealed class EventPipeline : IDetectionSink
 /// </remarks>
 public sealed class PipelineService(EventChannel channel, EventPipeline pipeline) : IHostedService
 {
-    private Task? _run;
+    private Task? _completion;
+    private Action? _run;
 
     /// <summary>Completes once the channel is completed and drained.</summary>
-    public Task Completion => _run ?? Task.CompletedTask;
+    public Task Completion => _completion ?? Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _run = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A thread of its own, not the pool's: an abort of a stuck rule lands on it, and a thread that took an abort
+        // is one the runtime can no longer stop in a loop without calls (docs/RELIABILITY.md). It only waits after that.
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                pipeline.RunGuarded(_run ??= () => Run(channel.Channel.Reader));
+                done.SetResult();
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        }) { IsBackground = true, Name = "sentinel-pipeline" };
+        _completion = done.Task;
+        thread.Start();
         return Task.CompletedTask;
     }
 
@@ -158,49 +175,50 @@ public sealed class PipelineService(EventChannel channel, EventPipeline pipeline
         }
     }
 
-    private async Task RunAsync()
+    /// <summary>
+    /// The whole run, in one guarded region. After a guard stopped a rule it is called again (on a new thread) and
+    /// goes on where it was: the detector finished the event it interrupted.
+    /// </summary>
+    private void Run(ChannelReader<MovePagesEvent> reader)
     {
-        var reader = channel.Channel.Reader;
-        while (await WaitToReadAsync(reader).ConfigureAwait(false))
+        if (_inFlight is { } finished)
         {
-            Drain(reader);
+            _inFlight = null;
+            channel.Pool.Return(finished);
+        }
+        while (WaitToRead(reader))
+        {
+            DrainBatch(reader);
             pipeline.Tick();
         }
         // Open folds close at the end of input, so their summaries reach the sinks (the journal stops after us).
         pipeline.Flush();
     }
 
-    /// <summary>While folds are open, wakes at least every <see cref="FoldTick"/> so a summary never waits for an event.</summary>
-    private async ValueTask<bool> WaitToReadAsync(ChannelReader<MovePagesEvent> reader)
+    /// <summary>
+    /// Blocks this thread (it has nothing else to do) until events wait or the channel completes. While folds are open,
+    /// wakes at least every <see cref="FoldTick"/> so a summary never waits for an event.
+    /// </summary>
+    private bool WaitToRead(ChannelReader<MovePagesEvent> reader)
     {
         while (pipeline.HasOpenFolds && !reader.TryPeek(out _))
         {
             using var tick = new CancellationTokenSource(FoldTick);
-            try { return await reader.WaitToReadAsync(tick.Token).ConfigureAwait(false); }
+            try { return Wait(reader.WaitToReadAsync(tick.Token)); }
             catch (OperationCanceledException) { pipeline.Tick(); }
         }
-        return await reader.WaitToReadAsync().ConfigureAwait(false);
+        return Wait(reader.WaitToReadAsync());
     }
+
+    // Completed at once while events keep coming (no allocation); a task to block on only when idle.
+    private static bool Wait(ValueTask<bool> ready) => ready.IsCompleted ? ready.Result : ready.AsTask().GetAwaiter().GetResult();
 
     public static readonly TimeSpan FoldTick = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>
-    /// One guarded region per wakeup, not per event: a rule stuck in one framework call can then be stopped even on
-    /// its first evaluation, for the price of one region per batch the channel hands over.
-    /// </summary>
-    private void Drain(ChannelReader<MovePagesEvent> reader) => pipeline.RunGuarded(_drainBatch ??= () => DrainBatch(reader));
-
-    private Action? _drainBatch;
     private MovePagesEvent? _inFlight;
 
     private void DrainBatch(ChannelReader<MovePagesEvent> reader)
     {
-        // Called again after a guard stopped a rule: the detector finished the event it interrupted.
-        if (_inFlight is { } finished)
-        {
-            _inFlight = null;
-            channel.Pool.Return(finished);
-        }
         while (reader.TryRead(out var evt))
         {
             // Not in a finally: an event a rule's abort interrupts is still the detector's until it finishes it.

@@ -48,6 +48,7 @@ public sealed class GuardedPipelineTests
         Assert.Equal(Enumerable.Range(1000, Events).Select(p => "seen " + p), sink.Messages("SNT-9902"));
         Assert.Empty(sink.Messages("SNT-9901"));
         Assert.Equal(Events, channel.Pool.Retained);
+        Assert.Equal(0, sink.OnPoolThreads); // the pipeline evaluates on threads of its own
     }
 
     [Fact]
@@ -96,8 +97,12 @@ public sealed class GuardedPipelineTests
     {
         private readonly List<Detection> _detections = [];
 
+        /// <summary>Detections delivered on a pool thread: an abort could have landed on it and left it in the pool.</summary>
+        public int OnPoolThreads;
+
         public void OnDetection(Detection detection)
         {
+            if (Thread.CurrentThread.IsThreadPoolThread) Interlocked.Increment(ref OnPoolThreads);
             lock (_detections) _detections.Add(detection);
         }
 

@@ -5,8 +5,8 @@ namespace Sentinel.Rules.Runtime;
 /// <summary>
 /// A region in which the watchdog can abort any rule evaluation on this thread, its first included: a rule's
 /// first call into the framework that would run for hours (a HashSet of colliding keys) is stopped at its CPU
-/// limit, not only once the rule has been seen slow. The pipeline enters it once per batch of events, so its cost
-/// (one <see cref="System.Runtime.ControlledExecution"/> region, about 100-150 ns and 32 bytes) is not paid per event.
+/// limit, not only once the rule has been seen slow. The pipeline and replay enter it once for their whole run, so
+/// its cost (one <see cref="System.Runtime.ControlledExecution"/> region) is not paid per event.
 /// </summary>
 /// <remarks>
 /// <para>An abort must land in the rule, never in the engine or the pipeline around it (a sink half way through
@@ -97,7 +97,7 @@ internal sealed class RuleGuard
             }
             finally
             {
-                RuleBudget.ReleaseThread(); // one thread per batch once the caller's thread took an abort
+                RuleBudget.ReleaseThread(); // a caller that took an abort starts one per guarded run
             }
         }) { IsBackground = true, Name = "sentinel-rules" };
         thread.Start();
