@@ -65,11 +65,15 @@ public sealed class AgentEndToEndTests
         Assert.True(ocsfCode == 0, ocsfErr);
         Assert.Equal(description, (string)JsonNode.Parse(ocsfOut.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0])!["finding_info"]!["analytic"]!["desc"]!);
 
-        // Per-rule latency histograms are sampled (one evaluation in 64): enough calls to take a sample.
-        MovePagesHelper.Run("move_pages64", "--query --repeat 130");
+        // Per-rule latency histograms are sampled (one evaluation in 64): enough calls to take a sample. More are made
+        // until one shows, since a lagging reader folds identical calls into one event (one evaluation).
         string scrape = "";
-        agent.WaitUntil(() => (scrape = new HttpClient().GetStringAsync($"http://{metrics}/metrics").GetAwaiter().GetResult())
-            .Contains("sentinel_rule_evaluation_seconds_count{rule=\"SNT-0002\"}"), "a rule latency sample in /metrics");
+        agent.WaitUntil(() =>
+        {
+            MovePagesHelper.Run("move_pages64", "--query --repeat 130");
+            return (scrape = new HttpClient().GetStringAsync($"http://{metrics}/metrics").GetAwaiter().GetResult())
+                .Contains("sentinel_rule_evaluation_seconds_count{rule=\"SNT-0002\"}");
+        }, "a rule latency sample in /metrics");
         Assert.Matches(@"sentinel_rule_evaluations_total\{rule=""SNT-0002""\} \d+", scrape);
 
         agent.Signal("TERM");
