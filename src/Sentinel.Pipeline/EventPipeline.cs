@@ -133,7 +133,6 @@ public sealed class EventPipeline : IDetectionSink
 public sealed class PipelineService(EventChannel channel, EventPipeline pipeline) : IHostedService
 {
     private Task? _completion;
-    private Action? _run;
 
     /// <summary>Completes once the channel is completed and drained.</summary>
     public Task Completion => _completion ?? Task.CompletedTask;
@@ -147,7 +146,7 @@ public sealed class PipelineService(EventChannel channel, EventPipeline pipeline
         {
             try
             {
-                pipeline.RunGuarded(_run ??= () => Run(channel.Channel.Reader));
+                pipeline.RunGuarded(() => Run(channel.Channel.Reader));
                 done.SetResult();
             }
             catch (Exception ex)

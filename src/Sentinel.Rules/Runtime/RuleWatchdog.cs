@@ -81,6 +81,7 @@ internal static class RuleWatchdog
         }
     }
 
+    /// <summary>The thread's /proc entry is gone (never known where /proc is missing).</summary>
     private static bool Exited(Watched w) => w.StatPath is { } path && !Directory.Exists(Path.GetDirectoryName(path));
 
     /// <returns>False once the thread has exited.</returns>
@@ -119,7 +120,7 @@ internal static class RuleWatchdog
         {
             stat = File.ReadAllText(w.StatPath);
         }
-        catch (IOException) when (!Directory.Exists(Path.GetDirectoryName(w.StatPath)))
+        catch (IOException) when (Exited(w))
         {
             return -1;
         }
