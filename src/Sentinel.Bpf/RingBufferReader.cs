@@ -37,14 +37,22 @@ public sealed unsafe class RingBufferReader : IDisposable
 
     public Exception? LastHandlerError { get; private set; }
 
-    /// <summary>Waits up to <paramref name="timeoutMs"/> for a wakeup and consumes what is ready. Returns records consumed or -errno.</summary>
-    public int Poll(int timeoutMs) => Libbpf.ring_buffer__poll(_ring, timeoutMs);
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMs"/> for the kernel's wakeup without consuming anything, so an owner that drains
+    /// under its own lock never holds it while waiting. Returns 0 on timeout, 1 when woken, or -errno.
+    /// </summary>
+    public int Wait(int timeoutMs)
+    {
+        var events = stackalloc byte[16];
+        var rc = Libbpf.epoll_wait(Libbpf.ring_buffer__epoll_fd(_ring), events, 1, timeoutMs);
+        return rc >= 0 ? rc : -Marshal.GetLastPInvokeError();
+    }
 
     /// <summary>Consumes everything pending without waiting (the producer may have skipped the wakeup).</summary>
     public int Consume() => Libbpf.ring_buffer__consume(_ring);
 
     /// <summary>
-    /// Makes a running <see cref="Poll"/> or <see cref="Consume"/> return after the current record. Under a flood
+    /// Makes a running <see cref="Consume"/> return after the current record. Under a flood
     /// the producer refills the ring as fast as it drains, so libbpf's consume loop would otherwise never return
     /// and a stop request would never be seen. <see cref="ResumeConsuming"/> clears it.
     /// </summary>

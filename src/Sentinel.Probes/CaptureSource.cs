@@ -83,13 +83,8 @@ public sealed class CaptureSource : IDisposable
 
     private void Run()
     {
-        while (!_stopping)
-        {
-            var rc = _reader.Poll(_options.DrainIntervalMs);
-            if (rc < 0 && rc != -4 /* EINTR */)
-                _logger.LogWarning("ring buffer poll failed: {Error}", Sentinel.Bpf.Native.Libbpf.ErrorMessage(rc));
-            _reader.Consume(); // under a flood this returns only when a stop asks it to (YieldSoon)
-        }
+        RingBufferLoop.Run(_reader, DrainSchedule.Every(_options.DrainIntervalMs), () => _stopping,
+            onWaitError: error => _logger.LogWarning("waiting on the ring buffer failed: {Error}", error));
         // The watch stops first, so this thread alone touches the folds and the loss monitor from here on.
         _watchStop.Set();
         _watch.Join();

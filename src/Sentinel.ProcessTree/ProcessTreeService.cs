@@ -110,18 +110,12 @@ public sealed class ProcessTreeService(ProcessTree tree, ILogger<ProcessTreeServ
     {
         var nextPrune = Environment.TickCount64 + 1000;
         var busy = (int)Tree.Options.FeederInterval.TotalMilliseconds;
-        var interval = busy;
-        while (!_stopping)
+        RingBufferLoop.Run(_reader!, new DrainSchedule(busy, IdlePollMs), () => _stopping, Drain, afterDrain: () =>
         {
-            var applied = Drain();
-            if (Environment.TickCount64 >= nextPrune)
-            {
-                Tree.Prune(BootClock.NowNs);
-                nextPrune = Environment.TickCount64 + 1000;
-            }
-            interval = applied > 0 ? busy : Math.Min(interval * 2, Math.Max(busy, IdlePollMs));
-            Thread.Sleep(interval);
-        }
+            if (Environment.TickCount64 < nextPrune) return;
+            Tree.Prune(BootClock.NowNs);
+            nextPrune = Environment.TickCount64 + 1000;
+        }, onWaitError: error => _logger.LogWarning("process tree: waiting on the ring buffer failed: {Error}", error));
     }
 
     private void OnRecord(ReadOnlySpan<byte> data)

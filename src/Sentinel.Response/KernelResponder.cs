@@ -66,6 +66,7 @@ public sealed unsafe class KernelResponder : IDisposable
 
     private readonly BpfObject _object;
     private readonly ResponseOptions _options;
+    private readonly ILogger _logger;
     private readonly int _configFd, _setsFd, _verdictsFd, _graceFd, _graceInnerFd;
     private readonly Lock _lock = new();
     private readonly List<string> _ruleIds = [];
@@ -78,9 +79,10 @@ public sealed unsafe class KernelResponder : IDisposable
     private uint _generation;
     private long _signalled, _wouldKill, _rateLimited, _protected;
 
-    private KernelResponder(BpfObject obj, ResponsePath path, IReadOnlyList<string> attempts, ResponseOptions options)
+    private KernelResponder(BpfObject obj, ResponsePath path, IReadOnlyList<string> attempts, ResponseOptions options, ILogger logger)
     {
         _object = obj;
+        _logger = logger;
         _options = options;
         Path = path;
         Attempts = attempts;
@@ -160,7 +162,7 @@ public sealed unsafe class KernelResponder : IDisposable
                 obj = BpfObject.Open(objectPath);
                 obj.SelectPrograms(Programs[path]);
                 obj.Load();
-                var responder = new KernelResponder(obj, path, attempts, options);
+                var responder = new KernelResponder(obj, path, attempts, options, logger);
                 responder.Configure();
                 foreach (var program in Programs[path]) obj.Attach(program);
                 attempts.Add($"{PathName(path)}: attached");
@@ -363,15 +365,8 @@ public sealed unsafe class KernelResponder : IDisposable
         if (rc != 0) throw new BpfException(BpfErrorKind.Map, rc, $"updating the response {what} map: {Libbpf.ErrorMessage(rc)}");
     }
 
-    private void Consume()
-    {
-        while (!_stopping)
-        {
-            var rc = _reader.Poll(100);
-            if (rc < 0 && rc != -4 /* EINTR */) break;
-            PruneMarks();
-        }
-    }
+    private void Consume() => RingBufferLoop.Run(_reader, DrainSchedule.Every(100), () => _stopping, afterDrain: PruneMarks,
+        onWaitError: error => _logger.LogWarning("response: waiting on the ring buffer failed: {Error}", error));
 
     private void OnRecord(ReadOnlySpan<byte> data)
     {

@@ -56,13 +56,17 @@ public static unsafe partial class Libbpf
     internal static partial nint ring_buffer__new(int mapFd, delegate* unmanaged<nint, nint, nuint, int> sampleCallback, nint ctx, nint opts);
 
     [LibraryImport(Library)]
-    internal static partial int ring_buffer__poll(RingBufferHandle rb, int timeoutMs);
-
-    [LibraryImport(Library)]
     internal static partial int ring_buffer__consume(RingBufferHandle rb);
 
     [LibraryImport(Library)]
     internal static partial void ring_buffer__free(nint rb);
+
+    [LibraryImport(Library)]
+    internal static partial int ring_buffer__epoll_fd(RingBufferHandle rb);
+
+    /// <summary>libc's epoll_wait, to wait for a ring's wakeup without consuming (struct epoll_event is 12 bytes, packed, on x86-64).</summary>
+    [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
+    internal static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeoutMs);
 
     [LibraryImport(Library)]
     internal static partial nint libbpf_set_print(delegate* unmanaged<int, nint, nint, int> printFn);

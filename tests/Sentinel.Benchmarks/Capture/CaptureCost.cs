@@ -122,7 +122,7 @@ internal static class CaptureCost
 
         public void Drain()
         {
-            while (!_stop) reader!.Poll(10);
+            RingBufferLoop.Run(reader!, DrainSchedule.Every(10), () => _stop);
         }
 
         public void Dispose()

@@ -34,7 +34,7 @@ internal static unsafe partial class ResponseOverhead
         using var capture = MovePagesProbe.Attach(NullLogger.Instance, [AttachStrategy.Tracepoint]);
         using var reader = new RingBufferReader(capture.EventsMapFd, _ => { });
         var stop = false;
-        var drain = new Thread(() => { while (!Volatile.Read(ref stop)) reader.Poll(50); }) { IsBackground = true };
+        var drain = new Thread(() => RingBufferLoop.Run(reader, DrainSchedule.Every(50), () => Volatile.Read(ref stop))) { IsBackground = true };
         drain.Start();
         var page = (ulong*)MovePagesCalls.MapTouched(1);
         var status = stackalloc int[1];

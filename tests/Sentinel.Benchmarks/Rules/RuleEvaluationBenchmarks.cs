@@ -149,9 +149,10 @@ public class RuleCompileBenchmarks
 /// `rule-pack-loop [SECONDS] [--floor]`: the pack on the benign events in a plain loop for SECONDS (default 10),
 /// printing ns of thread CPU per event each second, in turn with the hand-written baseline (the ratio of
 /// neighbouring seconds is a same-run figure): a steady target to attach a profiler to, beside the
-/// BenchmarkDotNet figures. With --floor, two more take turns: the pack's rules called directly (each rule's
-/// Match through its virtual call, no engine: no budget, counters or prefilter), and the same calling only the
-/// rules the prefilter does not skip: what separate rule methods cost before any engine work.
+/// BenchmarkDotNet figures. With --floor, four more take turns: the pack's rules called directly (each rule's
+/// Match through its virtual call, no engine: no counters or prefilter), the same calling only the rules the
+/// prefilter does not skip, that without the budget's epoch, and the facts and prefilters alone with no rule
+/// called: what separate rule methods cost before any engine work, and what choosing them costs.
 /// </summary>
 internal static class RulePackLoop
 {
@@ -167,8 +168,10 @@ internal static class RulePackLoop
         };
         if (args.Contains("--floor"))
         {
-            contenders.Add(("rules called directly", new DirectCalls(engine, prefiltered: false)));
-            contenders.Add(("unskipped rules called directly", new DirectCalls(engine, prefiltered: true)));
+            contenders.Add(("rules called directly", new DirectCalls(engine, Floor.AllRules)));
+            contenders.Add(("unskipped rules called directly", new DirectCalls(engine, Floor.UnskippedRules)));
+            contenders.Add(("unskipped rules, no budget", new DirectCalls(engine, Floor.UnskippedRulesWithoutBudget)));
+            contenders.Add(("facts and prefilters, no rule called", new DirectCalls(engine, Floor.NoRuleCalled)));
         }
         var figures = contenders.Select(_ => new List<double>()).ToArray();
         var total = System.Diagnostics.Stopwatch.StartNew();
@@ -200,27 +203,44 @@ internal static class RulePackLoop
         return 0;
     }
 
+    /// <summary>How much of the engine a floor contender keeps.</summary>
+    private enum Floor { AllRules, UnskippedRules, UnskippedRulesWithoutBudget, NoRuleCalled }
+
     /// <summary>
     /// The engine's rules, each called straight through <see cref="Rule.Match"/>, with only the new epoch each
-    /// evaluation needs (the checks in rule code arm their budget once per epoch).
+    /// evaluation needs (the checks in rule code arm their budget once per epoch), or less: without the budget's
+    /// epoch, or computing the facts and testing the prefilters without calling any rule.
     /// </summary>
-    private sealed class DirectCalls(RuleEngine engine, bool prefiltered) : IDetector
+    private sealed class DirectCalls(RuleEngine engine, Floor floor) : IDetector
     {
         private readonly Rule[] _rules = engine.ActiveSlots.Select(s => s.Live!).ToArray();
         private readonly BudgetLimits _limits = engine.Options.Budget;
         private readonly Sentinel.Rules.Runtime.RulePrefilter[] _prefilters = engine.ActiveSlots.Select(s => s.Prefilter).ToArray();
         private readonly Findings _findings = new();
+        public int Unskipped;
 
         public void Evaluate(MovePagesEvent e, IDetectionSink sink)
         {
+            var prefiltered = floor != Floor.AllRules;
             var features = prefiltered ? Sentinel.Rules.Runtime.EventFeatures.Of(e) : 0;
+            var budget = Sentinel.Rules.Runtime.RuleBudget.ForThread;
             for (var i = 0; i < _rules.Length; i++)
             {
                 if (prefiltered && _prefilters[i].Skips(features)) continue;
-                var budget = Sentinel.Rules.Runtime.RuleBudget.ForThread;
-                var epoch = Sentinel.Rules.Runtime.RuleBudget.Begin(budget, _limits);
-                _rules[i].Match(e, _findings);
-                Sentinel.Rules.Runtime.RuleBudget.Ended(budget, epoch);
+                switch (floor)
+                {
+                    case Floor.NoRuleCalled:
+                        Unskipped++; // keeps the loop from being optimized away
+                        break;
+                    case Floor.UnskippedRulesWithoutBudget:
+                        _rules[i].Match(e, _findings);
+                        break;
+                    default:
+                        var epoch = Sentinel.Rules.Runtime.RuleBudget.Begin(budget, _limits);
+                        _rules[i].Match(e, _findings);
+                        Sentinel.Rules.Runtime.RuleBudget.Ended(budget, epoch);
+                        break;
+                }
             }
             if (_findings.Count != 0) throw new InvalidOperationException("a rule fired on a benign event");
         }
