@@ -63,7 +63,15 @@ public sealed class ServerHarness : IAsyncDisposable
     public async Task WaitCommittedAsync(ulong sequence)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (Journal.Range.Last < sequence) await Journal.WaitForCommitAsync(Journal.Range.Last, timeout.Token);
+        try
+        {
+            while (Journal.Range.Last < sequence) await Journal.WaitForCommitAsync(Journal.Range.Last, timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"the journal did not commit up to {sequence} in 60 s: range {Journal.Range}, " +
+                                       $"unsaved {Journal.UnsavedCount}, degraded: {Journal.DegradedReason ?? "no"}");
+        }
     }
 
     public static Detection MakeDetection(string rule, Severity severity, long serial)
@@ -102,7 +110,11 @@ public sealed class ServerHarness : IAsyncDisposable
 
 public sealed class TempDir : IDisposable
 {
-    public string Path { get; } = Directory.CreateTempSubdirectory("sentinel-server-").FullName;
+    // In memory where it can be: these tests are about order and delivery, and on a shared machine an fsync can
+    // take seconds while other suites write (durability on a real disk is the Reliability suite's subject).
+    public string Path { get; } = Directory.Exists("/dev/shm")
+        ? Directory.CreateDirectory(System.IO.Path.Combine("/dev/shm", $"sentinel-server-{Guid.NewGuid():N}")).FullName
+        : Directory.CreateTempSubdirectory("sentinel-server-").FullName;
 
     public void Dispose()
     {

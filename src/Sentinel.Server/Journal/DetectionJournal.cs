@@ -261,6 +261,22 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
 
     private async Task WriteLoopAsync()
     {
+        try
+        {
+            await WriteAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // A bug, not the disk (its errors degrade and retry): nothing is committed from here on, so say it loudly,
+            // in the log and in status, rather than let streams and the pipeline wait in silence.
+            _logger.LogCritical(ex, "the journal writer stopped: detections are no longer committed");
+            EnterDegraded($"the writer stopped: {ex.Message}");
+            throw;
+        }
+    }
+
+    private async Task WriteAsync()
+    {
         var reader = _pending.Reader;
         var batch = new List<PreparedDetection>(MaxBatch);
         while (true)
