@@ -51,8 +51,8 @@ public sealed class RingBufferLoopTests
         loop.Start();
 
         MakeCalls(WakeupBacklog);
-        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref records) >= WakeupBacklog, TimeSpan.FromSeconds(30)),
-            $"the wakeup ends the 60 s wait (drained {records} of {WakeupBacklog})");
+        Wait.Until(() => Volatile.Read(ref records) >= WakeupBacklog, "the wakeup ending the loop's 60 s wait", seconds: 30,
+            detail: () => $"drained {records} of {WakeupBacklog}");
 
         Volatile.Write(ref stop, true);
         MakeCalls(WakeupBacklog); // wakes the wait the loop is in now
