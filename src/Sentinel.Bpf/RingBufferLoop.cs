@@ -26,20 +26,24 @@ public static class RingBufferLoop
     /// <param name="drain">Drains the ring and returns how many records it took; <see cref="RingBufferReader.Consume"/>
     /// unless the owner drains under a lock of its own (other threads may drain too).</param>
     /// <param name="afterDrain">The owner's periodic work, after each drain.</param>
-    /// <param name="onWaitError">Told libbpf's message when a wait fails (other than by a signal).</param>
+    /// <param name="onWaitError">Told libbpf's message when waits start failing (other than by a signal), once until one succeeds.</param>
     public static void Run(RingBufferReader reader, DrainSchedule schedule, Func<bool> stopRequested,
         Func<int>? drain = null, Action? afterDrain = null, Action<string>? onWaitError = null)
     {
         drain ??= reader.Consume;
         var wait = schedule.BusyMs;
+        var failing = false;
         while (!stopRequested())
         {
             var woken = reader.Wait(wait);
-            if (woken < 0 && woken != -EINTR)
+            var failed = woken < 0 && woken != -EINTR;
+            if (failed)
             {
-                onWaitError?.Invoke(Native.Libbpf.ErrorMessage(woken));
+                // Once per run of failures: a persistent one would otherwise log every few milliseconds.
+                if (!failing) onWaitError?.Invoke(Native.Libbpf.ErrorMessage(woken));
                 Thread.Sleep(wait);
             }
+            failing = failed;
             // Under a flood this returns only when a stop asks it to (RingBufferReader.YieldSoon).
             var drained = drain();
             afterDrain?.Invoke();

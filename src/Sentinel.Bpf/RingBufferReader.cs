@@ -44,9 +44,12 @@ public sealed unsafe class RingBufferReader : IDisposable
     public int Wait(int timeoutMs)
     {
         var events = stackalloc byte[16];
-        var rc = Libbpf.epoll_wait(Libbpf.ring_buffer__epoll_fd(_ring), events, 1, timeoutMs);
+        var rc = Libbpf.epoll_wait(EpollFd, events, 1, timeoutMs);
         return rc >= 0 ? rc : -Marshal.GetLastPInvokeError();
     }
+
+    /// <summary>The epoll instance libbpf made for this ring (owned by libbpf).</summary>
+    internal int EpollFd => Libbpf.ring_buffer__epoll_fd(_ring);
 
     /// <summary>Consumes everything pending without waiting (the producer may have skipped the wakeup).</summary>
     public int Consume() => Libbpf.ring_buffer__consume(_ring);

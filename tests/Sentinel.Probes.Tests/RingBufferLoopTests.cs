@@ -59,6 +59,35 @@ public sealed class RingBufferLoopTests
         Assert.True(loop.Join(TimeSpan.FromSeconds(30)), "the loop ends once asked to");
     }
 
+    [LiveFact]
+    public void A_broken_wait_is_reported_once_and_the_ring_is_still_drained_on_schedule()
+    {
+        using var probe = MovePagesProbe.Attach(NullLogger.Instance, onlyProcess: Environment.ProcessId);
+        var records = 0;
+        using var reader = new RingBufferReader(probe.EventsMapFd, _ => Interlocked.Increment(ref records));
+        // The ring's epoll descriptor now names /dev/null: every wait fails (EINVAL). The number stays libbpf's, which
+        // closes it at the end, so no other descriptor of this process can be closed by mistake.
+        using (var devNull = File.OpenHandle("/dev/null"))
+            Assert.True(dup2((int)devNull.DangerousGetHandle(), reader.EpollFd) >= 0, "dup2 onto the ring's epoll descriptor");
+        var errors = new List<string>();
+        var stop = false;
+        var loop = new Thread(() => RingBufferLoop.Run(reader, DrainSchedule.Every(20), () => Volatile.Read(ref stop),
+            onWaitError: error => { lock (errors) errors.Add(error); }));
+        loop.Start();
+
+        QueryOnePage(0);
+        Wait.Until(() => Volatile.Read(ref records) >= 1, "the record drained after a failed wait");
+        QueryOnePage(0);
+        Wait.Until(() => Volatile.Read(ref records) >= 2, "the next record too");
+        Volatile.Write(ref stop, true);
+        Assert.True(loop.Join(TimeSpan.FromSeconds(30)), "the loop ends once asked to");
+
+        lock (errors) Assert.Single(errors); // reported once, not on every failed wait
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int dup2(int oldFd, int newFd);
+
     /// <summary>The probe wakes the reader when a record takes the backlog to 64 records (bpf/move_pages.bpf.c).</summary>
     private const int WakeupBacklog = 64;
 
