@@ -4,7 +4,7 @@ namespace Sentinel.Contracts;
 
 /// <summary>
 /// A google.protobuf.Timestamp's two fields, computed in one place for the converters (which build a
-/// <see cref="Timestamp"/>) and the wire writer (which writes the fields), so both give the same bytes.
+/// <see cref="Timestamp"/>) and <see cref="DetectionWireWriter"/> (which writes the fields), so both give the same bytes.
 /// </summary>
 internal readonly record struct ProtoTime(long Seconds, int Nanos)
 {
