@@ -27,6 +27,9 @@ public static class EventConverter
         return proto;
     }
 
+    /// <summary>True once <see cref="Shared"/> converted the event: a later consumer gets that conversion for free.</summary>
+    public static bool HasShared(MovePagesEvent e) => e.Converted is V1.Event;
+
     /// <summary>A detached conversion the caller owns (and may modify).</summary>
     public static V1.Event ToProto(MovePagesEvent e)
     {
