@@ -55,12 +55,6 @@ internal ref struct ProtoWriter
         for (var i = 0; i < values.Count; i++) PresentString(field, values[i]);
     }
 
-    private void PresentString(int field, string value)
-    {
-        var length = Encoding.UTF8.GetByteCount(value); // replaces lone surrogates with U+FFFD, as protobuf does
-        _position += Wire.WriteStringField(Free(2 * 5 + length), field, value, length);
-    }
-
     /// <summary>
     /// A packed repeated integer field (int32, uint32, uint64): not written when empty. A signed value is
     /// sign-extended to 64 bits first, as the spec has a negative int32 take ten bytes.
@@ -114,6 +108,12 @@ internal ref struct ProtoWriter
     }
 
     private void Tag(int field, WireFormat.WireType type) => RawVarint(WireFormat.MakeTag(field, type));
+
+    private void PresentString(int field, string value)
+    {
+        var length = Encoding.UTF8.GetByteCount(value); // replaces lone surrogates with U+FFFD, as protobuf does
+        _position += Wire.WriteStringField(Free(2 * 5 + length), field, value, length); // tag and length: 5 bytes each at most
+    }
 
     private void RawVarint(ulong value) => _position += Wire.WriteVarint(Free(MaxVarintLength), value);
 
