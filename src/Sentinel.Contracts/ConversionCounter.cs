@@ -14,6 +14,8 @@ internal static class ConversionCounter
     {
         public int Events;
         public int Detections;
+        /// <summary>Detections serialized by <see cref="DetectionWireWriter"/>, events included, without a V1 object.</summary>
+        public int Written;
     }
 
     /// <summary>Starts counting for the calling flow; code it starts afterwards (tasks, threads) counts into the same.</summary>
@@ -27,5 +29,10 @@ internal static class ConversionCounter
     internal static void CountDetection()
     {
         if (Current.Value is { } counts) Interlocked.Increment(ref counts.Detections);
+    }
+
+    internal static void CountWritten()
+    {
+        if (Current.Value is { } counts) Interlocked.Increment(ref counts.Written);
     }
 }

@@ -1,4 +1,3 @@
-using Google.Protobuf.WellKnownTypes;
 using Sentinel.Events;
 
 namespace Sentinel.Contracts;
@@ -25,7 +24,7 @@ public static class DetectionConverter
             RuleName = d.Rule.Name,
             RuleVersion = d.Rule.Version,
             Severity = (V1.Severity)d.Rule.Severity,
-            Time = Timestamp.FromDateTimeOffset(d.Time),
+            Time = ProtoTime.FromDateTimeOffset(d.Time).ToTimestamp(),
             Host = d.Host,
             Message = d.Message,
             Event = evt,
@@ -35,8 +34,8 @@ public static class DetectionConverter
             HostId = d.HostId,
             AgentSequence = d.AgentSequence,
         };
-        if (d.FirstTime is { } first) proto.FirstTime = Timestamp.FromDateTimeOffset(first);
-        if (d.LastTime is { } last) proto.LastTime = Timestamp.FromDateTimeOffset(last);
+        if (d.FirstTime is { } first) proto.FirstTime = ProtoTime.FromDateTimeOffset(first).ToTimestamp();
+        if (d.LastTime is { } last) proto.LastTime = ProtoTime.FromDateTimeOffset(last).ToTimestamp();
         proto.MitreTactics.Add(d.Rule.MitreTactics);
         proto.MitreTechniques.Add(d.Rule.MitreTechniques);
         proto.Tags.Add(d.Rule.Tags);

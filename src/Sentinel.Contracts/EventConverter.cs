@@ -10,7 +10,8 @@ namespace Sentinel.Contracts;
 /// </summary>
 public static class EventConverter
 {
-    private static readonly string[][] TagNames =
+    /// <summary>Each argument's tags as the wire lists them, by argument index.</summary>
+    internal static readonly string[][] TagNames =
         MovePages.Arguments.Select(a => a.Tags.Names().ToArray()).ToArray();
 
     /// <summary>
@@ -26,6 +27,9 @@ public static class EventConverter
         return proto;
     }
 
+    /// <summary>True once <see cref="Shared"/> converted the event: a later consumer gets that conversion for free.</summary>
+    public static bool HasShared(MovePagesEvent e) => e.Converted is V1.Event;
+
     /// <summary>A detached conversion the caller owns (and may modify).</summary>
     public static V1.Event ToProto(MovePagesEvent e)
     {
@@ -33,7 +37,7 @@ public static class EventConverter
         var proto = new V1.Event
         {
             Name = MovePages.Name,
-            Time = TimestampOf(e.TimeUnixNs),
+            Time = ProtoTime.FromUnixNs(e.TimeUnixNs).ToTimestamp(),
             Context = new V1.ProcessContext
             {
                 Pid = e.Pid, Tid = e.Tid, Ppid = e.Ppid, Uid = e.Uid, Euid = e.Euid, Gid = e.Gid,
@@ -43,8 +47,8 @@ public static class EventConverter
             Strategy = (V1.AttachStrategy)e.Strategy,
             Compat = e.Compat,
             ReturnValue = e.ReturnValue,
-            Errno = e.ErrnoName ?? "",
-            DurationNs = (ulong)Math.Max(0, e.DurationNs),
+            Errno = ErrnoOf(e),
+            DurationNs = DurationOf(e),
             Copies = new V1.ArrayCopies { Copied = (uint)e.CopiedCount },
             Toctou = new V1.ToctouEvidence { Changed = e.HasToctouEvidence },
         };
@@ -56,23 +60,26 @@ public static class EventConverter
         proto.Copies.NodesAtEntry.Add(e.NodesAtEntry.ToArray());
         proto.Copies.NodesAtExit.Add(e.NodesAtExit.ToArray());
         proto.Copies.Status.Add(e.Status.ToArray());
-        proto.Toctou.PagesChanged.Add(Indexes(e.PagesChangedMask));
-        proto.Toctou.NodesChanged.Add(Indexes(e.NodesChangedMask));
+        Span<uint> indexes = stackalloc uint[32];
+        proto.Toctou.PagesChanged.Add(indexes[..Indexes(e.PagesChangedMask, indexes)].ToArray());
+        proto.Toctou.NodesChanged.Add(indexes[..Indexes(e.NodesChangedMask, indexes)].ToArray());
 
         if (e.IsFold)
         {
             proto.FoldCount = (ulong)e.FoldCount;
-            proto.FoldFirst = TimestampOf(e.FoldFirstUnixNs);
-            proto.FoldLast = TimestampOf(e.FoldLastUnixNs);
+            proto.FoldFirst = ProtoTime.FromUnixNs(e.FoldFirstUnixNs).ToTimestamp();
+            proto.FoldLast = ProtoTime.FromUnixNs(e.FoldLastUnixNs).ToTimestamp();
         }
         if (e.Enrichment.Enriched)
             proto.Enrichment = EnrichmentToProto(e.Enrichment);
         return proto;
     }
 
-    // From the nanoseconds, not DateTimeOffset, whose 100 ns ticks would drop the kernel's precision.
-    private static Timestamp TimestampOf(long unixNs) =>
-        new() { Seconds = Math.DivRem(unixNs, 1_000_000_000, out var nanos), Nanos = (int)nanos };
+    /// <summary>The `errno` field: the errno's name for a failed call, else empty.</summary>
+    internal static string ErrnoOf(MovePagesEvent e) => e.ErrnoName ?? "";
+
+    /// <summary>The `duration_ns` field: a negative duration (clocks that disagree) is written as 0.</summary>
+    internal static ulong DurationOf(MovePagesEvent e) => (ulong)Math.Max(0, e.DurationNs);
 
     private static long UnixNsOf(Timestamp time) => time.Seconds * 1_000_000_000 + time.Nanos;
 
@@ -89,23 +96,43 @@ public static class EventConverter
         var def = MovePages.Arguments[index];
         var arg = new V1.Argument { Name = def.Name, Type = def.Type };
         arg.Tags.Add(TagNames[index]);
-        switch (index)
+        var value = ArgumentValue(e, index);
+        switch (ValueKind(index))
         {
-            case MovePagesArgs.Pid: arg.IntValue = e.TargetPid; break;
-            case MovePagesArgs.Count: arg.UintValue = e.Count; break;
-            case MovePagesArgs.Pages: arg.Pointer = e.PagesAddress; break;
-            case MovePagesArgs.Nodes: arg.Pointer = e.NodesAddress; break;
-            case MovePagesArgs.Status: arg.Pointer = e.StatusAddress; break;
-            case MovePagesArgs.Flags: arg.IntValue = e.Flags; break;
-            case MovePagesArgs.Return: arg.IntValue = e.ReturnValue; break;
+            case V1.Argument.ValueOneofCase.IntValue: arg.IntValue = (long)value; break;
+            case V1.Argument.ValueOneofCase.UintValue: arg.UintValue = value; break;
+            case V1.Argument.ValueOneofCase.Pointer: arg.Pointer = value; break;
         }
         return arg;
     }
 
-    private static IEnumerable<uint> Indexes(uint mask)
+    /// <summary>Which member of the argument's `value` oneof carries argument <paramref name="index"/>.</summary>
+    internal static V1.Argument.ValueOneofCase ValueKind(int index) => index switch
     {
-        for (var i = 0u; i < 32; i++)
-            if ((mask & (1u << (int)i)) != 0) yield return i;
+        MovePagesArgs.Count => V1.Argument.ValueOneofCase.UintValue,
+        MovePagesArgs.Pages or MovePagesArgs.Nodes or MovePagesArgs.Status => V1.Argument.ValueOneofCase.Pointer,
+        _ => V1.Argument.ValueOneofCase.IntValue,
+    };
+
+    /// <summary>Argument <paramref name="index"/>'s value as a varint's bits (a signed one sign-extended, as int64 is).</summary>
+    internal static ulong ArgumentValue(MovePagesEvent e, int index) => index switch
+    {
+        MovePagesArgs.Pid => (ulong)(long)e.TargetPid,
+        MovePagesArgs.Count => e.Count,
+        MovePagesArgs.Pages => e.PagesAddress,
+        MovePagesArgs.Nodes => e.NodesAddress,
+        MovePagesArgs.Status => e.StatusAddress,
+        MovePagesArgs.Flags => (ulong)(long)e.Flags,
+        MovePagesArgs.Return => (ulong)e.ReturnValue,
+        _ => throw new ArgumentOutOfRangeException(nameof(index)),
+    };
+
+    /// <summary>Writes the indexes of <paramref name="mask"/>'s set bits, lowest first; returns how many.</summary>
+    internal static int Indexes(uint mask, Span<uint> indexes)
+    {
+        var count = 0;
+        for (; mask != 0; mask &= mask - 1) indexes[count++] = (uint)System.Numerics.BitOperations.TrailingZeroCount(mask);
+        return count;
     }
 
     public static V1.Process ProcessToProto(ProcessInfo p)
@@ -215,12 +242,7 @@ public static class EventConverter
     private static void ArgumentFromProto(V1.Argument arg, int index, MovePagesEvent target)
     {
         var field = $"args[{arg.Name}]";
-        var expected = index switch
-        {
-            MovePagesArgs.Count => V1.Argument.ValueOneofCase.UintValue,
-            MovePagesArgs.Pages or MovePagesArgs.Nodes or MovePagesArgs.Status => V1.Argument.ValueOneofCase.Pointer,
-            _ => V1.Argument.ValueOneofCase.IntValue,
-        };
+        var expected = ValueKind(index);
         if (arg.ValueCase != expected)
             throw new EventFormatException(field, $"expected a value of kind {expected}, got {arg.ValueCase}");
         var def = MovePages.Arguments[index];

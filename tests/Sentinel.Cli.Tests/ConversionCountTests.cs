@@ -148,6 +148,7 @@ public sealed class ConversionCountTests
         // Before: the broadcaster, the event file and each detection converted the event, and the printer both again.
         Assert.Equal(Events, counts.Events);
         Assert.Equal(Events, counts.Detections); // two per odd event
+        Assert.Equal(0, counts.Written); // the printer takes the conversion, so the journal serializes that one
         Assert.True(agent.DistinctEvents < Events / 10, $"{agent.DistinctEvents} distinct events: the pool was not reused");
 
         // What each consumer got is what converting that call on its own gives: no conversion outlived its pooled event.
@@ -169,7 +170,7 @@ public sealed class ConversionCountTests
     }
 
     [Fact]
-    public async Task Without_event_consumers_only_the_events_that_fire_are_converted_once_each()
+    public async Task Without_event_consumers_nothing_is_converted_the_journal_writes_each_detection_straight_to_bytes()
     {
         await using var agent = new Agent(); // a broadcaster with no subscriber, no event file, no JSON printer
         var committed = new Committed();
@@ -177,8 +178,14 @@ public sealed class ConversionCountTests
 
         var counts = ConversionCounter.Track();
         await agent.RunAsync();
-        Assert.Equal(Events / 2, counts.Events); // only the MOVE_ALL calls, once for both their detections
-        Assert.Equal(Events, counts.Detections);
+        Assert.Equal(0, counts.Events); // before the wire writer: the MOVE_ALL calls, once for both their detections
+        Assert.Equal(0, counts.Detections);
+        Assert.Equal(Events, counts.Written); // two per odd event, each writing its event's fields
         Assert.Equal(Events, committed.Detections.Count);
+
+        // What the journal stored and serves is what converting each committed detection gives.
+        var stored = new List<V1.Detection>();
+        agent.Journal.ReadAfter(0, 2 * Events, stored);
+        Assert.Equal(committed.Detections.Select(DetectionConverter.ToProto), stored);
     }
 }

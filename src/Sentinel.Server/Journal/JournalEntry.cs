@@ -29,9 +29,10 @@ public sealed class JournalEntry(ulong sequence, V1.Severity severity, string ru
 }
 
 /// <summary>
-/// A detection converted and serialized once, on the pipeline's side of the hand-off, so the journal's single writer
-/// only numbers, inserts and commits. The body carries everything but the sequence. Its event is the one conversion
-/// the event's observers (the broadcaster, the event outputs) already made, if they made one.
+/// A detection serialized once, on the pipeline's side of the hand-off, so the journal's single writer only numbers,
+/// inserts and commits. The body carries everything but the sequence. When the event's observers (the broadcaster,
+/// the event outputs) already converted the event, or an after-commit sink takes the converted detection, the body
+/// is that conversion's; otherwise it is written straight from the detection, with no V1 objects.
 /// </summary>
 internal sealed class PreparedDetection
 {
@@ -42,15 +43,20 @@ internal sealed class PreparedDetection
     public PreparedDetection(Detection source, string journalId, string hostId, bool keepProto = false)
     {
         Source = source;
+        Severity = (V1.Severity)source.Rule.Severity;
+        RuleId = source.Rule.Id;
+        EventUnixNs = source.Event.TimeUnixNs;
+        // Both give the same bytes, so an observer converting the event on another thread meanwhile changes nothing.
+        if (!keepProto && !EventConverter.HasShared(source.Event))
+        {
+            Body = DetectionWireWriter.ToByteArray(source, sequence: 0, agentSequence: 0, journalId, hostId); // numbered by the writer
+            return;
+        }
         var proto = DetectionConverter.ToProtoSharingEvent(source);
         proto.Sequence = proto.AgentSequence = 0; // numbered by the writer
         proto.JournalId = journalId;
         proto.HostId = hostId;
         Body = proto.ToByteArray();
-        Severity = proto.Severity;
-        RuleId = proto.RuleId;
-        var time = proto.Event?.Time ?? proto.Time;
-        EventUnixNs = time is null ? 0 : time.Seconds * 1_000_000_000 + time.Nanos;
         if (keepProto) _proto = proto;
     }
 

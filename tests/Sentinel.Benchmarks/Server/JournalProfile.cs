@@ -8,8 +8,8 @@ namespace Sentinel.Benchmarks.Server;
 
 /// <summary>
 /// `journal-profile [DETECTIONS] [ROUNDS] [full|normal]`: where a journal commit's time goes. Each round times, on
-/// the same detections: building them, converting and serializing them to protobuf, and the whole hand-off to
-/// commit (FULL sync by default). The phases interleave round by round, so drift on a shared machine hits each; the
+/// the same detections: building them, converting and serializing them to protobuf, writing the same bytes directly
+/// (DetectionWireWriter), and the whole hand-off to commit (FULL sync by default). The phases interleave round by round, so drift on a shared machine hits each; the
 /// figures are medians. For the writer thread's own split, run it under `dotnet-trace collect` (see BENCHMARKS.md).
 /// </summary>
 internal static class JournalProfile
@@ -19,7 +19,7 @@ internal static class JournalProfile
         var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
         var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         var sync = args.Length > 2 && args[2] == "normal" ? JournalSync.Normal : JournalSync.Full;
-        var phases = new Dictionary<string, List<double>> { ["build"] = [], ["to proto"] = [], ["commit"] = [] };
+        var phases = new Dictionary<string, List<double>> { ["build"] = [], ["to proto"] = [], ["direct"] = [], ["commit"] = [] };
         var harness = new DeliveryHarness(sync);
         try
         {
@@ -36,6 +36,11 @@ internal static class JournalProfile
                 long bytes = 0;
                 foreach (var d in detections) bytes += DetectionConverter.ToProto(d).ToByteArray().Length;
                 phases["to proto"].Add(PerItem(sw, count));
+
+                // The same bytes written straight from the detections, as the hand-off does when nothing needs the message.
+                sw.Restart();
+                foreach (var d in detections) bytes += DetectionWireWriter.ToByteArray(d).Length;
+                phases["direct"].Add(PerItem(sw, count));
 
                 sw.Restart();
                 harness.EmitAndCommitAsync(count).GetAwaiter().GetResult();
