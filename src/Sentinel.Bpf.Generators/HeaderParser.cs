@@ -215,10 +215,21 @@ internal static class HeaderParser
             var name = Next();
             Expect("{");
             var fields = new List<CField>();
-            while (Peek() != "}")
+            try
             {
-                if (_i >= tokens.Count) throw Fail($"struct {name} is not closed");
-                fields.Add(ParseField(name));
+                while (Peek() != "}")
+                {
+                    if (_i >= tokens.Count) throw Fail($"struct {name} is not closed");
+                    fields.Add(ParseField(name));
+                }
+            }
+            catch (HeaderException e)
+            {
+                // One error per struct: the rest of its body is skipped, and the struct is not mirrored.
+                header.Errors.Add(new HeaderError(e.Message, e.Position ?? position));
+                while (_i < tokens.Count && Next() != "}") { }
+                if (Peek() == ";") _i++;
+                return;
             }
             Expect("}");
             Expect(";");
