@@ -1,13 +1,15 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using Xunit;
 
 namespace Sentinel.TestSupport;
 
 /// <summary>
-/// Checks a generated mirror against its BPF header with the C compiler as the judge: gcc prints offsetof of every
-/// field the mirror lists (its generated LayoutFields) and sizeof of the struct, and each must equal the C# layout.
+/// Checks a generated mirror against its BPF header with the C compilers as the judges: gcc prints offsetof of every
+/// field the mirror lists (its generated LayoutFields) and sizeof of the struct, and each must equal the C# layout;
+/// clang's BTF names every member of the struct, and the list must name each of them, in order.
 /// </summary>
 public static class HeaderLayout
 {
@@ -21,6 +23,8 @@ public static class HeaderLayout
             var managed = OffsetOf(typeof(T), csPath);
             Assert.True(c[cPath] == managed, $"{cStruct}.{cPath} is at {c[cPath]} in C, {typeof(T).Name}.{csPath} at {managed}");
         }
+        // A C member the generator left out (a trailing pad, say) may change no offset: BTF lists them all.
+        Assert.Equal(BtfMembers(header, cStruct), fields.Select(f => f.C).Where(p => !p.Contains('.')));
         // A C# field the list leaves out would go unchecked: every one must be listed.
         var listed = fields.Select(f => f.CSharp).Where(p => !p.Contains('.')).ToHashSet();
         foreach (var field in typeof(T).GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance))
@@ -37,6 +41,29 @@ public static class HeaderLayout
             type = type.GetField(name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance)!.FieldType;
         }
         return offset;
+    }
+
+    /// <summary>The members of a struct in declaration order, as clang describes them in BTF (read back by bpftool).</summary>
+    public static IReadOnlyList<string> BtfMembers(string header, string cStruct)
+    {
+        var dir = Directory.CreateTempSubdirectory("sentinel-btf").FullName;
+        try
+        {
+            var source = Path.Combine(dir, "btf.c");
+            File.WriteAllText(source, $"#include <linux/types.h>\n#include \"{header}\"\nstruct {cStruct} sentinel_layout_probe;\n");
+            var obj = Path.Combine(dir, "btf.o");
+            ChildProcess.RunChecked(RepoPaths.RequiredSystemTool("clang-14", "clang-14"), "-g", "-target", "bpf",
+                "-I/usr/include/x86_64-linux-gnu", $"-I{RepoPaths.Bpf}", "-c", source, "-o", obj);
+            using var btf = JsonDocument.Parse(ChildProcess.RunChecked(RepoPaths.RequiredSystemTool("bpftool", "bpftool"),
+                "-j", "btf", "dump", "file", obj, "format", "raw"));
+            var type = btf.RootElement.GetProperty("types").EnumerateArray()
+                .Single(t => t.GetProperty("kind").GetString() == "STRUCT" && t.GetProperty("name").GetString() == cStruct);
+            return type.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("name").GetString()!).ToList();
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
     }
 
     private static Dictionary<string, int> CompileAndPrint(string header, string cStruct, IEnumerable<string> paths)
