@@ -9,8 +9,17 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace Sentinel.Bpf.Generators;
 
-/// <summary>A partial type that names the C struct or header it mirrors.</summary>
-internal sealed record Binding(string CName, string TypeName, string Namespace, bool IsPartial, bool IsStatic, Location Location);
+/// <summary>
+/// A partial type that names the C struct or header it mirrors. Only values, so the incremental pipeline can
+/// tell an unchanged binding from a changed one (a Location would differ on every edit of its file).
+/// </summary>
+internal sealed record Binding(string CName, string TypeName, string Namespace, bool IsPartial, bool IsStatic, string Path, TextSpan Span, LinePositionSpan Lines)
+{
+    public Location Location => Location.Create(Path, Span, Lines);
+}
+
+/// <summary>A header's text, compared by value: the generator reruns only when a header or a binding changes.</summary>
+internal sealed record HeaderSource(string Path, string Text);
 
 /// <summary>
 /// Writes the C# mirrors of the BPF headers' records from the headers themselves (AdditionalFiles ending in .h):
@@ -38,7 +47,7 @@ public sealed class MirrorGenerator : IIncrementalGenerator
     {
         var headers = context.AdditionalTextsProvider
             .Where(t => t.Path.EndsWith(".h", StringComparison.Ordinal))
-            .Select((t, ct) => HeaderParser.Parse(t.Path, t.GetText(ct) ?? SourceText.From("")))
+            .Select((t, ct) => new HeaderSource(t.Path, t.GetText(ct)?.ToString() ?? ""))
             .Collect();
         var structs = context.SyntaxProvider.ForAttributeWithMetadataName(StructAttribute,
             (node, _) => node is StructDeclarationSyntax, (c, _) => Bind(c)).Collect();
@@ -54,12 +63,14 @@ public sealed class MirrorGenerator : IIncrementalGenerator
         var symbol = (INamedTypeSymbol)c.TargetSymbol;
         var declaration = (TypeDeclarationSyntax)c.TargetNode;
         var cName = c.Attributes[0].ConstructorArguments.FirstOrDefault().Value as string ?? "";
+        var at = declaration.Identifier.GetLocation();
         return new Binding(cName, symbol.Name, symbol.ContainingNamespace.IsGlobalNamespace ? "" : symbol.ContainingNamespace.ToDisplayString(),
-            declaration.Modifiers.Any(m => m.Text == "partial"), symbol.IsStatic, declaration.Identifier.GetLocation());
+            declaration.Modifiers.Any(m => m.Text == "partial"), symbol.IsStatic, at.SourceTree?.FilePath ?? "", at.SourceSpan, at.GetLineSpan().Span);
     }
 
-    private static void Generate(SourceProductionContext spc, ImmutableArray<Header> headers, ImmutableArray<Binding> structs, ImmutableArray<Binding> classes)
+    private static void Generate(SourceProductionContext spc, ImmutableArray<HeaderSource> sources, ImmutableArray<Binding> structs, ImmutableArray<Binding> classes)
     {
+        var headers = sources.Select(h => HeaderParser.Parse(h.Path, SourceText.From(h.Text))).ToList();
         foreach (var header in headers)
             foreach (var error in header.Errors)
                 spc.ReportDiagnostic(Diagnostic.Create(NotUnderstood, LocationOf(header, error.Position), header.FileName, error.Message));

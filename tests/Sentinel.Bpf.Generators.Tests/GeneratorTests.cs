@@ -132,18 +132,32 @@ public class GeneratorTests
         }
     }
 
+    [Fact]
+    public void An_edit_elsewhere_in_the_project_reuses_the_output()
+    {
+        var (compilation, _, _) = Run(Sample, Bindings);
+        var original = compilation.RemoveSyntaxTrees(compilation.SyntaxTrees.Where(t => t.FilePath.EndsWith(".g.cs")));
+        var driver = Driver(Sample, "sample.h").RunGenerators(original);
+        driver = driver.RunGenerators(original.AddSyntaxTrees(CSharpSyntaxTree.ParseText("class Unrelated { }", new CSharpParseOptions(LanguageVersion.Preview))));
+
+        var outputs = driver.GetRunResult().Results.Single().TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs);
+        Assert.All(outputs, o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, o.Reason.ToString()));
+    }
+
     private static (Compilation, ImmutableArray<Diagnostic>, Dictionary<string, string>) Run(string header, string source, string name = "sample.h")
     {
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
             .Select(p => MetadataReference.CreateFromFile(p)).Append(MetadataReference.CreateFromFile(typeof(BpfStructAttribute).Assembly.Location));
         var compilation = CSharpCompilation.Create("Sample", [CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Preview))],
             references, new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true));
-        GeneratorDriver driver = CSharpGeneratorDriver.Create([new MirrorGenerator().AsSourceGenerator()], [new HeaderText("/src/bpf/" + name, header)],
-            new CSharpParseOptions(LanguageVersion.Preview));
-        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        var driver = Driver(header, name).RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
         var sources = driver.GetRunResult().Results.SelectMany(r => r.GeneratedSources).ToDictionary(s => s.HintName, s => s.SourceText.ToString());
         return (output, diagnostics, sources);
     }
+
+    private static GeneratorDriver Driver(string header, string name) =>
+        CSharpGeneratorDriver.Create([new MirrorGenerator().AsSourceGenerator()], [new HeaderText("/src/bpf/" + name, header)],
+            new CSharpParseOptions(LanguageVersion.Preview), driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     private sealed class HeaderText(string path, string text) : AdditionalText
     {
