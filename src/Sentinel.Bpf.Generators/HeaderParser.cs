@@ -69,7 +69,7 @@ internal static class HeaderParser
             for (var i = line.Start; i < line.End; i++) code[i] = ' ';
             ParseDirective(header, content.Trim(), line.Start + content.IndexOf('#'), defines);
         }
-        new Parser(header, Tokenize(code.ToString(), header), defines).Run();
+        new Parser(header, Tokenize(code.ToString()), defines).Run();
         return header;
     }
 
@@ -143,7 +143,7 @@ internal static class HeaderParser
         return new string(chars);
     }
 
-    private static List<(string Text, string Kind, int Position)> Tokenize(string code, Header header)
+    private static List<(string Text, string Kind, int Position)> Tokenize(string code)
     {
         var tokens = new List<(string, string, int)>();
         var at = 0;
