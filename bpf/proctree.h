@@ -1,5 +1,5 @@
-/* Records the process-tree probes send to userspace. Sentinel.ProcessTree/ProcTreeRecord.cs mirrors
- * struct snt_proc_event field for field; a test checks the size and the offsets. */
+/* Records the process-tree probes send to userspace. Sentinel.Bpf.Generators writes the C# mirror
+ * (Sentinel.ProcessTree/ProcTreeRecord.cs) from this header; a test checks the size and the offsets. */
 #ifndef SENTINEL_PROCTREE_H
 #define SENTINEL_PROCTREE_H
 

@@ -1,5 +1,6 @@
-/* In-kernel response to move_pages: the maps' layouts shared with userspace (Sentinel.Response/ResponseLayout.cs
- * mirrors every struct here field for field; a test checks the sizes). */
+/* In-kernel response to move_pages: the maps' layouts shared with userspace. Sentinel.Bpf.Generators writes
+ * the C# mirrors of every struct here from this header (Sentinel.Response/ResponseLayout.cs binds them); a test
+ * checks their offsets and sizes. */
 #ifndef SENTINEL_RESPONSE_H
 #define SENTINEL_RESPONSE_H
 

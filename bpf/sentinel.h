@@ -1,5 +1,6 @@
-/* Records shared between the move_pages probes and userspace (Sentinel.Probes/RawMovePagesEvent.cs
- * mirrors struct snt_move_pages_event field for field; a test checks the size and offsets). */
+/* Records shared between the move_pages probes and userspace. This header is the one source of both sides:
+ * Sentinel.Bpf.Generators writes the C# mirrors from it (see Sentinel.Probes/RawMovePagesEvent.cs), and a
+ * test compiles it to check their offsets and sizes. */
 #ifndef SENTINEL_H
 #define SENTINEL_H
 

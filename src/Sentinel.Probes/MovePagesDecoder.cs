@@ -33,16 +33,16 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
     {
         if (record.Length < RecordSize) return DecodeResult.Truncated;
         ref readonly var raw = ref MemoryMarshal.AsRef<RawMovePagesEvent>(record);
-        if (raw.RecordMagic != RawMovePagesEvent.Magic) return DecodeResult.BadMagic;
+        if (raw.Magic != ProbeHeader.RecordMagic) return DecodeResult.BadMagic;
         if (raw.Size != RecordSize) return DecodeResult.BadSize;
-        if (raw.Copied > RawMovePagesEvent.MaxCopied || raw.Copied > raw.Count || raw.Compat > 1 ||
-            raw.ExitNs < raw.EnterNs || (raw.Copies & ~0x1f) != 0 ||
+        if (raw.Call.Copied > ProbeHeader.MaxCopied || raw.Call.Copied > raw.Call.Count || raw.Call.Compat > 1 ||
+            raw.ExitNs < raw.Call.EnterNs || (raw.Call.Copies & ~0x1f) != 0 ||
             raw.FoldCount == 0 || raw.FoldCount > long.MaxValue || raw.FoldLastNs < raw.FoldFirstNs ||
             raw.ExitNs > MaxClockNs || raw.FoldLastNs > MaxClockNs)
             return DecodeResult.Corrupt;
 
         target.TimeUnixNs = BootClock.ToUnixNs(raw.ExitNs);
-        target.DurationNs = (long)(raw.ExitNs - raw.EnterNs);
+        target.DurationNs = (long)(raw.ExitNs - raw.Call.EnterNs);
         target.Cpu = (int)raw.Cpu;
         target.Pid = (int)raw.Pid;
         target.Tid = (int)raw.Tid;
@@ -51,30 +51,30 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
         target.Euid = raw.Euid;
         target.Gid = raw.Gid;
         target.CapEffective = raw.CapEffective;
-        target.MountNamespace = raw.MountNamespace;
-        target.PidNamespace = raw.PidNamespace;
+        target.MountNamespace = raw.MntNs;
+        target.PidNamespace = raw.PidNs;
         target.CgroupId = raw.CgroupId;
-        target.Compat = raw.Compat != 0;
+        target.Compat = raw.Call.Compat != 0;
         target.Strategy = Strategy;
-        target.TargetPid = raw.TargetPid;
-        target.Count = raw.Count;
-        target.PagesAddress = raw.Pages;
-        target.NodesAddress = raw.Nodes;
-        target.StatusAddress = raw.Status;
-        target.Flags = raw.Flags;
-        target.ReturnValue = raw.Return;
-        target.CopiedCount = raw.Copied;
+        target.TargetPid = raw.Call.TargetPid;
+        target.Count = raw.Call.Count;
+        target.PagesAddress = raw.Call.Pages;
+        target.NodesAddress = raw.Call.Nodes;
+        target.StatusAddress = raw.Call.Status;
+        target.Flags = raw.Call.Flags;
+        target.ReturnValue = raw.Ret;
+        target.CopiedCount = raw.Call.Copied;
         target.FoldCount = (long)raw.FoldCount;
         target.FoldFirstUnixNs = BootClock.ToUnixNs(raw.FoldFirstNs);
         target.FoldLastUnixNs = BootClock.ToUnixNs(raw.FoldLastNs);
-        target.Copies = (CopyFlags)raw.Copies;
+        target.Copies = (CopyFlags)raw.Call.Copies;
 
-        fixed (byte* comm = raw.Comm) target.Comm = _comms.Get(new ReadOnlySpan<byte>(comm, RawMovePagesEvent.CommLength));
-        fixed (ulong* p = raw.PagesAtEntry) new ReadOnlySpan<ulong>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.PagesAtEntryBuffer);
-        fixed (ulong* p = raw.PagesAtExit) new ReadOnlySpan<ulong>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.PagesAtExitBuffer);
-        fixed (int* p = raw.NodesAtEntry) new ReadOnlySpan<int>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.NodesAtEntryBuffer);
-        fixed (int* p = raw.NodesAtExit) new ReadOnlySpan<int>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.NodesAtExitBuffer);
-        fixed (int* p = raw.StatusAtExit) new ReadOnlySpan<int>(p, RawMovePagesEvent.MaxCopied).CopyTo(target.StatusBuffer);
+        fixed (byte* comm = raw.Comm) target.Comm = _comms.Get(new ReadOnlySpan<byte>(comm, ProbeHeader.CommLen));
+        fixed (ulong* p = raw.Call.PagesAtEntry) new ReadOnlySpan<ulong>(p, ProbeHeader.MaxCopied).CopyTo(target.PagesAtEntryBuffer);
+        fixed (ulong* p = raw.PagesAtExit) new ReadOnlySpan<ulong>(p, ProbeHeader.MaxCopied).CopyTo(target.PagesAtExitBuffer);
+        fixed (int* p = raw.Call.NodesAtEntry) new ReadOnlySpan<int>(p, ProbeHeader.MaxCopied).CopyTo(target.NodesAtEntryBuffer);
+        fixed (int* p = raw.NodesAtExit) new ReadOnlySpan<int>(p, ProbeHeader.MaxCopied).CopyTo(target.NodesAtExitBuffer);
+        fixed (int* p = raw.StatusAtExit) new ReadOnlySpan<int>(p, ProbeHeader.MaxCopied).CopyTo(target.StatusBuffer);
         target.ComputeToctou();
         return DecodeResult.Ok;
     }

@@ -1,55 +1,17 @@
-using System.Runtime.InteropServices;
+using Sentinel.Bpf;
 
 namespace Sentinel.Probes;
 
-/// <summary>
-/// The userspace mirror of bpf/sentinel.h's struct snt_move_pages_event (632 bytes, naturally aligned). The C
-/// struct nests the entry half (struct snt_call, from EnterNs to NodesAtEntry); here it is flattened at the
-/// same offsets.
-/// </summary>
-[StructLayout(LayoutKind.Sequential)]
-public unsafe struct RawMovePagesEvent
-{
-    public const uint Magic = 0x32544e53; // "SNT2"
-    public const int MaxCopied = 16;
-    public const int CommLength = 16;
+// bpf/sentinel.h is the one source of these: Sentinel.Bpf.Generators writes their fields and constants from it.
 
-    public uint RecordMagic;
-    public uint Size;
-    public ulong ExitNs;
-    // ---- struct snt_call ----
-    public ulong EnterNs;
-    public ulong Count;
-    public ulong Pages;
-    public ulong Nodes;
-    public ulong Status;
-    public int TargetPid;
-    public int Flags;
-    public byte Compat;
-    public byte Copied;
-    public byte Copies;
-    public fixed byte CallPad[5];
-    public fixed ulong PagesAtEntry[MaxCopied];
-    public fixed int NodesAtEntry[MaxCopied];
-    // ---- the context and the exit ----
-    public ulong CapEffective;
-    public ulong MountNamespace;
-    public ulong PidNamespace;
-    public ulong CgroupId;
-    public long Return;
-    public ulong FoldCount;
-    public ulong FoldFirstNs;
-    public ulong FoldLastNs;
-    public uint Pid;
-    public uint Tid;
-    public uint Ppid;
-    public uint Uid;
-    public uint Euid;
-    public uint Gid;
-    public uint Cpu;
-    public uint Pad;
-    public fixed byte Comm[CommLength];
-    public fixed ulong PagesAtExit[MaxCopied];
-    public fixed int NodesAtExit[MaxCopied];
-    public fixed int StatusAtExit[MaxCopied];
-}
+/// <summary>One move_pages call (or a fold of identical ones) as the probe writes it: struct snt_move_pages_event.</summary>
+[BpfStruct("snt_move_pages_event")]
+public partial struct RawMovePagesEvent;
+
+/// <summary>What entry learns, carried into the record at exit: struct snt_call.</summary>
+[BpfStruct("snt_call")]
+public partial struct RawMovePagesCall;
+
+/// <summary>bpf/sentinel.h's #defines and enums.</summary>
+[BpfHeader("sentinel.h")]
+public static partial class ProbeHeader;

@@ -128,7 +128,7 @@ internal sealed class ProcFs(string root, int maxArgs)
 
     private IReadOnlyList<string> ReadArgs(string dir)
     {
-        Span<byte> buffer = stackalloc byte[ProcTreeRecord.ArgsLength];
+        Span<byte> buffer = stackalloc byte[ProcTreeHeader.ProcArgsLen];
         return TryReadSmall(Path.Combine(dir, "cmdline"), buffer, out var n) ? SplitArgs(buffer[..n], maxArgs) : [];
     }
 

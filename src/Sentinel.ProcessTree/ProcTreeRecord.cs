@@ -1,73 +1,39 @@
 using System.Runtime.InteropServices;
+using Sentinel.Bpf;
 
 namespace Sentinel.ProcessTree;
 
-/// <summary>What a process-tree record reports (bpf/proctree.h, enum snt_proc_kind).</summary>
-public enum ProcRecordKind : uint
-{
-    Fork = 1,
-    Exec = 2,
-    Exit = 3,
-}
-
-[Flags]
-public enum ProcRecordFlags : uint
-{
-    None = 0,
-    SetuidExe = 1,
-    SetgidExe = 2,
-}
+/// <summary>bpf/proctree.h's #defines and enums (ProcKind, ProcFlags), generated from the header.</summary>
+[BpfHeader("proctree.h")]
+public static partial class ProcTreeHeader;
 
 /// <summary>
-/// The userspace mirror of <c>struct snt_proc_event</c> in bpf/proctree.h, field for field. Times are
-/// CLOCK_BOOTTIME ns; <see cref="StartNs"/> is the task's start_boottime.
+/// A process-tree record as the probes write it: struct snt_proc_event of bpf/proctree.h, whose fields
+/// Sentinel.Bpf.Generators writes from the header. Times are CLOCK_BOOTTIME ns; <c>StartNs</c> is the task's
+/// start_boottime. <c>Kind</c> is a <see cref="ProcTreeHeader.ProcKind"/>, <c>Flags</c> a set of
+/// <see cref="ProcTreeHeader.ProcFlags"/>.
 /// </summary>
-[StructLayout(LayoutKind.Sequential, Pack = 8)]
-public unsafe struct ProcTreeRecord
+[BpfStruct("snt_proc_event")]
+public unsafe partial struct ProcTreeRecord
 {
-    public const uint Magic = 0x50544e53;
-    public const int CommLength = 16;
-    public const int PathLength = 256;
-    public const int ArgsLength = 256;
-
-    public uint RecordMagic;
-    public ProcRecordKind Kind;
-    public ulong TimeNs;
-    public ulong StartNs;
-    public ulong ParentStartNs;
-    public ulong MountNamespace;
-    public ulong PidNamespace;
-    public ulong CgroupId;
-    public int Pid;
-    public int ParentPid;
-    public uint Uid;
-    public uint Euid;
-    public uint Gid;
-    public int ExitCode;
-    public ProcRecordFlags Flags;
-    public uint ArgsUsed;
-    public fixed byte Comm[CommLength];
-    public fixed byte FileName[PathLength];
-    public fixed byte Args[ArgsLength];
-
     /// <summary>Reads a record from a ring-buffer sample; false if it is short or not a process record.</summary>
     public static bool TryRead(ReadOnlySpan<byte> data, out ProcTreeRecord record)
     {
-        if (data.Length < sizeof(ProcTreeRecord) || MemoryMarshal.Read<uint>(data) != Magic)
+        if (data.Length < sizeof(ProcTreeRecord) || MemoryMarshal.Read<uint>(data) != ProcTreeHeader.ProcMagic)
         {
             record = default;
             return false;
         }
         record = MemoryMarshal.Read<ProcTreeRecord>(data);
-        return record.Kind is ProcRecordKind.Fork or ProcRecordKind.Exec or ProcRecordKind.Exit;
+        return (ProcTreeHeader.ProcKind)record.Kind is ProcTreeHeader.ProcKind.Fork or ProcTreeHeader.ProcKind.Exec or ProcTreeHeader.ProcKind.Exit;
     }
 
     /// <summary>The comm bytes up to the first NUL.</summary>
-    public readonly ReadOnlySpan<byte> CommBytes => CString(MemoryMarshal.CreateReadOnlySpan(in Comm[0], CommLength));
-    public readonly ReadOnlySpan<byte> FileNameBytes => CString(MemoryMarshal.CreateReadOnlySpan(in FileName[0], PathLength));
+    public readonly ReadOnlySpan<byte> CommBytes => CString(MemoryMarshal.CreateReadOnlySpan(in Comm[0], ProcTreeHeader.ProcCommLen));
+    public readonly ReadOnlySpan<byte> FilenameBytes => CString(MemoryMarshal.CreateReadOnlySpan(in Filename[0], ProcTreeHeader.ProcPathLen));
     /// <summary>argv as the kernel laid it out: NUL-separated, possibly truncated.</summary>
     public readonly ReadOnlySpan<byte> ArgsBytes =>
-        MemoryMarshal.CreateReadOnlySpan(in Args[0], (int)Math.Min(ArgsUsed, (uint)ArgsLength));
+        MemoryMarshal.CreateReadOnlySpan(in Args[0], (int)Math.Min(ArgsLen, (uint)ProcTreeHeader.ProcArgsLen));
 
     private static ReadOnlySpan<byte> CString(ReadOnlySpan<byte> bytes)
     {

@@ -108,15 +108,15 @@ public sealed class ProcessTree
     public void Apply(in ProcTreeRecord record)
     {
         var start = record.StartNs;
-        switch (record.Kind)
+        switch ((ProcTreeHeader.ProcKind)record.Kind)
         {
-            case ProcRecordKind.Fork: ApplyFork(record, start); break;
-            case ProcRecordKind.Exec: ApplyExec(record, start); break;
-            case ProcRecordKind.Exit:
+            case ProcTreeHeader.ProcKind.Fork: ApplyFork(record, start); break;
+            case ProcTreeHeader.ProcKind.Exec: ApplyExec(record, start); break;
+            case ProcTreeHeader.ProcKind.Exit:
                 lock (_lock)
                 {
                     _exits++;
-                    if (FindEntity(record.Pid, start) is { } node) MarkExited(node, record.TimeNs);
+                    if (FindEntity((int)record.Pid, start) is { } node) MarkExited(node, record.TimeNs);
                 }
                 break;
         }
@@ -283,25 +283,25 @@ public sealed class ProcessTree
 
     private void ApplyFork(in ProcTreeRecord r, ulong start)
     {
-        var parentStart = r.ParentStartNs;
-        var (cgroupPath, containerId) = CgroupOf(r.CgroupId, r.Pid);
+        var (pid, ppid, parentStart) = ((int)r.Pid, (int)r.Ppid, r.ParentStartNs);
+        var (cgroupPath, containerId) = CgroupOf(r.CgroupId, pid);
         lock (_lock)
         {
             _forks++;
-            var parent = FindEntity(r.ParentPid, parentStart);
+            var parent = FindEntity(ppid, parentStart);
             // A child runs its parent's image until it execs.
             var info = new ProcessInfo
             {
-                Pid = r.Pid,
+                Pid = pid,
                 StartTimeNs = start,
-                ParentPid = r.ParentPid,
+                ParentPid = ppid,
                 ParentStartTimeNs = parentStart,
                 Comm = _strings.GetUtf8(r.CommBytes),
                 ExePath = parent?.Info.ExePath ?? "",
                 Args = parent?.Info.Args ?? [],
                 IsSetuid = parent?.Info.IsSetuid ?? false,
                 Uid = r.Uid, Euid = r.Euid, Gid = r.Gid,
-                MountNamespace = r.MountNamespace, PidNamespace = r.PidNamespace,
+                MountNamespace = r.MntNs, PidNamespace = r.PidNs,
                 CgroupPath = cgroupPath, ContainerId = containerId,
             };
             Upsert(info, r.CgroupId);
@@ -310,24 +310,25 @@ public sealed class ProcessTree
 
     private void ApplyExec(in ProcTreeRecord r, ulong start)
     {
-        var (cgroupPath, containerId) = CgroupOf(r.CgroupId, r.Pid);
+        var pid = (int)r.Pid;
+        var (cgroupPath, containerId) = CgroupOf(r.CgroupId, pid);
         var args = ProcFs.SplitArgs(r.ArgsBytes, Options.MaxArgs);
         lock (_lock)
         {
             _execs++;
-            var existing = FindEntity(r.Pid, start);
+            var existing = FindEntity(pid, start);
             var info = new ProcessInfo
             {
-                Pid = r.Pid,
+                Pid = pid,
                 StartTimeNs = start,
-                ParentPid = existing?.Info.ParentPid ?? r.ParentPid,
+                ParentPid = existing?.Info.ParentPid ?? (int)r.Ppid,
                 ParentStartTimeNs = existing?.Info.ParentStartTimeNs ?? r.ParentStartNs,
                 Comm = _strings.GetUtf8(r.CommBytes),
-                ExePath = _strings.GetUtf8(r.FileNameBytes),
+                ExePath = _strings.GetUtf8(r.FilenameBytes),
                 Args = args,
                 Uid = r.Uid, Euid = r.Euid, Gid = r.Gid,
-                IsSetuid = (r.Flags & ProcRecordFlags.SetuidExe) != 0,
-                MountNamespace = r.MountNamespace, PidNamespace = r.PidNamespace,
+                IsSetuid = (r.Flags & (uint)ProcTreeHeader.ProcFlags.SetuidExe) != 0,
+                MountNamespace = r.MntNs, PidNamespace = r.PidNs,
                 CgroupPath = cgroupPath, ContainerId = containerId,
             };
             Upsert(info, r.CgroupId);

@@ -187,7 +187,7 @@ public sealed unsafe class KernelResponder : IDisposable
         {
             Mode = (uint)_options.Mode,
             AgentPid = (uint)_options.AgentPid,
-            HostMountNamespace = HostMountNamespace(),
+            HostMntNs = HostMountNamespace(),
             KillsPerSecond = _options.KillsPerSecond,
             LsmDeny = Path == ResponsePath.LsmDeny ? 1u : 0u,
         };
@@ -373,7 +373,7 @@ public sealed unsafe class KernelResponder : IDisposable
         if (data.Length < sizeof(RawResponseEvent)) return;
         RawResponseEvent raw;
         fixed (byte* p = data) raw = *(RawResponseEvent*)p;
-        if (raw.Magic != RawResponseEvent.ExpectedMagic) return;
+        if (raw.Magic != ResponseHeader.RespMagic) return;
         var result = (ResponseResult)raw.Result;
         switch (result)
         {
@@ -392,7 +392,7 @@ public sealed unsafe class KernelResponder : IDisposable
             _ => ResponseAction.Audit,
         };
         Responded?.Invoke(new ResponseRecord(raw.TimeNs, raw.StartNs, (int)raw.Pid, (int)raw.Tid, raw.Uid, raw.Euid,
-            raw.TargetPid, raw.Flags, raw.Count, raw.CapEffective, raw.MountNamespace, raw.CgroupId, ruleId,
+            raw.TargetPid, raw.Flags, raw.Count, raw.CapEffective, raw.MntNs, raw.CgroupId, ruleId,
             (ResponseSource)raw.Source, action, result, raw.Error, raw.Compat != 0, raw.Denied != 0, raw.Generation, comm));
     }
 

@@ -1,85 +1,47 @@
-using System.Runtime.InteropServices;
+using Sentinel.Bpf;
 
 namespace Sentinel.Response;
 
-// Mirrors of bpf/response.h, field for field (LayoutTests check the sizes against the header's arithmetic).
+// The maps' entries and the record of bpf/response.h: Sentinel.Bpf.Generators writes their fields, the header's
+// #defines and its enums from the header itself.
 
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct PolicyEntry
-{
-    public const int Size = 72;
-    public PolicyFields Fields;
-    public uint FlagsAll, Uid, Euid;
-    public ulong MinCount, Caps;
-    public uint Target, Namespace, Action, Signal, Rule, Pad;
-    public fixed byte Comm[16];
-}
+/// <summary>bpf/response.h's #defines and enums.</summary>
+[BpfHeader("response.h")]
+internal static partial class ResponseHeader;
 
-[Flags]
-internal enum PolicyFields : uint
-{
-    Flags = 1 << 0,
-    Target = 1 << 1,
-    MinCount = 1 << 2,
-    Uid = 1 << 3,
-    Euid = 1 << 4,
-    CapsLacking = 1 << 5,
-    CapsHaving = 1 << 6,
-    Namespace = 1 << 7,
-    Comm = 1 << 8,
-    Compat = 1 << 9,
-}
+/// <summary>One kernel policy: struct snt_policy.</summary>
+[BpfStruct("snt_policy")]
+internal partial struct PolicyEntry;
 
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct PolicySet
-{
-    public const int MaxPolicies = 16;
-    public uint Count, Generation;
-    public fixed byte Policies[MaxPolicies * PolicyEntry.Size];
-}
+/// <summary>A whole policy set, one of two slots: struct snt_policy_set.</summary>
+[BpfStruct("snt_policy_set")]
+internal partial struct PolicySet;
 
-[StructLayout(LayoutKind.Sequential)]
-internal struct ResponseConfig
-{
-    public uint Mode, Active, AgentPid, Verdicts;
-    public ulong HostMountNamespace;
-    public uint KillsPerSecond, Policies, LsmDeny, Pad;
-}
+/// <summary>struct snt_resp_config.</summary>
+[BpfStruct("snt_resp_config")]
+internal partial struct ResponseConfig;
 
-[StructLayout(LayoutKind.Sequential)]
-internal struct VerdictEntry
-{
-    public ulong StartTicks;
-    public uint Action, Signal, Rule, Pad;
-}
+/// <summary>A process marked by a verdict: struct snt_verdict.</summary>
+[BpfStruct("snt_verdict")]
+internal partial struct VerdictEntry;
 
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct RawResponseEvent
-{
-    public const uint ExpectedMagic = 0x52544e53;
-    public uint Magic, Size;
-    public ulong TimeNs, StartNs, Count, CapEffective, MountNamespace, CgroupId;
-    public uint Pid, Tid, Uid, Euid;
-    public int TargetPid, Flags;
-    public uint Rule, Signal;
-    public int Error;
-    public byte Source, Action, Result, Compat, Denied, Pad0, Pad1, Pad2;
-    public uint Generation;
-    public fixed byte Comm[16];
-}
+/// <summary>One response taken or withheld: struct snt_resp_event.</summary>
+[BpfStruct("snt_resp_event")]
+internal partial struct RawResponseEvent;
 
-/// <summary>bpf/response.h's enums as userspace names them.</summary>
+/// <summary>enum snt_resp_result as userspace names it (an audited response is one that would have killed).</summary>
 public enum ResponseResult : byte
 {
-    Signalled = 1,
-    SignalFailed = 2,
-    WouldKill = 3,
-    RateLimited = 4,
-    Protected = 5,
+    Signalled = (byte)ResponseHeader.RespResult.Signalled,
+    SignalFailed = (byte)ResponseHeader.RespResult.SignalFailed,
+    WouldKill = (byte)ResponseHeader.RespResult.Audited,
+    RateLimited = (byte)ResponseHeader.RespResult.RateLimited,
+    Protected = (byte)ResponseHeader.RespResult.Protected,
 }
 
+/// <summary>enum snt_resp_source.</summary>
 public enum ResponseSource : byte
 {
-    Policy = 1,
-    Verdict = 2,
+    Policy = (byte)ResponseHeader.RespSource.Policy,
+    Verdict = (byte)ResponseHeader.RespSource.Verdict,
 }

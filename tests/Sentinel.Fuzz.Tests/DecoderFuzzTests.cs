@@ -28,16 +28,16 @@ public sealed class DecoderFuzzTests
     private static byte[] Shape(byte[] bytes, int level)
     {
         ref var raw = ref MemoryMarshal.AsRef<RawMovePagesEvent>(bytes.AsSpan());
-        raw.RecordMagic = RawMovePagesEvent.Magic;
+        raw.Magic = ProbeHeader.RecordMagic;
         raw.Size = (uint)Size;
         if (level < 2) return bytes;
-        raw.Copied = (byte)(raw.Copied % (RawMovePagesEvent.MaxCopied + 1));
-        if (raw.Count < raw.Copied) raw.Count = raw.Copied;
-        raw.Compat &= 1;
-        raw.Copies &= 0x1f;
+        raw.Call.Copied = (byte)(raw.Call.Copied % (ProbeHeader.MaxCopied + 1));
+        if (raw.Call.Count < raw.Call.Copied) raw.Call.Count = raw.Call.Copied;
+        raw.Call.Compat &= 1;
+        raw.Call.Copies &= 0x1f;
         // Plausible clocks: the decoder turns monotonic time into wall-clock time by adding an offset.
-        raw.EnterNs %= 1UL << 50;
-        raw.ExitNs = raw.EnterNs + raw.ExitNs % 1_000_000_000;
+        raw.Call.EnterNs %= 1UL << 50;
+        raw.ExitNs = raw.Call.EnterNs + raw.ExitNs % 1_000_000_000;
         raw.FoldCount = 1 + raw.FoldCount % 1_000;
         raw.FoldFirstNs = raw.ExitNs;
         raw.FoldLastNs = raw.ExitNs + raw.FoldLastNs % 1_000_000_000;

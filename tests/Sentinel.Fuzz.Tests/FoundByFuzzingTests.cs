@@ -29,9 +29,9 @@ public sealed class FoundByFuzzingTests
     {
         var bytes = new byte[MovePagesDecoder.RecordSize];
         ref var raw = ref MemoryMarshal.AsRef<RawMovePagesEvent>(bytes.AsSpan());
-        raw.RecordMagic = RawMovePagesEvent.Magic;
+        raw.Magic = ProbeHeader.RecordMagic;
         raw.Size = (uint)bytes.Length;
-        raw.EnterNs = 1;
+        raw.Call.EnterNs = 1;
         raw.ExitNs = exitNs;
         raw.FoldCount = 1;
         raw.FoldFirstNs = 1;

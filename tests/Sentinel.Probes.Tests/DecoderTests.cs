@@ -11,7 +11,7 @@ public unsafe class DecoderTests
     public void Decodes_every_field_of_a_well_formed_record()
     {
         var raw = RecordBuilder.Valid();
-        raw.NodesAtEntry[0] = 5;
+        raw.Call.NodesAtEntry[0] = 5;
         var evt = new MovePagesEvent();
 
         Assert.Equal(DecodeResult.Ok, _decoder.Decode(RecordBuilder.Bytes(raw), evt));
@@ -67,9 +67,9 @@ public unsafe class DecoderTests
     public void Pages_that_differ_between_entry_and_exit_become_toctou_evidence()
     {
         var raw = RecordBuilder.Valid(copied: 4);
-        raw.Copies = 0b11111;
+        raw.Call.Copies = 0b11111;
         raw.PagesAtExit[2] = 0xdead_0000;
-        raw.NodesAtEntry[3] = 1;
+        raw.Call.NodesAtEntry[3] = 1;
         var evt = new MovePagesEvent();
 
         _decoder.Decode(RecordBuilder.Bytes(raw), evt);
@@ -92,7 +92,7 @@ public unsafe class DecoderTests
     public void Foreign_magic_is_rejected()
     {
         var raw = RecordBuilder.Valid();
-        raw.RecordMagic = 0xdeadbeef;
+        raw.Magic = 0xdeadbeef;
         Assert.Equal(DecodeResult.BadMagic, _decoder.Decode(RecordBuilder.Bytes(raw), new MovePagesEvent()));
     }
 
@@ -117,11 +117,11 @@ public unsafe class DecoderTests
         var raw = RecordBuilder.Valid();
         switch (corruption)
         {
-            case "copied beyond the buffers": raw.Copied = 200; raw.Count = 1000; break;
-            case "copied beyond count": raw.Copied = 3; raw.Count = 1; break;
-            case "compat not a boolean": raw.Compat = 7; break;
-            case "exit before entry": raw.ExitNs = 10; raw.EnterNs = 20; break;
-            case "unknown copy flags": raw.Copies = 0x80; break;
+            case "copied beyond the buffers": raw.Call.Copied = 200; raw.Call.Count = 1000; break;
+            case "copied beyond count": raw.Call.Copied = 3; raw.Call.Count = 1; break;
+            case "compat not a boolean": raw.Call.Compat = 7; break;
+            case "exit before entry": raw.ExitNs = 10; raw.Call.EnterNs = 20; break;
+            case "unknown copy flags": raw.Call.Copies = 0x80; break;
             case "a fold of no calls": raw.FoldCount = 0; break;
             case "a fold that ends before it starts": raw.FoldCount = 5; raw.FoldLastNs = raw.FoldFirstNs - 1; break;
         }
@@ -137,7 +137,7 @@ public unsafe class DecoderTests
         for (var i = 0; i < 5000; i++)
         {
             random.NextBytes(buffer);
-            if (i % 2 == 0) BitConverter.TryWriteBytes(buffer, RawMovePagesEvent.Magic);
+            if (i % 2 == 0) BitConverter.TryWriteBytes(buffer, ProbeHeader.RecordMagic);
             var result = _decoder.Decode(buffer.AsSpan(0, random.Next(buffer.Length)), evt);
             Assert.True(Enum.IsDefined(result));
         }

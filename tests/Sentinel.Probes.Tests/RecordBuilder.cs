@@ -11,36 +11,39 @@ internal static unsafe class RecordBuilder
     {
         var raw = new RawMovePagesEvent
         {
-            RecordMagic = RawMovePagesEvent.Magic,
+            Magic = ProbeHeader.RecordMagic,
             Size = (uint)sizeof(RawMovePagesEvent),
-            EnterNs = 1_000,
             ExitNs = 1_500,
+            Call =
+            {
+                EnterNs = 1_000,
+                Count = (ulong)copied,
+                Pages = 0x7fff_0000_1000,
+                Nodes = 0,
+                Status = 0x7fff_0000_2000,
+                TargetPid = 0,
+                Flags = 2,
+                Compat = 0,
+                Copied = (byte)copied,
+                Copies = 0b10101, // pages at entry and exit, status
+            },
             CapEffective = 1UL << 23,
-            MountNamespace = 4026531841,
-            PidNamespace = 4026531836,
+            MntNs = 4026531841,
+            PidNs = 4026531836,
             CgroupId = 77,
-            Count = (ulong)copied,
-            Pages = 0x7fff_0000_1000,
-            Nodes = 0,
-            Status = 0x7fff_0000_2000,
-            Return = 0,
+            Ret = 0,
             Pid = 4242, Tid = 4243, Ppid = 1,
             Uid = 1000, Euid = 1000, Gid = 1000,
             Cpu = 1,
-            TargetPid = 0,
-            Flags = 2,
-            Compat = 0,
-            Copied = (byte)copied,
-            Copies = 0b10101, // pages at entry and exit, status
             FoldCount = 1,
             FoldFirstNs = 1_500,
             FoldLastNs = 1_500,
         };
         var name = Encoding.UTF8.GetBytes(comm);
-        for (var i = 0; i < name.Length && i < RawMovePagesEvent.CommLength; i++) raw.Comm[i] = name[i];
+        for (var i = 0; i < name.Length && i < ProbeHeader.CommLen; i++) raw.Comm[i] = name[i];
         for (var i = 0; i < copied; i++)
         {
-            raw.PagesAtEntry[i] = raw.PagesAtExit[i] = 0x7f00_0000_0000UL + (ulong)i * 4096;
+            raw.Call.PagesAtEntry[i] = raw.PagesAtExit[i] = 0x7f00_0000_0000UL + (ulong)i * 4096;
             raw.StatusAtExit[i] = 0;
         }
         return raw;

@@ -1,4 +1,5 @@
 using Sentinel.ProcessTree;
+using static Sentinel.ProcessTree.ProcTreeHeader;
 using static Sentinel.ProcessTree.Tests.TestTrees;
 
 namespace Sentinel.ProcessTree.Tests;
@@ -92,8 +93,8 @@ public class ProcessTreeTests
     public void A_new_incarnation_retires_the_old_one_even_if_its_exit_was_missed()
     {
         var tree = Create();
-        tree.Apply(Record(ProcRecordKind.Fork, 700, 10 * Sec, comm: "first", timeNs: 10 * Sec));
-        tree.Apply(Record(ProcRecordKind.Fork, 700, 40 * Sec, comm: "second", timeNs: 40 * Sec)); // no exit record for "first"
+        tree.Apply(Record(ProcKind.Fork, 700, 10 * Sec, comm: "first", timeNs: 10 * Sec));
+        tree.Apply(Record(ProcKind.Fork, 700, 40 * Sec, comm: "second", timeNs: 40 * Sec)); // no exit record for "first"
 
         Assert.Equal("second", tree.Resolve(700, 41 * Sec)!.Comm);
         Assert.True(tree.Find(700, 10 * Sec)!.Exited);
@@ -108,7 +109,7 @@ public class ProcessTreeTests
         tree.Add(Proc(50, 2, comm: "bash", ppid: 1, parentStartSec: 1) with { Args = ["bash", "-l"] });
 
         var start = 5 * Sec + 1234; // the probe's ns
-        tree.Apply(Record(ProcRecordKind.Fork, 60, start, ppid: 50, parentStartNs: 2 * Sec + 999, comm: "bash"));
+        tree.Apply(Record(ProcKind.Fork, 60, start, ppid: 50, parentStartNs: 2 * Sec + 999, comm: "bash"));
         var forked = tree.Find(60)!;
         Assert.Equal("/usr/bin/bash", forked.ExePath);
         Assert.Equal(["bash", "-l"], forked.Args);
@@ -116,8 +117,8 @@ public class ProcessTreeTests
         Assert.Equal(2 * Sec + 999, forked.ParentStartTimeNs); // the seeded parent (2 s, from /proc) matched by tick
         Assert.Equal(start, forked.StartTimeNs);
 
-        tree.Apply(Record(ProcRecordKind.Exec, 60, start, ppid: 50, parentStartNs: 2 * Sec, comm: "passwd",
-            file: "/usr/bin/passwd", args: "passwd\0--status\0", uid: 1000, flags: ProcRecordFlags.SetuidExe));
+        tree.Apply(Record(ProcKind.Exec, 60, start, ppid: 50, parentStartNs: 2 * Sec, comm: "passwd",
+            file: "/usr/bin/passwd", args: "passwd\0--status\0", uid: 1000, flags: ProcFlags.SetuidExe));
         var execed = tree.Find(60)!;
         Assert.Equal(forked.EntityId, execed.EntityId);
         Assert.Equal("passwd", execed.Comm);
@@ -126,7 +127,7 @@ public class ProcessTreeTests
         Assert.True(execed.IsSetuid);
         Assert.False(forked.IsSetuid); // snapshots are immutable: an event that held the fork-time one keeps it
 
-        tree.Apply(Record(ProcRecordKind.Exit, 60, start, ppid: 50, timeNs: 9 * Sec));
+        tree.Apply(Record(ProcKind.Exit, 60, start, ppid: 50, timeNs: 9 * Sec));
         Assert.True(tree.Find(60)!.Exited);
     }
 
@@ -134,9 +135,9 @@ public class ProcessTreeTests
     public void Two_processes_reusing_a_pid_within_one_clock_tick_stay_apart()
     {
         var tree = Create();
-        tree.Apply(Record(ProcRecordKind.Fork, 800, 7 * Sec + 1_000, comm: "first", timeNs: 7 * Sec + 1_000));
-        tree.Apply(Record(ProcRecordKind.Exit, 800, 7 * Sec + 1_000, timeNs: 7 * Sec + 2_000));
-        tree.Apply(Record(ProcRecordKind.Fork, 800, 7 * Sec + 3_000, comm: "second", timeNs: 7 * Sec + 3_000));
+        tree.Apply(Record(ProcKind.Fork, 800, 7 * Sec + 1_000, comm: "first", timeNs: 7 * Sec + 1_000));
+        tree.Apply(Record(ProcKind.Exit, 800, 7 * Sec + 1_000, timeNs: 7 * Sec + 2_000));
+        tree.Apply(Record(ProcKind.Fork, 800, 7 * Sec + 3_000, comm: "second", timeNs: 7 * Sec + 3_000));
 
         Assert.Equal("second", tree.Resolve(800, 7 * Sec + 4_000)!.Comm);
         Assert.Equal("first", tree.Resolve(800, 7 * Sec + 1_500)!.Comm);
@@ -148,20 +149,20 @@ public class ProcessTreeTests
     {
         var tree = Create();
         tree.Add(Proc(900, 7, comm: "seeded")); // /proc: whole ticks
-        tree.Apply(Record(ProcRecordKind.Exec, 900, 7 * Sec + 4_321, comm: "execed", file: "/bin/execed"));
+        tree.Apply(Record(ProcKind.Exec, 900, 7 * Sec + 4_321, comm: "execed", file: "/bin/execed"));
 
         var info = tree.Find(900)!;
         Assert.Equal("execed", info.Comm);
         Assert.Equal(7 * Sec, info.StartTimeNs);
         Assert.Equal(1, tree.Count);
-        tree.Apply(Record(ProcRecordKind.Exit, 900, 7 * Sec + 4_321, timeNs: 8 * Sec));
+        tree.Apply(Record(ProcKind.Exit, 900, 7 * Sec + 4_321, timeNs: 8 * Sec));
         Assert.True(tree.Find(900)!.Exited);
     }
 
     [Fact]
     public void Malformed_records_are_rejected()
     {
-        var record = Record(ProcRecordKind.Fork, 1, 1);
+        var record = Record(ProcKind.Fork, 1, 1);
         var bytes = new byte[System.Runtime.CompilerServices.Unsafe.SizeOf<ProcTreeRecord>()];
         System.Runtime.InteropServices.MemoryMarshal.Write(bytes, in record);
         Assert.True(ProcTreeRecord.TryRead(bytes, out _));

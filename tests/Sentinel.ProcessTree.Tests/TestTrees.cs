@@ -1,5 +1,6 @@
 using Sentinel.Events;
 using Sentinel.ProcessTree;
+using static Sentinel.ProcessTree.ProcTreeHeader;
 
 namespace Sentinel.ProcessTree.Tests;
 
@@ -52,24 +53,24 @@ internal static class TestTrees
 
     public static long UnixAt(ulong bootSec) => (long)(bootSec * Sec) + BootClock.UnixOffsetNs;
 
-    public static ProcTreeRecord Record(ProcRecordKind kind, int pid, ulong startNs, int ppid = 1, ulong parentStartNs = Sec,
-        string comm = "child", string file = "", string args = "", ulong timeNs = 0, uint uid = 1000, ProcRecordFlags flags = 0)
+    public static ProcTreeRecord Record(ProcKind kind, int pid, ulong startNs, int ppid = 1, ulong parentStartNs = Sec,
+        string comm = "child", string file = "", string args = "", ulong timeNs = 0, uint uid = 1000, ProcFlags flags = 0)
     {
         var r = new ProcTreeRecord
         {
-            RecordMagic = ProcTreeRecord.Magic, Kind = kind, Pid = pid, StartNs = startNs, ParentPid = ppid,
-            ParentStartNs = parentStartNs, TimeNs = timeNs, Uid = uid, Euid = uid, Gid = uid, Flags = flags,
-            MountNamespace = HostMnt, PidNamespace = HostPid,
+            Magic = ProcMagic, Kind = (uint)kind, Pid = (uint)pid, StartNs = startNs, Ppid = (uint)ppid,
+            ParentStartNs = parentStartNs, TimeNs = timeNs, Uid = uid, Euid = uid, Gid = uid, Flags = (uint)flags,
+            MntNs = HostMnt, PidNs = HostPid,
         };
         unsafe
         {
             var c = System.Text.Encoding.UTF8.GetBytes(comm);
             for (var i = 0; i < c.Length && i < 15; i++) r.Comm[i] = c[i];
             var f = System.Text.Encoding.UTF8.GetBytes(file);
-            for (var i = 0; i < f.Length && i < 255; i++) r.FileName[i] = f[i];
+            for (var i = 0; i < f.Length && i < 255; i++) r.Filename[i] = f[i];
             var a = System.Text.Encoding.UTF8.GetBytes(args);
-            for (var i = 0; i < a.Length && i < ProcTreeRecord.ArgsLength; i++) r.Args[i] = a[i];
-            r.ArgsUsed = (uint)Math.Min(a.Length, ProcTreeRecord.ArgsLength);
+            for (var i = 0; i < a.Length && i < ProcArgsLen; i++) r.Args[i] = a[i];
+            r.ArgsLen = (uint)Math.Min(a.Length, ProcArgsLen);
         }
         return r;
     }

@@ -1,5 +1,6 @@
-using System.Runtime.CompilerServices;
 using Sentinel.Events;
+using Sentinel.TestSupport;
+using static Sentinel.Response.ResponseHeader;
 
 namespace Sentinel.Response.Tests;
 
@@ -8,15 +9,11 @@ public sealed unsafe class LayoutAndCompilerTests
     [Fact]
     public void The_mirrors_match_bpf_response_h()
     {
-        // The header's arithmetic: 4 u32 + 2 u64 + 6 u32 + comm[16]; count + generation + 16 policies; etc.
-        Assert.Equal(72, sizeof(PolicyEntry));
-        Assert.Equal(8 + 16 * 72, sizeof(PolicySet));
-        Assert.Equal(40, sizeof(ResponseConfig));
-        Assert.Equal(24, sizeof(VerdictEntry));
-        Assert.Equal(120, sizeof(RawResponseEvent));
-        var header = File.ReadAllText(Path.Combine(Sentinel.TestSupport.RepoPaths.Root, "bpf", "response.h"));
-        Assert.Contains("#define SNT_RESP_MAX_POLICIES 16", header);
-        Assert.Contains("#define SNT_RESP_MAGIC 0x52544e53", header);
+        HeaderLayout.AssertMatchesC<PolicyEntry>("response.h", "snt_policy", PolicyEntry.LayoutFields);
+        HeaderLayout.AssertMatchesC<PolicySet>("response.h", "snt_policy_set", PolicySet.LayoutFields);
+        HeaderLayout.AssertMatchesC<ResponseConfig>("response.h", "snt_resp_config", ResponseConfig.LayoutFields);
+        HeaderLayout.AssertMatchesC<VerdictEntry>("response.h", "snt_verdict", VerdictEntry.LayoutFields);
+        HeaderLayout.AssertMatchesC<RawResponseEvent>("response.h", "snt_resp_event", RawResponseEvent.LayoutFields);
     }
 
     [Fact]
@@ -25,7 +22,7 @@ public sealed unsafe class LayoutAndCompilerTests
         var e = PolicyCompiler.Compile(new KernelPolicy { Flags = MoveFlags.MoveAll, Uid = 65534, Lacks = Capability.SysNice, Comm = "stepper64" },
             ResponseAction.Signal(19), 3);
 
-        Assert.Equal(PolicyFields.Flags | PolicyFields.Uid | PolicyFields.CapsLacking | PolicyFields.Comm, e.Fields);
+        Assert.Equal(PolicyField.Flags | PolicyField.Uid | PolicyField.CapsLacking | PolicyField.Comm, (PolicyField)e.Fields);
         Assert.Equal(4u, e.FlagsAll);
         Assert.Equal(65534u, e.Uid);
         Assert.Equal(1UL << 23, e.Caps);
@@ -34,7 +31,7 @@ public sealed unsafe class LayoutAndCompilerTests
         Assert.Equal(3u, e.Rule);
         Assert.Equal((byte)'s', e.Comm[0]);
         Assert.Equal(0, e.Comm[9]);
-        Assert.Equal((PolicyFields)0, PolicyCompiler.Compile(new KernelPolicy(), ResponseAction.Kill, 0).Fields);
+        Assert.Equal(0u, PolicyCompiler.Compile(new KernelPolicy(), ResponseAction.Kill, 0).Fields);
     }
 
     [Fact]

@@ -21,8 +21,8 @@ public class DecodeBenchmarks
     {
         var raw = new RawMovePagesEvent
         {
-            RecordMagic = RawMovePagesEvent.Magic, Size = (uint)MovePagesDecoder.RecordSize, EnterNs = 1, ExitNs = 2,
-            Count = 16, Copied = 16, Copies = 0x1f, Pid = 42, Tid = 42,
+            Magic = ProbeHeader.RecordMagic, Size = (uint)MovePagesDecoder.RecordSize, ExitNs = 2, Pid = 42, Tid = 42,
+            Call = { EnterNs = 1, Count = 16, Copied = 16, Copies = 0x1f },
         };
         raw.Comm[0] = (byte)'x';
         MemoryMarshal.Write(_record, in raw);

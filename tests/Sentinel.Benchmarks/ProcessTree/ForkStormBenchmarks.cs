@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Sentinel.ProcessTree;
+using static Sentinel.ProcessTree.ProcTreeHeader;
 
 namespace Sentinel.Benchmarks.ProcessTree;
 
@@ -25,9 +26,9 @@ public class ForkStormBenchmarks
         {
             var pid = 20_000 + i;
             var start = 100 * Sec + (ulong)i * 10_007;
-            records.Add(ProcessTreeFixtures.Bytes(ProcessTreeFixtures.Record(ProcRecordKind.Fork, pid, start, 500, 3 * Sec, "bash")));
-            records.Add(ProcessTreeFixtures.Bytes(ProcessTreeFixtures.Record(ProcRecordKind.Exec, pid, start, 500, 3 * Sec, "true", "/usr/bin/true", "true\0")));
-            records.Add(ProcessTreeFixtures.Bytes(ProcessTreeFixtures.Record(ProcRecordKind.Exit, pid, start, 500, 3 * Sec, "true")));
+            records.Add(ProcessTreeFixtures.Bytes(ProcessTreeFixtures.Record(ProcKind.Fork, pid, start, 500, 3 * Sec, "bash")));
+            records.Add(ProcessTreeFixtures.Bytes(ProcessTreeFixtures.Record(ProcKind.Exec, pid, start, 500, 3 * Sec, "true", "/usr/bin/true", "true\0")));
+            records.Add(ProcessTreeFixtures.Bytes(ProcessTreeFixtures.Record(ProcKind.Exit, pid, start, 500, 3 * Sec, "true")));
         }
         _records = records.ToArray();
     }
@@ -37,7 +38,7 @@ public class ForkStormBenchmarks
     {
         var n = 0;
         foreach (var bytes in _records)
-            if (ProcTreeRecord.TryRead(bytes, out var r)) n += r.Pid;
+            if (ProcTreeRecord.TryRead(bytes, out var r)) n += (int)r.Pid;
         return n;
     }
 
