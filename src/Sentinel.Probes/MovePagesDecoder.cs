@@ -29,6 +29,10 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
     /// <summary>A kernel clock reading past ~146 years of uptime is corrupt, and would overflow the Unix time.</summary>
     private const ulong MaxClockNs = 1UL << 62;
 
+    /// <summary>Every bit of enum snt_copy_flags; a record with another one set is not ours.</summary>
+    private const int KnownCopies = (int)(ProbeHeader.CopyFlags.PagesEntry | ProbeHeader.CopyFlags.NodesEntry |
+        ProbeHeader.CopyFlags.PagesExit | ProbeHeader.CopyFlags.NodesExit | ProbeHeader.CopyFlags.StatusExit);
+
     public unsafe DecodeResult Decode(ReadOnlySpan<byte> record, MovePagesEvent target)
     {
         if (record.Length < RecordSize) return DecodeResult.Truncated;
@@ -36,7 +40,7 @@ public sealed class MovePagesDecoder(AttachStrategy strategy)
         if (raw.Magic != ProbeHeader.RecordMagic) return DecodeResult.BadMagic;
         if (raw.Size != RecordSize) return DecodeResult.BadSize;
         if (raw.Call.Copied > ProbeHeader.MaxCopied || raw.Call.Copied > raw.Call.Count || raw.Call.Compat > 1 ||
-            raw.ExitNs < raw.Call.EnterNs || (raw.Call.Copies & ~0x1f) != 0 ||
+            raw.ExitNs < raw.Call.EnterNs || (raw.Call.Copies & ~KnownCopies) != 0 ||
             raw.FoldCount == 0 || raw.FoldCount > long.MaxValue || raw.FoldLastNs < raw.FoldFirstNs ||
             raw.ExitNs > MaxClockNs || raw.FoldLastNs > MaxClockNs)
             return DecodeResult.Corrupt;
