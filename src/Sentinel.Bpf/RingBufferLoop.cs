@@ -16,8 +16,8 @@ public readonly record struct DrainSchedule(int BusyMs, int IdleMs)
 
 /// <summary>
 /// The loop every ring buffer's reader runs on its own thread until asked to stop: wait for a wakeup or the schedule's
-/// timeout, drain, then the owner's periodic work. A failing wait is reported and the loop goes on after the timeout, so one bad wait never ends the
-/// reading, nor spins.
+/// timeout, drain, then the owner's periodic work. A failing wait is reported and the loop goes on after the timeout,
+/// so one bad wait never ends the reading, nor spins.
 /// </summary>
 public static class RingBufferLoop
 {
