@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Sentinel.Events;
 
 /// <summary>Which user-memory reads the probe managed (a failed read leaves that copy empty).</summary>
@@ -88,7 +90,7 @@ public sealed class MovePagesEvent
     public long FoldFirstUnixNs { get; set; }
     /// <summary>Exit time of the last call folded into this event, in ns since the Unix epoch.</summary>
     public long FoldLastUnixNs { get; set; }
-    public bool IsFold => FoldCount > 1;
+    public bool IsFold { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => FoldCount > 1; }
 
     // ---- captured copies ----
     /// <summary>How many array entries were copied: min(count, <see cref="MaxCopied"/>).</summary>
@@ -131,23 +133,23 @@ public sealed class MovePagesEvent
 
     // ---- derived views rules use ----
     /// <summary>True when nodes is NULL: the call only reports where each page lives.</summary>
-    public bool IsQueryMode => NodesAddress == 0;
+    public bool IsQueryMode { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => NodesAddress == 0; }
     /// <summary>True when the call acts on the caller itself (pid 0 or its own pid).</summary>
-    public bool IsSelf => TargetPid == 0 || TargetPid == Pid;
+    public bool IsSelf { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TargetPid == 0 || TargetPid == Pid; }
     /// <summary>The pid the call acts on: the caller itself when the argument is 0.</summary>
-    public int EffectiveTargetPid => TargetPid == 0 ? Pid : TargetPid;
+    public int EffectiveTargetPid { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => TargetPid == 0 ? Pid : TargetPid; }
     /// <summary>True if <paramref name="flag"/> is set in <see cref="Flags"/>.</summary>
     public bool HasFlag(MoveFlags flag) => (Flags & (int)flag) != 0;
     /// <summary>The errno of a failed call (0 if it succeeded).</summary>
-    public int Errno => ReturnValue < 0 ? (int)-ReturnValue : 0;
+    public int Errno { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ReturnValue < 0 ? (int)-ReturnValue : 0; }
     /// <summary>The errno's name, e.g. "EPERM" (null if the call succeeded).</summary>
     public string? ErrnoName => ReturnValue < 0 ? Events.Errno.Name(Errno) : null;
     /// <summary>True if the call returned an error.</summary>
-    public bool Failed => ReturnValue < 0;
+    public bool Failed { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => ReturnValue < 0; }
     /// <summary>True if the caller had <paramref name="cap"/> in its effective set.</summary>
     public bool HasCapability(Capability cap) => CapabilitySet.Has(CapEffective, cap);
     /// <summary>True if pages[] or nodes[] changed between entry and exit (a race on the arrays).</summary>
-    public bool HasToctouEvidence => (PagesChangedMask | NodesChangedMask) != 0;
+    public bool HasToctouEvidence { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => (PagesChangedMask | NodesChangedMask) != 0; }
     /// <summary><see cref="TimeUnixNs"/> as a DateTimeOffset.</summary>
     public DateTimeOffset Time => DateTimeOffset.FromUnixTimeMilliseconds(TimeUnixNs / 1_000_000)
         .AddTicks(TimeUnixNs % 1_000_000 / 100);

@@ -13,7 +13,7 @@ public sealed record HostInfo
     public int NumaNodes { get; init; }
     public bool Is64Bit { get; init; } = true;
 
-    public bool NamespacesKnown => MountNamespace != 0 && PidNamespace != 0;
+    public bool NamespacesKnown { [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] get => MountNamespace != 0 && PidNamespace != 0; }
 
     public static HostInfo Unknown { get; } = new();
 

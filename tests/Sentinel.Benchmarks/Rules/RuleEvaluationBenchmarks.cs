@@ -172,6 +172,7 @@ internal static class RulePackLoop
             contenders.Add(("unskipped rules called directly", new DirectCalls(engine, Floor.UnskippedRules)));
             contenders.Add(("unskipped rules, no budget", new DirectCalls(engine, Floor.UnskippedRulesWithoutBudget)));
             contenders.Add(("facts and prefilters, no rule called", new DirectCalls(engine, Floor.NoRuleCalled)));
+            contenders.Add(("hand-written, in a collectible context", CollectibleHandWrittenPack.Load()));
         }
         var figures = contenders.Select(_ => new List<double>()).ToArray();
         var total = System.Diagnostics.Stopwatch.StartNew();
