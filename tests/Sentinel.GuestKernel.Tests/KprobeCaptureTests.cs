@@ -1,4 +1,5 @@
 using Sentinel.Events;
+using Sentinel.TestSupport;
 using Xunit.Abstractions;
 
 namespace Sentinel.GuestKernel.Tests;
@@ -159,17 +160,7 @@ public sealed class KprobeCaptureTests(GuestBoot guest, ITestOutputHelper output
         var call = Report.Calls["compat_query"].Single();
         var evt = Report.EventOf(call.Pid, "32-bit call");
 
-        Assert.True(evt.Compat);
-        Assert.Equal("move_pages32", evt.Comm);
-        Assert.Equal(call.PagesAddress, evt.PagesAddress);
-        Assert.Equal(3UL, evt.Count);
-        Assert.Equal(call.Ret, evt.ReturnValue);
-        Assert.Equal(call.Status, evt.Status.ToArray());
-        // 32-bit pointers, widened: consecutive pages one page apart, all below 4 GiB.
-        var pages = evt.PagesAtEntry.ToArray();
-        Assert.Equal(3, pages.Length);
-        Assert.All(pages, p => Assert.InRange(p, 1UL, uint.MaxValue));
-        Assert.Equal((ulong)PageSize, pages[1] - pages[0]);
+        CapturedCallAssertions.IsCompatQueryOfThreePages(call, evt);
         Assert.Equal(1UL, Report.Counter("compat"));
     }
 

@@ -185,17 +185,7 @@ public sealed unsafe class LiveCaptureTests : IClassFixture<LiveCaptureTests.Cap
         var call = MovePagesHelper.Run("move_pages32", "--pages 3 --query").Single();
 
         var evt = _live.WaitFor(e => e.Pid == call.Pid, "32-bit call");
-        Assert.True(evt.Compat);
-        Assert.Equal("move_pages32", evt.Comm);
-        Assert.Equal(call.PagesAddress, evt.PagesAddress);
-        Assert.Equal(3UL, evt.Count);
-        Assert.Equal(call.Ret, evt.ReturnValue);
-        Assert.Equal(call.Status, evt.Status.ToArray());
-        // 32-bit pointers, widened: consecutive pages one page apart, all below 4 GiB.
-        var pages = evt.PagesAtEntry.ToArray();
-        Assert.Equal(3, pages.Length);
-        Assert.All(pages, p => Assert.InRange(p, 1UL, uint.MaxValue));
-        Assert.Equal((ulong)PageSize, pages[1] - pages[0]);
+        CapturedCallAssertions.IsCompatQueryOfThreePages(call, evt);
         Assert.True(_live.Probe.Counters.Read(KernelCounter.CompatCalls) > compatBefore);
     }
 
