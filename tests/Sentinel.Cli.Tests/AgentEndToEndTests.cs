@@ -94,6 +94,22 @@ public sealed class AgentEndToEndTests
         Assert.Contains($"cannot listen on {listen}", agent.Stderr);
     }
 
+    [LiveFact]
+    public void A_journal_that_cannot_be_opened_exits_2_in_one_line()
+    {
+        // Its directory is a file, so the journal can neither be created nor opened.
+        var blocker = Path.Combine(Directory.CreateTempSubdirectory("sentinel-agent").FullName, "a-file");
+        File.WriteAllText(blocker, "");
+        var missing = Path.Combine(blocker, "j.db");
+
+        var (code, _, stderr) = SentinelProcess.Run("run", "--listen", "127.0.0.1:0", "--journal", missing, "--rules", RepoPaths.Rules);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"sentinel: cannot open the journal {missing}", stderr);
+        Assert.DoesNotContain("Unhandled exception", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
     [Fact]
     public void A_plaintext_listener_off_loopback_refuses_to_start()
     {

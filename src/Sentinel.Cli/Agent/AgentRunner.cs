@@ -124,9 +124,18 @@ internal static class AgentRunner
         }
         Configure(web.Services, web.Logging, settings);
         var app = web.Build();
-        SentinelServer.MapEndpoints(app);
+        DetectionJournal journal;
+        try
+        {
+            // The journal opens when it is first resolved, here: a path it cannot open is a one-line error.
+            SentinelServer.MapEndpoints(app);
+            journal = app.Services.GetRequiredService<DetectionJournal>();
+        }
+        catch (ServerConfigurationException ex)
+        {
+            throw new CliException(ex.Message);
+        }
         settings.RuleLatency?.Attach(app.Services.GetRequiredService<SentinelMetrics>());
-        var journal = app.Services.GetRequiredService<DetectionJournal>();
         foreach (var sink in settings.DetectionSinks) journal.AddCommittedSink(sink);
         return app;
     }
