@@ -174,7 +174,9 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         }
     }
 
-    private PreparedDetection Prepare(Detection detection) => new(detection, JournalId, _hostId, keepProto: _fanOut.TakesProto);
+    // The sequence it will most likely get: the last numbered, plus what waits before it.
+    private PreparedDetection Prepare(Detection detection) =>
+        new(detection, JournalId, _hostId, Volatile.Read(ref _last) + (ulong)_pending.Reader.Count + 1, _fanOut.TakesProto);
 
     // Set by the writer after each drain; a bounded wait besides, so a shutdown can never leave the pipeline waiting.
     private readonly ManualResetEventSlim _room = new(false);

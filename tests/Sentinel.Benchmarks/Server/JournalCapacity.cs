@@ -37,7 +37,8 @@ internal static class JournalCapacity
         var registry = harness.App.Services.GetRequiredService<StreamClientRegistry>();
         try
         {
-            harness.EmitAndCommitAsync(1000).GetAwaiter().GetResult();
+            // Warm-up: the first rounds of 20,000 ran 1.5-2x slower than the rest (tiered JIT), so two full ones first.
+            for (var i = 0; i < 2; i++) harness.EmitAndCommitAsync(count).GetAwaiter().GetResult();
             for (var round = 0; round < rounds; round++)
             {
                 // Baselines: the work no journal can avoid, on this thread.
@@ -48,6 +49,16 @@ internal static class JournalCapacity
                 cpu = CpuClock.ThreadNs();
                 foreach (var d in samples) bytes += DetectionWireWriter.ToByteArray(d).Length;
                 Add("serialize: DetectionWireWriter", PerItem(CpuClock.ThreadNs() - cpu, count));
+                // What numbering costs the writer at most (PreparedDetection.Number): a new payload 8 bytes longer, and the copy.
+                var bodies = samples.Select(d => DetectionWireWriter.ToByteArray(d)).ToList();
+                cpu = CpuClock.ThreadNs();
+                foreach (var body in bodies)
+                {
+                    var numbered = new byte[body.Length + 8];
+                    body.CopyTo(numbered, 0);
+                    bytes += numbered.Length;
+                }
+                Add("copy: a payload into a new array (Number's copy)", PerItem(CpuClock.ThreadNs() - cpu, count));
 
                 var alone = Commit(harness, count, "commit", Add, null);
                 if (followers == 0) continue; // the commit alone, e.g. under perf
