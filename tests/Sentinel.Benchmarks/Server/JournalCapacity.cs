@@ -13,14 +13,16 @@ using Process = System.Diagnostics.Process;
 namespace Sentinel.Benchmarks.Server;
 
 /// <summary>
-/// `journal-capacity [DETECTIONS] [ROUNDS] [FOLLOWERS]`: the journal's and the streams' cost in CPU time rather than
+/// `journal-capacity [DETECTIONS] [ROUNDS] [FOLLOWERS] [direct|proto]`: the journal's and the streams' cost in CPU time rather than
 /// wall clock, so a shared 2-core machine gives a per-core capacity instead of a rate of everything that ran.
 /// Per round, on the same kind of detections: serializing them alone (the same-run baseline, the producer's CPU);
 /// committing them with nobody listening (the producer thread's CPU, the journal writer's own CPU from
 /// <see cref="Sentinel.Server.Journal.DetectionJournal.WriterCpuTime"/>, and the whole process's); then committing
 /// them while FOLLOWERS (4) stream clients in another process (this binary, `journal-capacity-follower`) each
 /// receive all of them: the server process's extra CPU over the commit alone, per delivered detection.
-/// Conditions alternate within a round; figures are medians.
+/// Conditions alternate within a round; figures are medians. `proto` adds an after-commit sink that takes the
+/// converted detection (as the JSON printer does), so the journal prepares detections from their conversion
+/// rather than writing them straight to bytes.
 /// </summary>
 internal static class JournalCapacity
 {
@@ -29,11 +31,12 @@ internal static class JournalCapacity
         var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20_000;
         var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         var followers = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4;
+        var proto = args.Length > 3 && args[3] == "proto";
         var m = new Dictionary<string, List<double>>();
         void Add(string name, double value) => (m.TryGetValue(name, out var l) ? l : m[name] = []).Add(value);
 
         var samples = Enumerable.Range(0, count).Select(i => DeliveryHarness.Sample(i)).ToList();
-        var harness = new DeliveryHarness(JournalSync.Full);
+        var harness = new DeliveryHarness(JournalSync.Full, proto ? new ConversionTaker() : null);
         var registry = harness.App.Services.GetRequiredService<StreamClientRegistry>();
         try
         {
@@ -85,7 +88,7 @@ internal static class JournalCapacity
             harness.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
-        Console.WriteLine($"{count} detections a round, {rounds} rounds, FULL sync, {followers} followers in another process; " +
+        Console.WriteLine($"{count} detections a round, {rounds} rounds, FULL sync, prepared {(proto ? "from the conversion" : "directly")}, {followers} followers in another process; " +
                           $"{Environment.ProcessorCount} cores; load average {File.ReadAllText("/proc/loadavg").Trim()}");
         foreach (var (name, list) in m)
         {
@@ -95,6 +98,13 @@ internal static class JournalCapacity
             Console.WriteLine($"  {name,-62} {median,8:F2} {unit}{perCore}  (rounds: {string.Join(", ", list.Select(v => v.ToString("F2", CultureInfo.InvariantCulture)))})");
         }
         return 0;
+    }
+
+    /// <summary>Takes the converted detection after commit and drops it: the cost of a printer without its output.</summary>
+    private sealed class ConversionTaker : IProtoDetectionSink
+    {
+        public void OnDetection(Sentinel.V1.Detection detection) { }
+        public void OnDetection(Sentinel.Events.Detection detection) { }
     }
 
     private readonly record struct Cost(long ProcessNs, long Allocated);
