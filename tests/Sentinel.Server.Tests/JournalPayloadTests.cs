@@ -32,8 +32,7 @@ public sealed class JournalPayloadTests
         await journal.StartAsync(CancellationToken.None);
         await using (journal)
         {
-            // 300 in bursts: the sequences cross 127 -> 128, where their fields grow a byte, and the journal's guess of
-            // the next sequence is sometimes right (fields written in place) and sometimes not (a new array).
+            // 300 in bursts: the sequences cross 127 -> 128, where their fields grow a byte.
             var detections = new List<Events.Detection>();
             for (var burst = 0; burst < 3; burst++)
             {

@@ -68,7 +68,7 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
             _logger.LogError("the journal {Path} was corrupt ({Reason}): moved it aside to {MovedAside} and started a new journal {JournalId}",
                 path, ex.Message, MovedAside, _store.JournalId);
         }
-        _last = _store.LastSequence;
+        _last = _lastAtOpen = _store.LastSequence;
         _first = _store.MinSequence == 0 ? _last + 1 : _store.MinSequence;
         _payloadBytes = _store.PayloadBytes;
         _exportCursor = _store.ExportCursor;
@@ -174,9 +174,13 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
         }
     }
 
-    // The sequence it will most likely get: the last numbered, plus what waits before it.
+    // Everything the journal numbers is prepared here, in the order it is handed over when one thread hands over (the
+    // pipeline): the n-th gets the n-th sequence after the last at open. Otherwise a guess, and a wrong one costs a copy.
     private PreparedDetection Prepare(Detection detection) =>
-        new(detection, JournalId, _hostId, Volatile.Read(ref _last) + (ulong)_pending.Reader.Count + 1, _fanOut.TakesProto);
+        new(detection, JournalId, _hostId, _lastAtOpen + (ulong)Interlocked.Increment(ref _prepared), _fanOut.TakesProto);
+
+    private ulong _lastAtOpen;
+    private long _prepared;
 
     // Set by the writer after each drain; a bounded wait besides, so a shutdown can never leave the pipeline waiting.
     private readonly ManualResetEventSlim _room = new(false);
@@ -503,7 +507,8 @@ public sealed class DetectionJournal : IDetectionSink, IHostedService, IAsyncDis
                 _logger.LogWarning("journal retention pruned {Count} detections (sequences {First}-{Last}) before the fleet stream acknowledged them",
                     result.Lost, result.LostFirst, result.LostLast);
                 // Through the journal like any detection, so the SOC sees the loss on every channel (and on the stream once export resumes).
-                _pending.Writer.TryWrite(Prepare(ExportLossDetection.Create(result.Lost, (ulong)result.LostFirst, (ulong)result.LostLast, ExportLost)));
+                if (!_pending.Writer.TryWrite(Prepare(ExportLossDetection.Create(result.Lost, (ulong)result.LostFirst, (ulong)result.LostLast, ExportLost))))
+                    Interlocked.Decrement(ref _prepared); // never numbered: the next one gets its sequence
             }
         }
     }
