@@ -18,6 +18,8 @@ internal static class Commands
         ["slow-clients"] = Server.SlowClientBenchmark.Run,
         ["journal-profile"] = Server.JournalProfile.Run,
         ["delivery-rate"] = Server.DeliveryRate.Run,
+        ["journal-capacity"] = Server.JournalCapacity.Run,
+        ["journal-capacity-follower"] = Server.JournalCapacity.Follow,
         ["rule-pack-loop"] = Rules.RulePackLoop.Run,
         ["rules-authoring"] = Rules.RuleAuthoringCommands.Run,
     };

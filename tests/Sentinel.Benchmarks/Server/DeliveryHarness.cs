@@ -16,7 +16,8 @@ internal sealed class DeliveryHarness : IAsyncDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("sentinel-bench-").FullName;
 
-    public DeliveryHarness(JournalSync sync)
+    /// <param name="committedSink">An after-commit sink (a printer), registered before the server starts.</param>
+    public DeliveryHarness(JournalSync sync, IDetectionSink? committedSink = null)
     {
         var options = new ServerOptions
         {
@@ -24,9 +25,10 @@ internal sealed class DeliveryHarness : IAsyncDisposable
             RetentionBytes = null, RetentionAge = null,
         };
         App = SentinelServer.Build(options);
+        Journal = App.Services.GetRequiredService<DetectionJournal>();
+        if (committedSink is not null) Journal.AddCommittedSink(committedSink);
         App.StartAsync().GetAwaiter().GetResult();
         Address = SentinelServer.BoundAddresses(App.Services)[0];
-        Journal = App.Services.GetRequiredService<DetectionJournal>();
     }
 
     public WebApplication App { get; }
