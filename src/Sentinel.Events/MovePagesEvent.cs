@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Sentinel.Events;
 
 /// <summary>Which user-memory reads the probe managed (a failed read leaves that copy empty).</summary>
@@ -208,6 +210,7 @@ public sealed class MovePagesEvent
         /// A fresh event's state: all zero but these two. Cleared in place, because assigning a new State to the
         /// event's field copies it through write barriers (it holds references): twice the cost of the old Reset.
         /// </summary>
+        [MemberNotNull(nameof(Comm))]
         public void Reset()
         {
             this = default;
