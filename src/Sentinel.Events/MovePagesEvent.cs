@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
 namespace Sentinel.Events;
@@ -31,53 +32,53 @@ public sealed class MovePagesEvent
 
     // ---- context ----
     /// <summary>Wall-clock time of the exit, in ns since the Unix epoch.</summary>
-    public long TimeUnixNs { get; set; }
+    public long TimeUnixNs { get => _s.TimeUnixNs; set => _s.TimeUnixNs = value; }
     /// <summary>Time spent inside the call, in ns (exit − entry).</summary>
-    public long DurationNs { get; set; }
+    public long DurationNs { get => _s.DurationNs; set => _s.DurationNs = value; }
     /// <summary>The CPU the call exited on.</summary>
-    public int Cpu { get; set; }
+    public int Cpu { get => _s.Cpu; set => _s.Cpu = value; }
     /// <summary>The caller's process id (tgid).</summary>
-    public int Pid { get; set; }
+    public int Pid { get => _s.Pid; set => _s.Pid = value; }
     /// <summary>The caller's thread id.</summary>
-    public int Tid { get; set; }
+    public int Tid { get => _s.Tid; set => _s.Tid = value; }
     /// <summary>The caller's parent process id.</summary>
-    public int Ppid { get; set; }
+    public int Ppid { get => _s.Ppid; set => _s.Ppid = value; }
     /// <summary>The caller's real user id.</summary>
-    public uint Uid { get; set; }
+    public uint Uid { get => _s.Uid; set => _s.Uid = value; }
     /// <summary>The caller's effective user id.</summary>
-    public uint Euid { get; set; }
+    public uint Euid { get => _s.Euid; set => _s.Euid = value; }
     /// <summary>The caller's real group id.</summary>
-    public uint Gid { get; set; }
+    public uint Gid { get => _s.Gid; set => _s.Gid = value; }
     /// <summary>The caller's effective capabilities, a bit per <see cref="Capability"/> (see <see cref="HasCapability"/>).</summary>
-    public ulong CapEffective { get; set; }
+    public ulong CapEffective { get => _s.CapEffective; set => _s.CapEffective = value; }
     /// <summary>The caller's command name (task comm, at most 15 characters).</summary>
-    public string Comm { get; set; } = "";
+    public string Comm { get => _s.Comm; set => _s.Comm = value; }
     /// <summary>The inode of the caller's mount namespace.</summary>
-    public ulong MountNamespace { get; set; }
+    public ulong MountNamespace { get => _s.MountNamespace; set => _s.MountNamespace = value; }
     /// <summary>The inode of the caller's pid namespace.</summary>
-    public ulong PidNamespace { get; set; }
+    public ulong PidNamespace { get => _s.PidNamespace; set => _s.PidNamespace = value; }
     /// <summary>The id of the caller's cgroup (v2).</summary>
-    public ulong CgroupId { get; set; }
+    public ulong CgroupId { get => _s.CgroupId; set => _s.CgroupId = value; }
     /// <summary>True for a 32-bit (compat) call on a 64-bit kernel.</summary>
-    public bool Compat { get; set; }
+    public bool Compat { get => _s.Compat; set => _s.Compat = value; }
     /// <summary>How the probes that saw the call were attached.</summary>
-    public AttachStrategy Strategy { get; set; }
+    public AttachStrategy Strategy { get => _s.Strategy; set => _s.Strategy = value; }
 
     // ---- arguments ----
     /// <summary>The pid argument: the process whose pages move (0 = the caller).</summary>
-    public int TargetPid { get; set; }
+    public int TargetPid { get => _s.TargetPid; set => _s.TargetPid = value; }
     /// <summary>The count argument: how many pages the call names.</summary>
-    public ulong Count { get; set; }
+    public ulong Count { get => _s.Count; set => _s.Count = value; }
     /// <summary>The pages argument: the user address of the page address array.</summary>
-    public ulong PagesAddress { get; set; }
+    public ulong PagesAddress { get => _s.PagesAddress; set => _s.PagesAddress = value; }
     /// <summary>The nodes argument: the user address of the target node array (0 = query mode).</summary>
-    public ulong NodesAddress { get; set; }
+    public ulong NodesAddress { get => _s.NodesAddress; set => _s.NodesAddress = value; }
     /// <summary>The status argument: the user address of the per-page status array.</summary>
-    public ulong StatusAddress { get; set; }
+    public ulong StatusAddress { get => _s.StatusAddress; set => _s.StatusAddress = value; }
     /// <summary>The flags argument (<see cref="MoveFlags"/>; see <see cref="HasFlag"/>).</summary>
-    public int Flags { get; set; }
+    public int Flags { get => _s.Flags; set => _s.Flags = value; }
     /// <summary>The return value: 0, a count of pages not migrated, or -errno.</summary>
-    public long ReturnValue { get; set; }
+    public long ReturnValue { get => _s.ReturnValue; set => _s.ReturnValue = value; }
 
     // ---- folding ----
     /// <summary>
@@ -85,22 +86,22 @@ public sealed class MovePagesEvent
     /// reader lagged (same caller, target, flags, result and array contents). The rest of the event is the first
     /// of those calls.
     /// </summary>
-    public long FoldCount { get; set; } = 1;
+    public long FoldCount { get => _s.FoldCount; set => _s.FoldCount = value; }
     /// <summary>Exit time of the first call folded into this event, in ns since the Unix epoch.</summary>
-    public long FoldFirstUnixNs { get; set; }
+    public long FoldFirstUnixNs { get => _s.FoldFirstUnixNs; set => _s.FoldFirstUnixNs = value; }
     /// <summary>Exit time of the last call folded into this event, in ns since the Unix epoch.</summary>
-    public long FoldLastUnixNs { get; set; }
+    public long FoldLastUnixNs { get => _s.FoldLastUnixNs; set => _s.FoldLastUnixNs = value; }
     public bool IsFold { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => FoldCount > 1; }
 
     // ---- captured copies ----
     /// <summary>How many array entries were copied: min(count, <see cref="MaxCopied"/>).</summary>
-    public int CopiedCount { get; set; }
+    public int CopiedCount { get => _s.CopiedCount; set => _s.CopiedCount = value; }
     /// <summary>Which of the arrays were copied.</summary>
-    public CopyFlags Copies { get; set; }
+    public CopyFlags Copies { get => _s.Copies; set => _s.Copies = value; }
     /// <summary>Bit i set: pages[i] differed between the entry and exit reads.</summary>
-    public uint PagesChangedMask { get; set; }
+    public uint PagesChangedMask { get => _s.PagesChangedMask; set => _s.PagesChangedMask = value; }
     /// <summary>Bit i set: nodes[i] differed between the entry and exit reads.</summary>
-    public uint NodesChangedMask { get; set; }
+    public uint NodesChangedMask { get => _s.NodesChangedMask; set => _s.NodesChangedMask = value; }
 
     /// <summary>The first <see cref="CopiedCount"/> entries of pages[], read at entry.</summary>
     public ReadOnlySpan<ulong> PagesAtEntry => Copied(_pagesAtEntry, CopyFlags.PagesAtEntry);
@@ -129,7 +130,7 @@ public sealed class MovePagesEvent
     /// content: cleared by <see cref="Reset"/> so it never outlives a pooled event's reuse, and passed on by
     /// <see cref="CopyTo"/> with the content it describes. Internal: rules must not see or forge it.
     /// </summary>
-    internal object? Converted { get; set; }
+    internal object? Converted { get => _s.Converted; set => _s.Converted = value; }
 
     // ---- derived views rules use ----
     /// <summary>True when nodes is NULL: the call only reports where each page lives.</summary>
@@ -173,44 +174,21 @@ public sealed class MovePagesEvent
     private ReadOnlySpan<T> Copied<T>(T[] buffer, CopyFlags flag) =>
         (Copies & flag) != 0 ? buffer.AsSpan(0, CopiedCount) : ReadOnlySpan<T>.Empty;
 
+    /// <summary>Back to a fresh event's state, for reuse by the pool (the arrays are hidden until <see cref="Copies"/> publishes them again).</summary>
     public void Reset()
     {
-        TimeUnixNs = DurationNs = 0;
-        Cpu = Pid = Tid = Ppid = 0;
-        Uid = Euid = Gid = 0;
-        CapEffective = MountNamespace = PidNamespace = CgroupId = 0;
-        Comm = "";
-        Compat = false;
-        Strategy = AttachStrategy.Unknown;
-        TargetPid = Flags = 0;
-        Count = PagesAddress = NodesAddress = StatusAddress = 0;
-        ReturnValue = 0;
-        FoldCount = 1;
-        FoldFirstUnixNs = FoldLastUnixNs = 0;
-        CopiedCount = 0;
-        Copies = CopyFlags.None;
-        PagesChangedMask = NodesChangedMask = 0;
+        _s.Reset();
         Enrichment.Reset();
-        Converted = null;
     }
 
+    /// <summary>Makes <paramref name="target"/> an exact copy of this event, its wire form included.</summary>
     public void CopyTo(MovePagesEvent target)
     {
-        target.TimeUnixNs = TimeUnixNs; target.DurationNs = DurationNs; target.Cpu = Cpu;
-        target.Pid = Pid; target.Tid = Tid; target.Ppid = Ppid;
-        target.Uid = Uid; target.Euid = Euid; target.Gid = Gid; target.CapEffective = CapEffective;
-        target.Comm = Comm; target.MountNamespace = MountNamespace; target.PidNamespace = PidNamespace;
-        target.CgroupId = CgroupId; target.Compat = Compat; target.Strategy = Strategy;
-        target.TargetPid = TargetPid; target.Count = Count; target.PagesAddress = PagesAddress;
-        target.NodesAddress = NodesAddress; target.StatusAddress = StatusAddress; target.Flags = Flags;
-        target.ReturnValue = ReturnValue; target.FoldCount = FoldCount;
-        target.FoldFirstUnixNs = FoldFirstUnixNs; target.FoldLastUnixNs = FoldLastUnixNs; target.CopiedCount = CopiedCount; target.Copies = Copies;
-        target.PagesChangedMask = PagesChangedMask; target.NodesChangedMask = NodesChangedMask;
+        target._s = _s;
         _pagesAtEntry.CopyTo(target._pagesAtEntry); _pagesAtExit.CopyTo(target._pagesAtExit);
         _nodesAtEntry.CopyTo(target._nodesAtEntry); _nodesAtExit.CopyTo(target._nodesAtExit);
         _status.CopyTo(target._status);
         Enrichment.CopyTo(target.Enrichment);
-        target.Converted = Converted;
     }
 
     /// <summary>A detached copy that survives the pooled original being reused.</summary>
@@ -219,5 +197,48 @@ public sealed class MovePagesEvent
         var copy = new MovePagesEvent();
         CopyTo(copy);
         return copy;
+    }
+
+    // Every scalar of the event lives here, so Reset (State.Reset) and CopyTo (one struct copy) cannot forget a
+    // field added later: a new property forwards to a new member of State.
+    private State _s = new();
+
+    private struct State
+    {
+        public State() => Reset();
+
+        /// <summary>
+        /// A fresh event's state: all zero but these two. Cleared in place, because assigning a new State to the
+        /// event's field copies it through write barriers (it holds references): twice the cost of the old Reset.
+        /// </summary>
+        [MemberNotNull(nameof(Comm))]
+        public void Reset()
+        {
+            this = default;
+            Comm = "";
+            FoldCount = 1;
+        }
+
+        public long TimeUnixNs, DurationNs;
+        public int Cpu, Pid, Tid, Ppid;
+        public uint Uid, Euid, Gid;
+        public ulong CapEffective;
+        public string Comm;
+        public ulong MountNamespace, PidNamespace, CgroupId;
+        public bool Compat;
+        public AttachStrategy Strategy;
+
+        public int TargetPid;
+        public ulong Count, PagesAddress, NodesAddress, StatusAddress;
+        public int Flags;
+        public long ReturnValue;
+
+        public long FoldCount, FoldFirstUnixNs, FoldLastUnixNs;
+
+        public int CopiedCount;
+        public CopyFlags Copies;
+        public uint PagesChangedMask, NodesChangedMask;
+
+        public object? Converted;
     }
 }

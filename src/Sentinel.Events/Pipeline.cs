@@ -6,7 +6,7 @@ public interface IEventEnricher
     void Enrich(MovePagesEvent evt);
 }
 
-/// <summary>Evaluates an event (the rule engine) and reports what fires. Must not keep <paramref name="evt"/>.</summary>
+/// <summary>Evaluates an event (the rule engine) and reports what fires. Must not keep the event it is given (it is pooled).</summary>
 public interface IDetector
 {
     void Evaluate(MovePagesEvent evt, IDetectionSink sink);
@@ -25,7 +25,7 @@ public interface IDetectionSink
     void OnDetection(Detection detection);
 }
 
-/// <summary>Sees every event after enrichment (event files, StreamEvents). Must not keep <paramref name="evt"/>.</summary>
+/// <summary>Sees every event after enrichment (event files, StreamEvents). Must not keep the event it is given (it is pooled).</summary>
 public interface IEventObserver
 {
     void OnEvent(MovePagesEvent evt);

@@ -33,31 +33,37 @@ public sealed class EventEnrichment
 {
     private readonly List<ProcessInfo> _ancestry = new(8);
 
-    public bool Enriched { get; set; }
-    public ProcessInfo? Caller { get; set; }
+    public bool Enriched { get => _s.Enriched; set => _s.Enriched = value; }
+    public ProcessInfo? Caller { get => _s.Caller; set => _s.Caller = value; }
     /// <summary>The process `pid` names (the caller itself when pid is 0); null if unknown or gone.</summary>
-    public ProcessInfo? Target { get; set; }
+    public ProcessInfo? Target { get => _s.Target; set => _s.Target = value; }
     /// <summary>The caller's parent first, then its parent, up to the configured depth.</summary>
     public IReadOnlyList<ProcessInfo> Ancestry => _ancestry;
     public List<ProcessInfo> AncestryBuffer => _ancestry;
-    public bool IsCrossProcess { get; set; }
-    public bool IsCrossUser { get; set; }
-    public bool IsCrossContainer { get; set; }
-    public bool CallerInHostNamespaces { get; set; }
+    public bool IsCrossProcess { get => _s.IsCrossProcess; set => _s.IsCrossProcess = value; }
+    public bool IsCrossUser { get => _s.IsCrossUser; set => _s.IsCrossUser = value; }
+    public bool IsCrossContainer { get => _s.IsCrossContainer; set => _s.IsCrossContainer = value; }
+    public bool CallerInHostNamespaces { get => _s.CallerInHostNamespaces; set => _s.CallerInHostNamespaces = value; }
 
     public void Reset()
     {
-        Enriched = false;
-        Caller = Target = null;
+        _s = default;
         _ancestry.Clear();
-        IsCrossProcess = IsCrossUser = IsCrossContainer = CallerInHostNamespaces = false;
     }
 
     public void CopyTo(EventEnrichment target)
     {
-        target.Enriched = Enriched; target.Caller = Caller; target.Target = Target;
+        target._s = _s;
         target._ancestry.Clear(); target._ancestry.AddRange(_ancestry);
-        target.IsCrossProcess = IsCrossProcess; target.IsCrossUser = IsCrossUser;
-        target.IsCrossContainer = IsCrossContainer; target.CallerInHostNamespaces = CallerInHostNamespaces;
+    }
+
+    // Every scalar lives here, as in MovePagesEvent: Reset and CopyTo cannot forget one. All start at default.
+    private State _s;
+
+    private struct State
+    {
+        public bool Enriched;
+        public ProcessInfo? Caller, Target;
+        public bool IsCrossProcess, IsCrossUser, IsCrossContainer, CallerInHostNamespaces;
     }
 }
