@@ -161,13 +161,26 @@ public static class EventConverter
         return proto;
     }
 
-    private static ProcessInfo ProcessFromProto(V1.Process p) => new()
+    // What the kernel can produce: a task comm is at most 16 bytes, a path at most PATH_MAX. A longer value in an event
+    // file was forged, and would otherwise reach the rules (and their budgets) as if it were real.
+    private const int MaxComm = 16, MaxPath = 4096, MaxArgs = 1024, MaxAncestry = 64;
+
+    private static string Bounded(string value, int max, string field) =>
+        value.Length <= max ? value : throw new EventFormatException(field, $"at most {max} characters, got {value.Length}");
+
+    private static ProcessInfo ProcessFromProto(V1.Process p, string field)
     {
-        Pid = p.Pid, StartTimeNs = p.StartTimeNs, ParentPid = p.ParentPid, Comm = p.Comm, ExePath = p.ExePath,
-        Args = p.Args.ToArray(), Uid = p.Uid, Euid = p.Euid, Gid = p.Gid, IsSetuid = p.IsSetuid,
-        MountNamespace = p.MountNamespace, PidNamespace = p.PidNamespace, CgroupPath = p.CgroupPath,
-        ContainerId = p.ContainerId,
-    };
+        if (p.Args.Count > MaxArgs) throw new EventFormatException(field + ".args", $"at most {MaxArgs} arguments, got {p.Args.Count}");
+        return new()
+        {
+            Pid = p.Pid, StartTimeNs = p.StartTimeNs, ParentPid = p.ParentPid, Comm = Bounded(p.Comm, MaxComm, field + ".comm"),
+            ExePath = Bounded(p.ExePath, MaxPath, field + ".exePath"),
+            Args = p.Args.Select((a, i) => Bounded(a, MaxPath, $"{field}.args[{i}]")).ToArray(),
+            Uid = p.Uid, Euid = p.Euid, Gid = p.Gid, IsSetuid = p.IsSetuid,
+            MountNamespace = p.MountNamespace, PidNamespace = p.PidNamespace, CgroupPath = Bounded(p.CgroupPath, MaxPath, field + ".cgroupPath"),
+            ContainerId = Bounded(p.ContainerId, MaxPath, field + ".containerId"),
+        };
+    }
 
     /// <summary>
     /// Fills <paramref name="target"/> from a (possibly hand-written or forged) proto event.
@@ -184,7 +197,7 @@ public static class EventConverter
         if (proto.Context is { } c)
         {
             target.Pid = c.Pid; target.Tid = c.Tid; target.Ppid = c.Ppid; target.Uid = c.Uid; target.Euid = c.Euid;
-            target.Gid = c.Gid; target.CapEffective = c.CapEffective; target.Comm = c.Comm;
+            target.Gid = c.Gid; target.CapEffective = c.CapEffective; target.Comm = Bounded(c.Comm, MaxComm, "context.comm");
             target.MountNamespace = c.MountNamespace; target.PidNamespace = c.PidNamespace;
             target.CgroupId = c.CgroupId; target.Cpu = c.Cpu;
         }
@@ -212,9 +225,11 @@ public static class EventConverter
         {
             var e = target.Enrichment;
             e.Enriched = true;
-            e.Caller = en.Caller is null ? null : ProcessFromProto(en.Caller);
-            e.Target = en.Target is null ? null : ProcessFromProto(en.Target);
-            e.AncestryBuffer.AddRange(en.Ancestry.Select(ProcessFromProto));
+            e.Caller = en.Caller is null ? null : ProcessFromProto(en.Caller, "enrichment.caller");
+            e.Target = en.Target is null ? null : ProcessFromProto(en.Target, "enrichment.target");
+            if (en.Ancestry.Count > MaxAncestry)
+                throw new EventFormatException("enrichment.ancestry", $"at most {MaxAncestry} processes, got {en.Ancestry.Count}");
+            e.AncestryBuffer.AddRange(en.Ancestry.Select((p, i) => ProcessFromProto(p, $"enrichment.ancestry[{i}]")));
             e.IsCrossProcess = en.IsCrossProcess; e.IsCrossUser = en.IsCrossUser;
             e.IsCrossContainer = en.IsCrossContainer; e.CallerInHostNamespaces = en.CallerInHostNamespaces;
         }

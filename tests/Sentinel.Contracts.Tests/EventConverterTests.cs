@@ -78,11 +78,27 @@ public class EventConverterTests
     [InlineData("short copy", "copies.status", "expected 3 entries")]
     [InlineData("missing argument", "args", "missing argument \"flags\"")]
     [InlineData("other event", "name", "expected \"move_pages\"")]
+    [InlineData("comm longer than a task's", "context.comm", "at most 16 characters, got 17")]
+    [InlineData("a 20 MB comm", "context.comm", "at most 16 characters, got 20000000")]
+    [InlineData("exe path past PATH_MAX", "enrichment.target.exePath", "at most 4096 characters, got 4097")]
+    [InlineData("a huge argument", "enrichment.ancestry[1].args[2]", "at most 4096 characters")]
+    [InlineData("too many arguments", "enrichment.caller.args", "at most 1024 arguments")]
+    [InlineData("an ancestry no tree keeps", "enrichment.ancestry", "at most 64 processes, got 65")]
+    [InlineData("a long container id", "enrichment.caller.containerId", "at most 4096 characters")]
     public void Hostile_events_are_rejected_naming_the_field(string forgery, string field, string message)
     {
         var proto = EventConverter.ToProto(Sample());
+        var process = new V1.Process { Pid = 7, Comm = "bash", ExePath = "/usr/bin/bash", Args = { "bash", "-c", "x" } };
+        proto.Enrichment = new V1.Enrichment { Caller = process.Clone(), Target = process.Clone(), Ancestry = { process.Clone(), process.Clone() } };
         switch (forgery)
         {
+            case "comm longer than a task's": proto.Context.Comm = new string('c', 17); break;
+            case "a 20 MB comm": proto.Context.Comm = new string('c', 20_000_000); break;
+            case "exe path past PATH_MAX": proto.Enrichment.Target.ExePath = "/" + new string('x', 4096); break;
+            case "a huge argument": proto.Enrichment.Ancestry[1].Args[2] = new string('a', 1 << 20); break;
+            case "too many arguments": proto.Enrichment.Caller.Args.Add(Enumerable.Repeat("a", 1025)); break;
+            case "an ancestry no tree keeps": proto.Enrichment.Ancestry.Add(Enumerable.Repeat(process, 63)); break;
+            case "a long container id": proto.Enrichment.Caller.ContainerId = new string('f', 5000); break;
             case "unknown argument": proto.Args[0].Name = "bogus"; break;
             case "wrong kind": proto.Args[0].UintValue = 5; break;
             case "contradicting tags": proto.Args[3].Tags.Remove("OPT"); break;
@@ -96,6 +112,23 @@ public class EventConverterTests
 
         Assert.Equal(field, ex.Field);
         Assert.Contains(message, ex.Message);
+    }
+
+    [Fact]
+    public void The_longest_values_a_kernel_gives_are_accepted()
+    {
+        var proto = EventConverter.ToProto(Sample());
+        // 16 bytes with no NUL, decoded as UTF-8: 16 characters.
+        proto.Context.Comm = new string('c', 16);
+        var longest = new V1.Process { Comm = new string('p', 16), ExePath = "/" + new string('x', 4095), CgroupPath = "/" + new string('g', 4095) };
+        proto.Enrichment = new V1.Enrichment { Caller = longest, Ancestry = { Enumerable.Repeat(longest, 64) } };
+
+        var parsed = new MovePagesEvent();
+        EventConverter.FromProto(proto, parsed);
+
+        Assert.Equal(16, parsed.Comm.Length);
+        Assert.Equal(64, parsed.Enrichment.Ancestry.Count);
+        Assert.Equal(4096, parsed.Enrichment.Caller!.ExePath.Length);
     }
 
     [Fact]

@@ -104,6 +104,8 @@ public sealed class EveryFieldTests
             _ when type == typeof(long) => 30_000_000L * seed + k,
             _ when type == typeof(ulong) => (1UL << 40) * (ulong)seed + (ulong)k,
             _ when type == typeof(bool) => seed == 1,
+            // A comm is at most 16 characters (a longer one is rejected as forged): the leaf's index keeps it unique.
+            _ when type == typeof(string) && leaf.EndsWith(nameof(MovePagesEvent.Comm), StringComparison.Ordinal) => $"comm{k}#{seed}",
             _ when type == typeof(string) => $"{leaf}#{seed}",
             _ when type == typeof(IReadOnlyList<string>) => Enumerable.Range(0, seed + 1).Select(i => $"{leaf}#{seed}/{i}").ToArray(),
             _ when type.IsEnum => Enum.GetValues(type).Cast<object>().Where(v => Convert.ToInt64(v) != 0).ElementAt(seed - 1),
