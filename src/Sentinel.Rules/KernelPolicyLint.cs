@@ -29,7 +29,7 @@ public static class KernelPolicyLint
     public static IReadOnlyList<RuleDiagnostic> Check(string file)
     {
         string source;
-        try { source = File.ReadAllText(file, Encoding.UTF8); }
+        try { source = RuleFileText.Read(file); }
         catch (IOException) { return []; } // the compiler reports unreadable files
         var root = CSharpSyntaxTree.ParseText(source, CSharpParseOptions.Default.WithKind(SourceCodeKind.Script)).GetRoot();
         var diagnostics = new List<RuleDiagnostic>();

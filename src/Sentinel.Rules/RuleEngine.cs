@@ -329,7 +329,7 @@ public sealed class RuleEngine : IDetector, IDisposable
     {
         try
         {
-            return RuleCompiler.ContentHash(File.ReadAllText(file));
+            return RuleCompiler.ContentHash(RuleFileText.Read(file));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -32,7 +32,7 @@ public static partial class RuleScaffold
     private static int NextNumber(string directory)
     {
         var used = Directory.EnumerateFiles(directory, "*.csx")
-            .Select(f => IdPattern().Match(File.ReadAllText(f)))
+            .Select(f => IdPattern().Match(RuleFileText.Read(f)))
             .Where(m => m.Success)
             .Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
         return Math.Max(FirstCustomId - 1, used.DefaultIfEmpty(0).Max()) + 1;

@@ -95,7 +95,7 @@ public sealed class RuleCompiler
         string source;
         try
         {
-            source = File.ReadAllText(path);
+            source = RuleFileText.Read(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -141,7 +141,7 @@ public sealed class FixtureRunner
     // through the protobuf schema is most of a warm `rules test` (its reflection is JIT-compiled per process).
     private static (List<FixtureCase> Cases, List<FixtureFormatException> BadLines) ReadCases(string file, RuleCache? cache = null)
     {
-        var text = File.ReadAllText(file);
+        var text = RuleFileText.Read(file);
         var key = cache is null ? null : FixtureCache.Key(text);
         if (key is not null && FixtureCache.Read(cache!, key) is { } cached) return (Group(cached), []);
         var (steps, badLines) = ParseSteps(file, text);
