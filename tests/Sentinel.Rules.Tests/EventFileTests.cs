@@ -17,6 +17,45 @@ public sealed class EventFileTests
     }
 
     [Fact]
+    public void A_line_of_gigabytes_costs_one_bad_line_not_the_memory_to_hold_it()
+    {
+        using var dir = new RuleDirectory();
+        var good = Whole("""{"context":{"comm":"numactl"}}""");
+        var file = Path.Combine(dir.Path, "forged.jsonl");
+        using (var writer = new StreamWriter(file))
+        {
+            writer.Write(good + "\r\n{\"name\":\"");
+            // Past the limit, in pieces: the reader must skip it without ever holding it.
+            var chunk = new string('A', 1 << 20);
+            for (var i = 0; i <= JsonLines.MaxLineChars >> 20; i++) writer.Write(chunk);
+            writer.Write("\"}\n\n" + good); // the last line has no newline
+        }
+
+        var lines = EventFile.Read(file).ToList();
+
+        Assert.Equal([1, 2, 4], lines.Select(l => l.Line));
+        Assert.NotNull(lines[0].Event);
+        Assert.Contains("a line of over", lines[1].Error!.Message);
+        Assert.Equal("numactl", lines[2].Event!.Comm);
+    }
+
+    [Fact]
+    public void Lines_are_split_as_text_readers_split_them_whatever_the_buffer_boundaries()
+    {
+        var text = string.Concat(Enumerable.Range(1, 60_000).Select(i => i % 7 == 0 ? "\r\n" : i % 5 == 0 ? "  \n" : $"line {i}\r\n"));
+        var expected = new List<(int, string?)>();
+        using (var reader = new StringReader(text))
+        {
+            var n = 0;
+            while (reader.ReadLine() is { } line)
+                if (++n > 0 && !string.IsNullOrWhiteSpace(line)) expected.Add((n, line));
+        }
+
+        Assert.Equal(expected, JsonLines.NonBlank(new StringReader(text)).ToList());
+        Assert.Equal([(1, "ab"), (2, null), (3, "c")], JsonLines.NonBlank(new StringReader("ab\nabcdef\nc"), maxChars: 3).ToList());
+    }
+
+    [Fact]
     public void Every_bad_line_of_an_event_file_is_reported_at_its_json_path_and_the_good_lines_are_read()
     {
         using var dir = new RuleDirectory();

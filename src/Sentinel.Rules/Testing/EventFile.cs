@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Sentinel.Contracts;
 using Sentinel.Events;
@@ -18,7 +19,9 @@ public static class EventFile
     {
         using var reader = new StreamReader(path);
         foreach (var (number, text) in JsonLines.NonBlank(reader))
-            yield return ParseLine(path, number, text);
+            yield return text is null
+                ? new EventLine(number, null, new FixtureFormatException(path, number, "json", JsonLines.TooLong))
+                : ParseLine(path, number, text);
     }
 
     private static EventLine ParseLine(string path, int number, string text)
@@ -57,15 +60,60 @@ public static class EventFile
 /// <summary>What fixture files and event files share: JSON Lines of objects, blank lines skipped.</summary>
 internal static class JsonLines
 {
-    public static IEnumerable<(int Number, string Text)> NonBlank(TextReader reader)
+    /// <summary>Far above any event line (a few KB), and the most a file from the rules directory can hold.</summary>
+    public const int MaxLineChars = RuleFileText.MaxBytes;
+
+    /// <summary>The message for a line over <see cref="MaxLineChars"/>, which <see cref="NonBlank"/> gives as null.</summary>
+    public static string TooLong => $"a line of over {MaxLineChars} characters: not an event";
+
+    /// <summary>
+    /// The non-blank lines, numbered from 1 (a trailing \r dropped). A line over <paramref name="maxChars"/> comes back
+    /// as null, its rest skipped unread into memory: a forged line of gigabytes must cost a bad line, not the process.
+    /// </summary>
+    public static IEnumerable<(int Number, string? Text)> NonBlank(TextReader reader, int maxChars = MaxLineChars)
     {
-        var number = 0;
-        while (reader.ReadLine() is { } line)
+        var buffer = new char[64 * 1024];
+        var pending = new StringBuilder();
+        var (start, end, number, tooLong) = (0, 0, 0, false);
+        while (true)
         {
+            if (start == end)
+            {
+                (start, end) = (0, reader.Read(buffer, 0, buffer.Length));
+                if (end == 0)
+                {
+                    if (pending.Length > 0 || tooLong)
+                        if (Line(pending.ToString(), tooLong) is var (text, keep) && keep) yield return (number + 1, text);
+                    yield break;
+                }
+            }
+            var unread = buffer.AsSpan(start, end - start);
+            var newline = unread.IndexOf('\n');
+            var part = newline < 0 ? unread : unread[..newline];
+            start += newline < 0 ? part.Length : newline + 1;
+            if (!tooLong && pending.Length + part.Length > maxChars)
+            {
+                tooLong = true;
+                pending.Clear();
+            }
+            if (newline < 0)
+            {
+                if (!tooLong) pending.Append(part);
+                continue;
+            }
             number++;
-            if (!string.IsNullOrWhiteSpace(line)) yield return (number, line);
+            // A line inside the buffer, the common case, becomes a string without the builder's copy.
+            var whole = tooLong ? null : pending.Length == 0 ? part.ToString() : pending.Append(part).ToString();
+            if (Line(whole, tooLong) is var (line, emit) && emit) yield return (number, line);
+            tooLong = false;
+            pending.Clear();
         }
     }
+
+    private static (string? Text, bool Emit) Line(string? text, bool tooLong) =>
+        tooLong ? (null, true)
+        : text!.EndsWith('\r') ? (text[..^1], !string.IsNullOrWhiteSpace(text))
+        : (text, !string.IsNullOrWhiteSpace(text));
 
     /// <summary>The line as a JSON object; anything else is a <see cref="FixtureFormatException"/> on field "json".</summary>
     public static JsonDocument ParseObject(string file, int line, string text)

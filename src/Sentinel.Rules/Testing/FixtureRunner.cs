@@ -157,6 +157,11 @@ public sealed class FixtureRunner
         using var reader = new StringReader(text);
         foreach (var (lineNumber, line) in JsonLines.NonBlank(reader))
         {
+            if (line is null)
+            {
+                badLines.Add(new FixtureFormatException(file, lineNumber, "json", JsonLines.TooLong));
+                continue;
+            }
             try
             {
                 var (name, fires, evt) = ParseLine(file, lineNumber, line);
