@@ -6,7 +6,14 @@ namespace Sentinel.Rules;
 /// <summary>Turns rule files into running slots: compile (or hit the cache), load, instantiate, configure.</summary>
 internal sealed class RuleFactory(RuleEngineOptions options, HostInfo host, ILogger logger)
 {
-    private readonly RuleCompiler _compiler = new(RuleCache.For(options));
+    private readonly RuleCompiler _compiler = new(TrustedCache(options, logger));
+
+    private static RuleCache? TrustedCache(RuleEngineOptions options, ILogger logger)
+    {
+        var cache = RuleCache.For(options);
+        if (cache?.Untrusted is { } why) logger.LogWarning("compiled rules are not cached: {Reason}; every rule is compiled at each start", why);
+        return cache;
+    }
 
     public HostInfo Host => host;
 
