@@ -20,7 +20,7 @@ public static class EventFile
         using var reader = new StreamReader(path);
         foreach (var (number, text) in JsonLines.NonBlank(reader))
             yield return text is null
-                ? new EventLine(number, null, new FixtureFormatException(path, number, "json", JsonLines.TooLong))
+                ? new EventLine(number, null, JsonLines.TooLong(path, number))
                 : ParseLine(path, number, text);
     }
 
@@ -63,8 +63,9 @@ internal static class JsonLines
     /// <summary>Far above any event line (a few KB), and the most a file from the rules directory can hold.</summary>
     public const int MaxLineChars = RuleFileText.MaxBytes;
 
-    /// <summary>The message for a line over <see cref="MaxLineChars"/>, which <see cref="NonBlank"/> gives as null.</summary>
-    public static string TooLong => $"a line of over {MaxLineChars} characters: not an event";
+    /// <summary>The error for a line over <see cref="MaxLineChars"/>, which <see cref="NonBlank"/> gives as null.</summary>
+    public static FixtureFormatException TooLong(string file, int line) =>
+        new(file, line, "json", $"a line of over {MaxLineChars} characters: not an event");
 
     /// <summary>
     /// The non-blank lines, numbered from 1 (a trailing \r dropped). A line over <paramref name="maxChars"/> comes back

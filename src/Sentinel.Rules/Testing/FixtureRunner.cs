@@ -159,7 +159,7 @@ public sealed class FixtureRunner
         {
             if (line is null)
             {
-                badLines.Add(new FixtureFormatException(file, lineNumber, "json", JsonLines.TooLong));
+                badLines.Add(JsonLines.TooLong(file, lineNumber));
                 continue;
             }
             try
