@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace Sentinel.Rules;
 
@@ -13,7 +14,7 @@ public sealed record HostInfo
     public int NumaNodes { get; init; }
     public bool Is64Bit { get; init; } = true;
 
-    public bool NamespacesKnown { [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] get => MountNamespace != 0 && PidNamespace != 0; }
+    public bool NamespacesKnown { [MethodImpl(MethodImplOptions.AggressiveInlining)] get => MountNamespace != 0 && PidNamespace != 0; }
 
     public static HostInfo Unknown { get; } = new();
 
