@@ -162,6 +162,22 @@ public sealed class AuthoringTests
     }
 
     [Fact]
+    public void A_runtime_exception_in_a_guard_of_a_tiny_rule_names_its_line()
+    {
+        // A Match this small is one the runtime would inline into the engine's dispatch, where it has no frame.
+        using var dir = new RuleDirectory();
+        var source = TestRules.Rule("SNT-9001", "if (100 / (e.Pid - 100) > 0) return;");
+        var file = dir.Write("r.csx", source);
+        var line = Array.FindIndex(source.Split('\n'), l => l.Contains("100 / (e.Pid")) + 1;
+        using var engine = TestRules.Load(dir.Path);
+
+        for (var i = 0; i < 200; i++) engine.Evaluate(TestRules.Event(pid: 100 + i % 2), new ListSink());
+
+        var error = engine.Status()[0].LastError!;
+        Assert.True(error.StartsWith("DivideByZeroException", StringComparison.Ordinal) && error.Contains($"(at {file}:{line}:"), error);
+    }
+
+    [Fact]
     public void The_builtin_pack_shows_both_forms()
     {
         var sources = Directory.GetFiles(RepoPaths.Rules, "*.csx").Select(File.ReadAllText).ToList();

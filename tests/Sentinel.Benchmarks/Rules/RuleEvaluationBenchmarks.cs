@@ -175,6 +175,13 @@ internal static class RulePackLoop
             contenders.Add(("facts and prefilters, no rule called", new DirectCalls(engine, Floor.NoRuleCalled)));
             contenders.Add(("hand-written, in a collectible context", CollectibleHandWrittenPack.Load()));
         }
+        // As the agent's pipeline does: the engine binds the evaluating thread's budget once for the whole run.
+        engine.RunGuarded(() => Measure(contenders, events, sink, seconds));
+        return 0;
+    }
+
+    private static void Measure(List<(string Name, IDetector Detector)> contenders, MovePagesEvent[] events, NullSink sink, double seconds)
+    {
         WarmUntilJitQuiet(contenders.Select(c => c.Detector).ToList(), events, sink);
         var figures = contenders.Select(_ => new List<double>()).ToArray();
         var total = System.Diagnostics.Stopwatch.StartNew();
@@ -203,7 +210,6 @@ internal static class RulePackLoop
             Console.WriteLine("rule-pack-loop: medians " + string.Join(", ", contenders.Select((c, i) =>
                 $"{c.Name} {Median(figures[i]):0.0} ns ({Median(figures[i]) / baseline:0.00}x)")));
         }
-        return 0;
     }
 
     /// <summary>
