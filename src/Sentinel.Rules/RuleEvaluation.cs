@@ -12,9 +12,10 @@ internal interface IFindingsPublisher
 }
 
 /// <summary>
-/// Runs a set of rules on one event: the hot path. One try/catch around the loop rather than one per rule
-/// keeps a silent rule's cost to a null test, a counter and a virtual call; a failing rule is charged and
-/// the loop resumes with the next one.
+/// Runs a set of rules on one event through a loop of virtual calls: the sampled events that time one rule,
+/// the rest of an event an abort interrupted, and fixture runs. The agent's other events go through the set's
+/// generated method (<see cref="RuleSetDispatch"/>), which settles each evaluation the same way. One try/catch
+/// around the loop rather than one per rule; a failing rule is charged and the loop resumes with the next one.
 /// </summary>
 internal static class RuleEvaluation
 {
