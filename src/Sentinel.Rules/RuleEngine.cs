@@ -113,7 +113,8 @@ public sealed class RuleEngine : IDetector, IDisposable
     /// <summary>
     /// Runs <paramref name="body"/>, which calls <see cref="Evaluate"/>, where the watchdog can stop any rule inside a
     /// framework call, its first evaluation included (<see cref="RuleGuard"/>). After a stop the rule is quarantined,
-    /// the rules after it evaluate the interrupted event, and <paramref name="body"/> runs again.
+    /// the rules after it evaluate the interrupted event, and <paramref name="body"/> runs again. The body evaluates on
+    /// the thread that runs it (the engine holds that thread's budget state for the run).
     /// </summary>
     public void RunGuarded(Action body) => RuleGuard.Run(() =>
     {
