@@ -81,7 +81,7 @@ public sealed class RuleEngine : IDetector, IDisposable
         // One event in LatencySampleInterval is timed; a countdown, since a modulo would cost more than a rule.
         if (--_untilSample != 0)
         {
-            RuleEvaluation.Run(_active.Slots, evt, _findings, _publisher);
+            Dispatch().Run(_guardedBudget ?? RuleBudget.ForThread, evt, _findings);
             return;
         }
         _untilSample = _sampleInterval;
@@ -91,15 +91,44 @@ public sealed class RuleEngine : IDetector, IDisposable
         RuleEvaluation.RunTimed(slots, evt, _findings, _publisher, Options.LatencyObserver, _sampleInterval, _timedRule);
     }
 
+    /// <summary>The active set's dispatch, built on first use and again after a set change or a quarantine.</summary>
+    private RuleSetDispatch Dispatch()
+    {
+        if (_dispatch is { } dispatch && dispatch.QuarantinesAtBuild == RuleSlot.Quarantines) return dispatch;
+        _dispatch?.Retire();
+        return _dispatch = RuleSetDispatch.Build(_active.Slots, _publisher, Options.Budget);
+    }
+
+    private RuleSetDispatch? _dispatch;
+
+    /// <summary>
+    /// Inside <see cref="RunGuarded"/>: the budget state of the thread that runs the body, which is the thread that
+    /// evaluates (a thread-static read per event costs more than most rules).
+    /// </summary>
+    private RuleBudget.State? _guardedBudget;
+
     /// <summary>The event of the last <see cref="Evaluate"/>: the one an abort interrupts.</summary>
     private MovePagesEvent? _evaluating;
 
     /// <summary>
     /// Runs <paramref name="body"/>, which calls <see cref="Evaluate"/>, where the watchdog can stop any rule inside a
     /// framework call, its first evaluation included (<see cref="RuleGuard"/>). After a stop the rule is quarantined,
-    /// the rules after it evaluate the interrupted event, and <paramref name="body"/> runs again.
+    /// the rules after it evaluate the interrupted event, and <paramref name="body"/> runs again. The body evaluates on
+    /// the thread that runs it (the engine holds that thread's budget state for the run).
     /// </summary>
-    public void RunGuarded(Action body) => RuleGuard.Run(body, ResumeAfterAbort);
+    public void RunGuarded(Action body) => RuleGuard.Run(() =>
+    {
+        var outer = _guardedBudget;
+        _guardedBudget = RuleBudget.ForThread;
+        try
+        {
+            body();
+        }
+        finally
+        {
+            _guardedBudget = outer;
+        }
+    }, ResumeAfterAbort);
 
     private void ResumeAfterAbort(RuleBudget.State budget)
     {
@@ -110,7 +139,8 @@ public sealed class RuleEngine : IDetector, IDisposable
         if ((uint)index >= (uint)slots.Length) return;
         // A rule whose own check threw first is quarantined already, with its own reason.
         if (slots[index].Live is not null) slots[index].OnFailure(RuleBudget.Aborted(budget));
-        RuleEvaluation.Run(slots, evt, _findings, _publisher, index + 1);
+        // The set's dispatch counted the event for every rule when it began.
+        RuleEvaluation.Run(slots, evt, _findings, _publisher, index + 1, countEvaluations: budget.DispatchBase < 0);
     }
 
     /// <summary>
@@ -308,6 +338,12 @@ public sealed class RuleEngine : IDetector, IDisposable
         if (replaced is not null) UnloadExcept(replaced, next, _active);
     }
 
+    private void RetireDispatch()
+    {
+        _dispatch?.Retire();
+        _dispatch = null;
+    }
+
     /// <summary>Adopts a published set; called by the pipeline thread between two events.</summary>
     private void ApplyPending()
     {
@@ -315,6 +351,7 @@ public sealed class RuleEngine : IDetector, IDisposable
         if (next is null) return;
         var previous = _active;
         _active = next;
+        RetireDispatch();
         UnloadExcept(previous, next, null);
     }
 
@@ -354,5 +391,6 @@ public sealed class RuleEngine : IDetector, IDisposable
         foreach (var slot in (Interlocked.Exchange(ref _pending, null)?.Slots ?? []).Concat(_active.Slots).Distinct())
             slot.Unload();
         _active = RuleSet.Empty;
+        RetireDispatch();
     }
 }

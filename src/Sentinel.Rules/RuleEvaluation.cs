@@ -12,15 +12,18 @@ internal interface IFindingsPublisher
 }
 
 /// <summary>
-/// Runs a set of rules on one event: the hot path. One try/catch around the loop rather than one per rule
-/// keeps a silent rule's cost to a null test, a counter and a virtual call; a failing rule is charged and
-/// the loop resumes with the next one.
+/// Runs a set of rules on one event through a loop of virtual calls: the sampled events that time one rule,
+/// the rest of an event an abort interrupted, and fixture runs. The agent's other events go through the set's
+/// generated method (<see cref="RuleSetDispatch"/>), which settles each evaluation the same way. One try/catch
+/// around the loop rather than one per rule; a failing rule is charged and the loop resumes with the next one.
 /// </summary>
 internal static class RuleEvaluation
 {
-    public static void Run(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher, int start = 0)
+    public static void Run(RuleSlot[] slots, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher, int start = 0,
+        bool countEvaluations = true)
     {
         var budget = RuleBudget.ForThread;
+        budget.DispatchBase = -1;
         var features = EventFeatures.Of(evt);
         var i = start;
         var publishing = false;
@@ -32,11 +35,8 @@ internal static class RuleEvaluation
                 {
                     var slot = slots[i];
                     if (slot.Live is not { } rule) continue;
-                    if (slot.Prefilter.Skips(features))
-                    {
-                        slot.CountEvaluation();
-                        continue;
-                    }
+                    if (countEvaluations) slot.CountEvaluation();
+                    if (slot.Prefilter.Skips(features)) continue;
                     budget.Index = i;
                     Match(slot, rule, evt, findings, budget);
                     if (findings.Count == 0) continue;
@@ -65,12 +65,14 @@ internal static class RuleEvaluation
         Action<string, TimeSpan>? observer, int evaluations, int timed)
     {
         var budget = RuleBudget.ForThread;
+        budget.DispatchBase = -1;
         for (var i = 0; i < slots.Length; i++)
         {
             var slot = slots[i];
             if (slot.Live is not { } rule) continue;
             var start = i == timed ? Stopwatch.GetTimestamp() : 0;
             var failed = false;
+            slot.CountEvaluation();
             budget.Index = i;
             try
             {
@@ -102,7 +104,6 @@ internal static class RuleEvaluation
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Match(RuleSlot slot, Rule rule, MovePagesEvent evt, Findings findings, RuleBudget.State budget)
     {
-        slot.CountEvaluation();
         if (!slot.IsInstrumented)
         {
             rule.Match(evt, findings);
@@ -118,13 +119,13 @@ internal static class RuleEvaluation
     /// later check saw; the time verdict; and, now and then, the state the rule keeps.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void AfterChecks(RuleSlot slot, Rule rule, RuleBudget.State budget, long epoch)
+    internal static void AfterChecks(RuleSlot slot, Rule rule, RuleBudget.State budget, long epoch)
     {
         slot.AfterEvaluation(rule, RuleBudget.End(budget, epoch), 1);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Publish(RuleSlot slot, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher)
+    internal static void Publish(RuleSlot slot, MovePagesEvent evt, Findings findings, IFindingsPublisher publisher)
     {
         try
         {

@@ -63,6 +63,27 @@ internal sealed class RuleSlot
 
     internal void CountEvaluation() => _evaluations++;
 
+    /// <summary>A generated dispatch's count, which counts this rule's evaluations while it calls it, and where it started.</summary>
+    private EvaluationCount? _shared;
+    private long _sharedAtJoin;
+
+    internal void JoinCount(EvaluationCount count)
+    {
+        _sharedAtJoin = count.Count;
+        Volatile.Write(ref _shared, count);
+    }
+
+    /// <summary>The dispatch is retired: what it counted for this rule becomes the rule's own.</summary>
+    internal void LeaveCount(EvaluationCount count)
+    {
+        if (!ReferenceEquals(_shared, count)) return;
+        _evaluations += count.Count - _sharedAtJoin;
+        Volatile.Write(ref _shared, null);
+    }
+
+    private long Evaluations =>
+        Volatile.Read(ref _evaluations) + (Volatile.Read(ref _shared) is { } shared ? Volatile.Read(ref shared.Count) - _sharedAtJoin : 0);
+
     /// <summary>
     /// After an evaluation that armed its budget (or, on sampled events, for the evaluations the sample stands
     /// for): what it allocated. A rule that has allocated a few megabytes since
@@ -124,9 +145,14 @@ internal sealed class RuleSlot
             Quarantine($"threw {errors} times; last: {_lastError}");
     }
 
+    /// <summary>Quarantines so far, in every engine: an <see cref="RuleSetDispatch"/> built before the last one is stale.</summary>
+    internal static long Quarantines => Volatile.Read(ref s_quarantines);
+    private static long s_quarantines;
+
     private void Quarantine(string reason)
     {
         Live = null;
+        Interlocked.Increment(ref s_quarantines);
         _quarantined = true;
         _quarantineReason = reason;
         _logger.LogError("rule {RuleId} ({File}) quarantined: {Reason}. The other rules keep running; fix the file to reload it.",
@@ -140,7 +166,7 @@ internal sealed class RuleSlot
         return new RuleStatus
         {
             Id = Info.Id, Name = Info.Name, Version = Info.Version, File = File,
-            Evaluations = Volatile.Read(ref _evaluations), Detections = Volatile.Read(ref _detections),
+            Evaluations = Evaluations, Detections = Volatile.Read(ref _detections),
             Errors = Volatile.Read(ref _errors), LastError = _lastError,
             Quarantined = _quarantineReason is not null, QuarantineReason = _quarantineReason, ReloadError = ReloadError,
             LatencySamples = samples,

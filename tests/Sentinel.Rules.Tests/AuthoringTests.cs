@@ -146,19 +146,23 @@ public sealed class AuthoringTests
         Assert.DoesNotContain("assembly reference", error.Message);
     }
 
-    [Fact]
-    public void A_runtime_exception_names_the_rule_line()
+    [Theory]
+    [InlineData("var pids = new List<int> { e.Pid };\n        findings.Add(pids[e.Pid].ToString());", "pids[e.Pid]", "ArgumentOutOfRangeException")]
+    // A Match this small is one the runtime would inline into the engine's dispatch, where it has no frame.
+    [InlineData("if (100 / (e.Pid - 100) > 0) return;", "100 / (e.Pid", "DivideByZeroException")]
+    public void A_runtime_exception_names_the_rule_line(string body, string thrower, string exception)
     {
         using var dir = new RuleDirectory();
-        var source = TestRules.Rule("SNT-9001", "var pids = new List<int> { e.Pid };\n        findings.Add(pids[e.Pid].ToString());");
+        var source = TestRules.Rule("SNT-9001", body);
         var file = dir.Write("r.csx", source);
-        var line = Array.FindIndex(source.Split('\n'), l => l.Contains("pids[e.Pid]")) + 1;
+        var line = Array.FindIndex(source.Split('\n'), l => l.Contains(thrower)) + 1;
         using var engine = TestRules.Load(dir.Path);
 
-        engine.Evaluate(TestRules.Event(), new ListSink());
+        // Enough events for the runtime to compile the rule's callers fully optimized.
+        for (var i = 0; i < 200; i++) engine.Evaluate(TestRules.Event(pid: 100 + i % 2), new ListSink());
 
         var error = engine.Status()[0].LastError!;
-        Assert.True(error.StartsWith("ArgumentOutOfRangeException", StringComparison.Ordinal) && error.Contains($"(at {file}:{line}:"), error);
+        Assert.True(error.StartsWith(exception, StringComparison.Ordinal) && error.Contains($"(at {file}:{line}:"), error);
     }
 
     [Fact]

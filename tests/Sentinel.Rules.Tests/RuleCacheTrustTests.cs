@@ -35,7 +35,7 @@ public sealed class RuleCacheTrustTests
         Assert.Contains("can be written by others (mode 777)", new RuleCache(cache).Untrusted);
         using var engine = LoadWithCache(dir, cache);
 
-        Assert.Empty(engine.Diagnostics.Where(d => d.IsError));
+        Assert.DoesNotContain(engine.Diagnostics, d => d.IsError);
         var sink = new ListSink();
         engine.Evaluate(TestRules.Event(), sink);
         Assert.Equal("compiled from source", Assert.Single(sink.Detections).Message);

@@ -163,7 +163,7 @@ public sealed class RuleCompiler
     {
         var rewriter = new BudgetRewriter(model);
         var prefilter = PrefilterExtractor.Find((CompilationUnitSyntax)tree.GetRoot(), model);
-        var root = (CompilationUnitSyntax)rewriter.Visit(tree.GetRoot());
+        var root = MatchFrame.Keep((CompilationUnitSyntax)rewriter.Visit(tree.GetRoot()));
         // Appended after the sandbox ran: engine plumbing, on the last line so the rule's line numbers stay.
         root = root.AddMembers(Member($"public static class {ManifestName} {{ public const int {ManifestChecksField} = {rewriter.Injected}; " +
                                       $"public const string {ManifestPrefilterField} = \"{prefilter}\"; }}"));

@@ -24,6 +24,7 @@ internal static class EventFeatures
     private const int ErrnoShift = 7;
     public const int MaxErrno = 63 - ErrnoShift;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong Errno(int errno) => errno is >= 1 and <= MaxErrno ? 1UL << (ErrnoShift + errno) : 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

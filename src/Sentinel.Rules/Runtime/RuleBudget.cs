@@ -42,6 +42,16 @@ public static class RuleBudget
         public long AbortEpoch = -1;
         /// <summary>The slot (in the evaluated set) of the evaluation begun last: where a guard resumes after an abort.</summary>
         public int Index;
+        /// <summary>
+        /// In a set's generated dispatch (<see cref="RuleSetDispatch"/>): the epoch before its first rule, whose rule k
+        /// runs as epoch <c>DispatchBase + 1 + k</c>. -1 in the engine's loop.
+        /// </summary>
+        public long DispatchBase = -1;
+        /// <summary>
+        /// Non-zero once a check armed the running evaluation or the watchdog flagged it (slow, expired, about to be
+        /// aborted): the generated dispatch then looks at the evaluation as it ends, and only then (one load per rule).
+        /// </summary>
+        public int Attention;
         /// <summary>The epoch the checks last armed the budget for (the first check of an evaluation arms it).</summary>
         public long ArmedEpoch = -1;
         /// <summary>Between <see cref="Begin(State, BudgetLimits)"/> and the end of the evaluation (its CPU time is the rule's).</summary>
@@ -89,6 +99,7 @@ public static class RuleBudget
         // The first check runs in Match or in a function it called: its frame stands for the evaluation's start.
         byte marker;
         state.ArmedEpoch = state.Epoch;
+        state.Attention = 1;
         state.Steps = state.Limits.MaxSteps;
         state.StackLimit = (nuint)(&marker) - (nuint)state.Limits.MaxStackBytes;
         state.AllocBase = -1;
@@ -120,6 +131,20 @@ public static class RuleBudget
     internal static bool Ended(State state, long epoch)
     {
         state.Busy = false;
+        if (Volatile.Read(ref state.AbortEpoch) == epoch) AwaitAbort(state, epoch);
+        return state.ArmedEpoch == epoch || Volatile.Read(ref state.SlowEpoch) == epoch;
+    }
+
+    /// <summary>
+    /// The generated dispatch's end of an evaluation that needed <see cref="State.Attention"/> (busy already cleared,
+    /// as in <see cref="Ended"/>): waits for an abort the guard decided on, and says whether <see cref="End"/> must
+    /// judge it. Attention is cleared before the flags are read, so a flag raised meanwhile is seen at the next end.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static bool Settle(State state, long epoch)
+    {
+        Volatile.Write(ref state.Attention, 0);
+        Interlocked.MemoryBarrier();
         if (Volatile.Read(ref state.AbortEpoch) == epoch) AwaitAbort(state, epoch);
         return state.ArmedEpoch == epoch || Volatile.Read(ref state.SlowEpoch) == epoch;
     }

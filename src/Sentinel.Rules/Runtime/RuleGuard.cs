@@ -113,6 +113,7 @@ internal sealed class RuleGuard
     {
         if (Interlocked.Exchange(ref _aborting, 1) != 0) return;
         Volatile.Write(ref state.AbortEpoch, epoch);
+        Volatile.Write(ref state.Attention, 1);
         Interlocked.MemoryBarrierProcessWide();
         if (state.Busy && Volatile.Read(ref state.Epoch) == epoch)
         {

@@ -99,13 +99,21 @@ internal static class RuleWatchdog
             return true;
         }
         var used = cpu - w.StartCpuMs;
-        if (used >= limitMs / 10) Volatile.Write(ref state.SlowEpoch, epoch);
+        if (used >= limitMs / 10)
+        {
+            Volatile.Write(ref state.SlowEpoch, epoch);
+            Volatile.Write(ref state.Attention, 1);
+        }
         if (used >= limitMs && state.Busy && Volatile.Read(ref state.Epoch) == epoch)
         {
             // First the rule's next check throws. Only an evaluation still running a period later, so inside one
             // framework call, is aborted (under a guard): an abort that lands on a thread busy calling small methods
             // can take the process down (see docs/RELIABILITY.md), so it is kept for what nothing else can stop.
-            if (Volatile.Read(ref state.ExpiredEpoch) != epoch) Volatile.Write(ref state.ExpiredEpoch, epoch);
+            if (Volatile.Read(ref state.ExpiredEpoch) != epoch)
+            {
+                Volatile.Write(ref state.ExpiredEpoch, epoch);
+                Volatile.Write(ref state.Attention, 1);
+            }
             else state.Guard?.TryAbort(state, epoch);
         }
         return true;

@@ -149,11 +149,12 @@ public class RuleCompileBenchmarks
 /// `rule-pack-loop [SECONDS] [--floor]`: the pack on the benign events in a plain loop for SECONDS (default 10),
 /// after a warm-up that lasts until the JIT is quiet, printing ns of thread CPU per event each second, in turn
 /// with the hand-written baseline (the ratio of neighbouring seconds is a same-run figure): a steady target to
-/// attach a profiler to, beside the BenchmarkDotNet figures. With --floor, five more take turns: the pack's rules
+/// attach a profiler to, beside the BenchmarkDotNet figures. With --floor, six more take turns: the pack's rules
 /// called directly (each rule's Match through its virtual call, no engine: no counters or prefilter), the same
 /// calling only the rules the prefilter does not skip, that without the budget's epoch, the facts and prefilters
 /// alone with no rule called (what separate rule methods cost before any engine work, and what choosing them
-/// costs), and the hand-written code compiled and loaded the way rules are.
+/// costs), the hand-written code compiled and loaded the way rules are, and the engine with no rule at all (its own
+/// cost per event). The whole loop runs inside the engine's guarded region, as the agent's pipeline does.
 /// </summary>
 internal static class RulePackLoop
 {
@@ -174,7 +175,15 @@ internal static class RulePackLoop
             contenders.Add(("unskipped rules, no budget", new DirectCalls(engine, Floor.UnskippedRulesWithoutBudget)));
             contenders.Add(("facts and prefilters, no rule called", new DirectCalls(engine, Floor.NoRuleCalled)));
             contenders.Add(("hand-written, in a collectible context", CollectibleHandWrittenPack.Load()));
+            contenders.Add(("the engine with no rules", RuleEngine.Load(EmptyRulesDirectory(), RuleBench.Options(null), NullLogger.Instance)));
         }
+        // As the agent's pipeline does: the engine binds the evaluating thread's budget once for the whole run.
+        engine.RunGuarded(() => Measure(contenders, events, sink, seconds));
+        return 0;
+    }
+
+    private static void Measure(List<(string Name, IDetector Detector)> contenders, MovePagesEvent[] events, NullSink sink, double seconds)
+    {
         WarmUntilJitQuiet(contenders.Select(c => c.Detector).ToList(), events, sink);
         var figures = contenders.Select(_ => new List<double>()).ToArray();
         var total = System.Diagnostics.Stopwatch.StartNew();
@@ -203,7 +212,6 @@ internal static class RulePackLoop
             Console.WriteLine("rule-pack-loop: medians " + string.Join(", ", contenders.Select((c, i) =>
                 $"{c.Name} {Median(figures[i]):0.0} ns ({Median(figures[i]) / baseline:0.00}x)")));
         }
-        return 0;
     }
 
     /// <summary>
@@ -226,6 +234,14 @@ internal static class RulePackLoop
         Console.WriteLine($"rule-pack-loop: the JIT went quiet after {clock.Elapsed.TotalSeconds:0.0} s of warm-up ({compiled} methods compiled)");
     }
 
+    /// <summary>A rules directory with no rule: the engine's own cost per event, with nothing to call.</summary>
+    private static string EmptyRulesDirectory()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "sentinel-bench-no-rules");
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
     /// <summary>How much of the engine a floor contender keeps.</summary>
     private enum Floor { AllRules, UnskippedRules, UnskippedRulesWithoutBudget, NoRuleCalled }
 
@@ -240,13 +256,15 @@ internal static class RulePackLoop
         private readonly BudgetLimits _limits = engine.Options.Budget;
         private readonly Sentinel.Rules.Runtime.RulePrefilter[] _prefilters = engine.ActiveSlots.Select(s => s.Prefilter).ToArray();
         private readonly Findings _findings = new();
+        private Sentinel.Rules.Runtime.RuleBudget.State? _budget;
         public int Unskipped;
 
         public void Evaluate(MovePagesEvent e, IDetectionSink sink)
         {
             var prefiltered = floor != Floor.AllRules;
             var features = prefiltered ? Sentinel.Rules.Runtime.EventFeatures.Of(e) : 0;
-            var budget = Sentinel.Rules.Runtime.RuleBudget.ForThread;
+            // Read once, as the engine does inside a guarded run.
+            var budget = _budget ??= Sentinel.Rules.Runtime.RuleBudget.ForThread;
             for (var i = 0; i < _rules.Length; i++)
             {
                 if (prefiltered && _prefilters[i].Skips(features)) continue;
