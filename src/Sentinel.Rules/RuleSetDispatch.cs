@@ -110,7 +110,7 @@ internal sealed class RuleSetDispatch
             il.MarkLabel(labels[i]);
             if (_rules[i] is not { } rule) continue;
             var type = rule.GetType();
-            var match = type.GetMethod(nameof(Rule.Match), BindingFlags.Public | BindingFlags.Instance, [typeof(MovePagesEvent), typeof(Findings)])!;
+            var match = MatchOverride(type);
             if (_slots[i].Prefilter != RulePrefilter.None)
             {
                 usesFeatures = true;
@@ -144,6 +144,19 @@ internal sealed class RuleSetDispatch
         il.Emit(OpCodes.Ret);
         // Closed over this instance: a call without the thunk that shuffles the arguments of an open static delegate.
         return (Dispatch)method.CreateDelegate(typeof(Dispatch), this);
+    }
+
+    /// <summary>
+    /// The method a virtual call to <see cref="Rule.Match"/> runs on <paramref name="type"/>: the most derived override,
+    /// not a method that hides it with <c>new</c> (looked up by name, that one would be found first).
+    /// </summary>
+    private static MethodInfo MatchOverride(Type type)
+    {
+        for (var t = type; t is not null; t = t.BaseType)
+            foreach (var method in t.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly))
+                if (method.Name == nameof(Rule.Match) && method.GetBaseDefinition() is { DeclaringType: var root } && root == typeof(Rule))
+                    return method;
+        throw new InvalidOperationException($"{type} does not implement {nameof(Rule)}.{nameof(Rule.Match)}");
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
