@@ -196,6 +196,11 @@ public sealed class TokenFileTests
         using var missing = new CliProcess(dll, "status", "--server", address, "--token-file", Path.Combine(dir.Path, "nope"));
         Assert.Equal(2, await missing.WaitForExitAsync());
         Assert.StartsWith($"sentinel: cannot read the token file {Path.Combine(dir.Path, "nope")}", missing.Stderr);
+
+        // A file that never ends is refused at its first 64 KiB, not read until memory runs out.
+        using var endless = new CliProcess(dll, "status", "--server", address, "--token-file", "/dev/zero");
+        Assert.Equal(2, await endless.WaitForExitAsync());
+        Assert.Equal("sentinel: cannot read the token file /dev/zero: its first line is longer than 64 KiB: not a token", endless.Stderr);
     }
 }
 

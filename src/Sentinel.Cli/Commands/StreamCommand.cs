@@ -327,17 +327,35 @@ internal static class TokenFile
     {
         if (path is null) return token;
         if (token is not null) throw new CliException("--token and --token-file both give the token: give one");
-        string text;
-        try { text = File.ReadAllText(path); }
+        string line;
+        try { line = FirstLine(path).Trim(); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new CliException($"cannot read the token file {path}: {ex.Message}");
         }
-        var line = text.Split('\n', 2)[0].Trim();
         if (line.Length == 0) throw new CliException($"{path}: the token file is empty (expected the token on its first line)");
         if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & (UnixFileMode.OtherRead | UnixFileMode.GroupRead)) != 0)
             Console.Error.WriteLine($"sentinel: warning: {path} is readable by other users (chmod 600 {path})");
         return line;
+    }
+
+    /// <summary>Longer than any bearer token: a first line past it is not one (a link to /dev/zero, a log file).</summary>
+    private const int MaxLine = 64 * 1024;
+
+    /// <summary>
+    /// Only the first line is read, so a pipe (<c>--token-file &lt;(pass show siem)</c>) works and a file that never ends
+    /// is refused instead of read until memory runs out.
+    /// </summary>
+    private static string FirstLine(string path)
+    {
+        using var reader = new StreamReader(path);
+        var line = new System.Text.StringBuilder();
+        for (int c; (c = reader.Read()) >= 0 && c != '\n';)
+        {
+            if (line.Length == MaxLine) throw new IOException($"its first line is longer than {MaxLine / 1024} KiB: not a token");
+            line.Append((char)c);
+        }
+        return line.ToString();
     }
 }
 
