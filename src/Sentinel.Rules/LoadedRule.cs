@@ -66,6 +66,7 @@ internal sealed class LoadedRule
         try
         {
             RuleBudget.Begin(limits);
+            RunStaticInitializers(type.Assembly);
             var rule = (Rule)Activator.CreateInstance(type)!;
             rule.Host = host;
             var info = rule.Info ?? throw new InvalidOperationException("Info returned null");
@@ -81,7 +82,12 @@ internal sealed class LoadedRule
         }
         catch (Exception ex)
         {
-            var inner = ex is TargetInvocationException { InnerException: { } e } ? e : ex;
+            var inner = ex is TargetInvocationException or TypeInitializationException && ex.InnerException is { } e ? e : ex;
+            if (ex is TypeInitializationException { TypeName: var typeName })
+            {
+                diagnostics.Add(Failure(File, $"the static initializer of {typeName} failed while loading: {inner.GetType().Name}: {inner.Message}"));
+                return null;
+            }
             diagnostics.Add(Failure(File, $"the rule failed while loading: {inner.GetType().Name}: {inner.Message}"));
             return null;
         }
@@ -90,6 +96,17 @@ internal sealed class LoadedRule
             // Loading is over: the watchdog must not go on timing this thread as if a rule still ran on it.
             RuleBudget.Abandon();
         }
+    }
+
+    /// <summary>
+    /// Runs the static initializers of all the rule's types now, under the load's budget. Left to run lazily, one that
+    /// <see cref="Rule.Match"/> never reaches would first run when the engine reads the static fields to measure the
+    /// state the rule keeps (<see cref="RetainedState"/>): rule code outside any evaluation, untimed.
+    /// </summary>
+    private static void RunStaticInitializers(Assembly assembly)
+    {
+        foreach (var type in assembly.GetTypes())
+            if (!type.ContainsGenericParameters) RuntimeHelpers.RunClassConstructor(type.TypeHandle);
     }
 
     /// <summary>Starts unloading the context; it goes once nothing references the rule's types.</summary>

@@ -99,6 +99,36 @@ public sealed class BoundedEvaluationTests
     }
 
     [Fact]
+    public void Static_initializers_run_at_load_within_its_budget_never_first_in_the_state_walk()
+    {
+        // Match never touches Holder. Run lazily, its initializer would first run when the engine measures the state
+        // the rule keeps (reading the static fields), outside any evaluation's budget and watchdog.
+        using var dir = new RuleDirectory();
+        var file = dir.Write("a-spin.csx", TestRules.Rule("SNT-9001", FiresAlways) + """
+
+            public static class Holder
+            {
+                public static readonly List<long> Keys = Build();
+
+                private static List<long> Build()
+                {
+                    var keys = new List<long>();
+                    while (true) keys.Clear();
+                }
+            }
+            """);
+        dir.Write("b-good.csx", TestRules.Rule("SNT-9002", FiresAlways));
+
+        using var engine = TestRules.Load(dir.Path);
+
+        var error = Assert.Single(engine.Diagnostics, d => d.IsError);
+        Assert.Equal(file, error.File);
+        Assert.Contains("Holder", error.Message);
+        Assert.Contains("step budget", error.Message);
+        Assert.Equal(["SNT-9002"], engine.Status().Select(s => s.Id));
+    }
+
+    [Fact]
     public void A_throwing_rule_is_counted_then_quarantined_and_the_others_keep_running()
     {
         using var dir = new RuleDirectory();

@@ -1,5 +1,5 @@
-// hostile: a static initializer that throws: every touch is a TypeInitializationException
-// expect: quarantined threw
+// hostile: a static initializer that throws: the loader runs it and refuses the rule
+// expect: rejected static initializer of
 public sealed class Hostile : Rule
 {
     public static class Bad { public static readonly int Value = int.Parse("not a number"); }

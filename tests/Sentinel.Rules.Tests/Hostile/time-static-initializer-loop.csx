@@ -1,5 +1,5 @@
-// hostile: a static initializer that never ends, first touched from Match
-// expect: quarantined
+// hostile: a static initializer that never ends: the loader runs it under the step budget and refuses the rule
+// expect: rejected step budget
 public sealed class Hostile : Rule
 {
     public static class Holder { public static readonly int Value = Spin(); private static int Spin() { var i = 0; while (true) i++; } }
