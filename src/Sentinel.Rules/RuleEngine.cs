@@ -140,7 +140,7 @@ public sealed class RuleEngine : IDetector, IDisposable
         // A rule whose own check threw first is quarantined already, with its own reason.
         if (slots[index].Live is not null) slots[index].OnFailure(RuleBudget.Aborted(budget));
         // The set's dispatch counted the event for every rule when it began.
-        RuleEvaluation.Run(slots, evt, _findings, _publisher, index + 1, countEvaluations: budget.DispatchBase < 0);
+        RuleEvaluation.Run(slots, evt, _findings, _publisher, index + 1, countEvaluations: !budget.InDispatch);
     }
 
     /// <summary>

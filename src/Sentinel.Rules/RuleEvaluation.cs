@@ -23,7 +23,7 @@ internal static class RuleEvaluation
         bool countEvaluations = true)
     {
         var budget = RuleBudget.ForThread;
-        budget.DispatchBase = -1;
+        budget.InDispatch = false;
         var features = EventFeatures.Of(evt);
         var i = start;
         var publishing = false;
@@ -65,7 +65,7 @@ internal static class RuleEvaluation
         Action<string, TimeSpan>? observer, int evaluations, int timed)
     {
         var budget = RuleBudget.ForThread;
-        budget.DispatchBase = -1;
+        budget.InDispatch = false;
         for (var i = 0; i < slots.Length; i++)
         {
             var slot = slots[i];

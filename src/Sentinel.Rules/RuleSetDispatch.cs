@@ -72,7 +72,7 @@ internal sealed class RuleSetDispatch
         var features = _usesFeatures ? EventFeatures.Of(evt) : 0;
         if (!ReferenceEquals(budget.Limits, _limits)) budget.Limits = _limits;
         var baseEpoch = budget.Epoch;
-        budget.DispatchBase = baseEpoch;
+        budget.InDispatch = true;
         for (var start = 0; start < _slots.Length;)
         {
             try
@@ -184,7 +184,8 @@ internal sealed class RuleSetDispatch
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Settle(RuleBudget.State budget, int index)
     {
-        var epoch = budget.DispatchBase + 1 + index;
+        // The rule's own epoch: the next rule has not begun.
+        var epoch = budget.Epoch;
         if (RuleBudget.Settle(budget, epoch)) RuleEvaluation.AfterChecks(_slots[index], _rules[index]!, budget, epoch);
     }
 

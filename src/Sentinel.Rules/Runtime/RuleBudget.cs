@@ -42,11 +42,8 @@ public static class RuleBudget
         public long AbortEpoch = -1;
         /// <summary>The slot (in the evaluated set) of the evaluation begun last: where a guard resumes after an abort.</summary>
         public int Index;
-        /// <summary>
-        /// In a set's generated dispatch (<see cref="RuleSetDispatch"/>): the epoch before its first rule, whose rule k
-        /// runs as epoch <c>DispatchBase + 1 + k</c>. -1 in the engine's loop.
-        /// </summary>
-        public long DispatchBase = -1;
+        /// <summary>The event under way is evaluated by a set's generated dispatch (<see cref="RuleSetDispatch"/>), not the engine's loop.</summary>
+        public bool InDispatch;
         /// <summary>
         /// Non-zero once a check armed the running evaluation or the watchdog flagged it (slow, expired, about to be
         /// aborted): the generated dispatch then looks at the evaluation as it ends, and only then (one load per rule).
@@ -131,8 +128,7 @@ public static class RuleBudget
     internal static bool Ended(State state, long epoch)
     {
         state.Busy = false;
-        if (Volatile.Read(ref state.AbortEpoch) == epoch) AwaitAbort(state, epoch);
-        return state.ArmedEpoch == epoch || Volatile.Read(ref state.SlowEpoch) == epoch;
+        return Judged(state, epoch);
     }
 
     /// <summary>
@@ -145,6 +141,13 @@ public static class RuleBudget
     {
         Volatile.Write(ref state.Attention, 0);
         Interlocked.MemoryBarrier();
+        return Judged(state, epoch);
+    }
+
+    /// <summary>After busy is cleared: waits for an abort the guard decided on, then whether <see cref="End"/> must judge the evaluation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Judged(State state, long epoch)
+    {
         if (Volatile.Read(ref state.AbortEpoch) == epoch) AwaitAbort(state, epoch);
         return state.ArmedEpoch == epoch || Volatile.Read(ref state.SlowEpoch) == epoch;
     }
