@@ -83,18 +83,7 @@ public static class DetectionWireWriter
         w.Timestamp(V1.Event.TimeFieldNumber, ProtoTime.FromUnixNs(e.TimeUnixNs));
 
         var context = w.StartLengthDelimited(V1.Event.ContextFieldNumber);
-        w.Int32(V1.ProcessContext.PidFieldNumber, e.Pid);
-        w.Int32(V1.ProcessContext.TidFieldNumber, e.Tid);
-        w.Int32(V1.ProcessContext.PpidFieldNumber, e.Ppid);
-        w.UInt32(V1.ProcessContext.UidFieldNumber, e.Uid);
-        w.UInt32(V1.ProcessContext.EuidFieldNumber, e.Euid);
-        w.UInt32(V1.ProcessContext.GidFieldNumber, e.Gid);
-        w.UInt64(V1.ProcessContext.CapEffectiveFieldNumber, e.CapEffective);
-        w.String(V1.ProcessContext.CommFieldNumber, e.Comm);
-        w.UInt64(V1.ProcessContext.MountNamespaceFieldNumber, e.MountNamespace);
-        w.UInt64(V1.ProcessContext.PidNamespaceFieldNumber, e.PidNamespace);
-        w.UInt64(V1.ProcessContext.CgroupIdFieldNumber, e.CgroupId);
-        w.Int32(V1.ProcessContext.CpuFieldNumber, e.Cpu);
+        ContextMirror.Write(ref w, e);
         w.EndLengthDelimited(context);
 
         w.Int32(V1.Event.StrategyFieldNumber, (int)(V1.AttachStrategy)e.Strategy);
@@ -149,30 +138,13 @@ public static class DetectionWireWriter
         if (en.Caller is { } caller) WriteProcess(ref w, V1.Enrichment.CallerFieldNumber, caller);
         if (en.Target is { } target) WriteProcess(ref w, V1.Enrichment.TargetFieldNumber, target);
         foreach (var ancestor in en.Ancestry) WriteProcess(ref w, V1.Enrichment.AncestryFieldNumber, ancestor);
-        w.Bool(V1.Enrichment.IsCrossProcessFieldNumber, en.IsCrossProcess);
-        w.Bool(V1.Enrichment.IsCrossUserFieldNumber, en.IsCrossUser);
-        w.Bool(V1.Enrichment.IsCrossContainerFieldNumber, en.IsCrossContainer);
-        w.Bool(V1.Enrichment.CallerInHostNamespacesFieldNumber, en.CallerInHostNamespaces);
+        EnrichmentMirror.Write(ref w, en);
     }
 
     private static void WriteProcess(ref ProtoWriter w, int field, ProcessInfo p)
     {
         var start = w.StartLengthDelimited(field);
-        w.Int32(V1.Process.PidFieldNumber, p.Pid);
-        w.UInt64(V1.Process.StartTimeNsFieldNumber, p.StartTimeNs);
-        w.Int32(V1.Process.ParentPidFieldNumber, p.ParentPid);
-        w.String(V1.Process.CommFieldNumber, p.Comm);
-        w.String(V1.Process.ExePathFieldNumber, p.ExePath);
-        w.Strings(V1.Process.ArgsFieldNumber, p.Args);
-        w.UInt32(V1.Process.UidFieldNumber, p.Uid);
-        w.UInt32(V1.Process.EuidFieldNumber, p.Euid);
-        w.UInt32(V1.Process.GidFieldNumber, p.Gid);
-        w.Bool(V1.Process.IsSetuidFieldNumber, p.IsSetuid);
-        w.UInt64(V1.Process.MountNamespaceFieldNumber, p.MountNamespace);
-        w.UInt64(V1.Process.PidNamespaceFieldNumber, p.PidNamespace);
-        w.String(V1.Process.CgroupPathFieldNumber, p.CgroupPath);
-        w.String(V1.Process.ContainerIdFieldNumber, p.ContainerId);
-        w.String(V1.Process.EntityIdFieldNumber, p.EntityId);
+        ProcessMirror.Write(ref w, p);
         w.EndLengthDelimited(start);
     }
 }

@@ -38,12 +38,7 @@ public static class EventConverter
         {
             Name = MovePages.Name,
             Time = ProtoTime.FromUnixNs(e.TimeUnixNs).ToTimestamp(),
-            Context = new V1.ProcessContext
-            {
-                Pid = e.Pid, Tid = e.Tid, Ppid = e.Ppid, Uid = e.Uid, Euid = e.Euid, Gid = e.Gid,
-                CapEffective = e.CapEffective, Comm = e.Comm, MountNamespace = e.MountNamespace,
-                PidNamespace = e.PidNamespace, CgroupId = e.CgroupId, Cpu = e.Cpu,
-            },
+            Context = new V1.ProcessContext(),
             Strategy = (V1.AttachStrategy)e.Strategy,
             Compat = e.Compat,
             ReturnValue = e.ReturnValue,
@@ -52,6 +47,7 @@ public static class EventConverter
             Copies = new V1.ArrayCopies { Copied = (uint)e.CopiedCount },
             Toctou = new V1.ToctouEvidence { Changed = e.HasToctouEvidence },
         };
+        ContextMirror.Fill(proto.Context, e);
         for (var i = 0; i < MovePages.Arguments.Count; i++)
             proto.Args.Add(ArgumentToProto(e, i));
 
@@ -137,50 +133,22 @@ public static class EventConverter
 
     public static V1.Process ProcessToProto(ProcessInfo p)
     {
-        var proto = new V1.Process
-        {
-            Pid = p.Pid, StartTimeNs = p.StartTimeNs, ParentPid = p.ParentPid, Comm = p.Comm,
-            ExePath = p.ExePath, Uid = p.Uid, Euid = p.Euid, Gid = p.Gid, IsSetuid = p.IsSetuid,
-            MountNamespace = p.MountNamespace, PidNamespace = p.PidNamespace, CgroupPath = p.CgroupPath,
-            ContainerId = p.ContainerId, EntityId = p.EntityId,
-        };
-        proto.Args.Add(p.Args);
+        var proto = new V1.Process();
+        ProcessMirror.Fill(proto, p);
         return proto;
     }
 
     private static V1.Enrichment EnrichmentToProto(EventEnrichment en)
     {
-        var proto = new V1.Enrichment
-        {
-            IsCrossProcess = en.IsCrossProcess, IsCrossUser = en.IsCrossUser,
-            IsCrossContainer = en.IsCrossContainer, CallerInHostNamespaces = en.CallerInHostNamespaces,
-        };
+        var proto = new V1.Enrichment();
         if (en.Caller is { } caller) proto.Caller = ProcessToProto(caller);
         if (en.Target is { } target) proto.Target = ProcessToProto(target);
         proto.Ancestry.Add(en.Ancestry.Select(ProcessToProto));
+        EnrichmentMirror.Fill(proto, en);
         return proto;
     }
 
-    // What the kernel can produce: a task comm is at most 16 bytes, a path at most PATH_MAX. A longer value in an event
-    // file was forged, and would otherwise reach the rules (and their budgets) as if it were real.
-    private const int MaxComm = 16, MaxPath = 4096, MaxArgs = 1024, MaxAncestry = 64;
-
-    private static string Bounded(string value, int max, string field) =>
-        value.Length <= max ? value : throw new EventFormatException(field, $"at most {max} characters, got {value.Length}");
-
-    private static ProcessInfo ProcessFromProto(V1.Process p, string field)
-    {
-        if (p.Args.Count > MaxArgs) throw new EventFormatException(field + ".args", $"at most {MaxArgs} arguments, got {p.Args.Count}");
-        return new()
-        {
-            Pid = p.Pid, StartTimeNs = p.StartTimeNs, ParentPid = p.ParentPid, Comm = Bounded(p.Comm, MaxComm, field + ".comm"),
-            ExePath = Bounded(p.ExePath, MaxPath, field + ".exePath"),
-            Args = p.Args.Select((a, i) => Bounded(a, MaxPath, $"{field}.args[{i}]")).ToArray(),
-            Uid = p.Uid, Euid = p.Euid, Gid = p.Gid, IsSetuid = p.IsSetuid,
-            MountNamespace = p.MountNamespace, PidNamespace = p.PidNamespace, CgroupPath = Bounded(p.CgroupPath, MaxPath, field + ".cgroupPath"),
-            ContainerId = Bounded(p.ContainerId, MaxPath, field + ".containerId"),
-        };
-    }
+    private const int MaxAncestry = 64;
 
     /// <summary>
     /// Fills <paramref name="target"/> from a (possibly hand-written or forged) proto event.
@@ -194,13 +162,7 @@ public static class EventConverter
         if (proto.Time is { } time) target.TimeUnixNs = UnixNsOf(time, "time");
         FoldFromProto(proto, target);
         target.DurationNs = (long)Math.Min(proto.DurationNs, long.MaxValue);
-        if (proto.Context is { } c)
-        {
-            target.Pid = c.Pid; target.Tid = c.Tid; target.Ppid = c.Ppid; target.Uid = c.Uid; target.Euid = c.Euid;
-            target.Gid = c.Gid; target.CapEffective = c.CapEffective; target.Comm = Bounded(c.Comm, MaxComm, "context.comm");
-            target.MountNamespace = c.MountNamespace; target.PidNamespace = c.PidNamespace;
-            target.CgroupId = c.CgroupId; target.Cpu = c.Cpu;
-        }
+        if (proto.Context is { } context) ContextMirror.Read(context, target, "context");
         if (!System.Enum.IsDefined(proto.Strategy))
             throw new EventFormatException("strategy", $"unknown attach strategy {(int)proto.Strategy}");
         target.Strategy = (AttachStrategy)proto.Strategy;
@@ -225,13 +187,12 @@ public static class EventConverter
         {
             var e = target.Enrichment;
             e.Enriched = true;
-            e.Caller = en.Caller is null ? null : ProcessFromProto(en.Caller, "enrichment.caller");
-            e.Target = en.Target is null ? null : ProcessFromProto(en.Target, "enrichment.target");
+            e.Caller = en.Caller is null ? null : ProcessMirror.Create(en.Caller, "enrichment.caller");
+            e.Target = en.Target is null ? null : ProcessMirror.Create(en.Target, "enrichment.target");
             if (en.Ancestry.Count > MaxAncestry)
                 throw new EventFormatException("enrichment.ancestry", $"at most {MaxAncestry} processes, got {en.Ancestry.Count}");
-            e.AncestryBuffer.AddRange(en.Ancestry.Select((p, i) => ProcessFromProto(p, $"enrichment.ancestry[{i}]")));
-            e.IsCrossProcess = en.IsCrossProcess; e.IsCrossUser = en.IsCrossUser;
-            e.IsCrossContainer = en.IsCrossContainer; e.CallerInHostNamespaces = en.CallerInHostNamespaces;
+            e.AncestryBuffer.AddRange(en.Ancestry.Select((p, i) => ProcessMirror.Create(p, $"enrichment.ancestry[{i}]")));
+            EnrichmentMirror.Read(en, e, "enrichment");
         }
     }
 
