@@ -30,3 +30,15 @@ public interface IEventObserver
 {
     void OnEvent(MovePagesEvent evt);
 }
+
+/// <summary>What the pipeline has done, for status: read from any thread, counted by the pipeline alone.</summary>
+public sealed class PipelineCounters
+{
+    private long _events, _detections, _sinkErrors;
+    public long Events => Interlocked.Read(ref _events);
+    public long Detections => Interlocked.Read(ref _detections);
+    public long SinkErrors => Interlocked.Read(ref _sinkErrors);
+    public void AddEvent() => Interlocked.Increment(ref _events);
+    public void AddDetection() => Interlocked.Increment(ref _detections);
+    public void AddSinkError() => Interlocked.Increment(ref _sinkErrors);
+}

@@ -25,17 +25,6 @@ public sealed class EventChannel
     public EventPool Pool { get; } = new();
 }
 
-public sealed class PipelineCounters
-{
-    private long _events, _detections, _sinkErrors;
-    public long Events => Interlocked.Read(ref _events);
-    public long Detections => Interlocked.Read(ref _detections);
-    public long SinkErrors => Interlocked.Read(ref _sinkErrors);
-    internal void AddEvent() => Interlocked.Increment(ref _events);
-    internal void AddDetection() => Interlocked.Increment(ref _detections);
-    internal void AddSinkError() => Interlocked.Increment(ref _sinkErrors);
-}
-
 /// <summary>
 /// Enrich → observe → detect → deliver, one event at a time, in arrival order. A sink that throws is logged
 /// and counted; it never stops the pipeline. Capture reports its own detections (SNT-0000, events lost) through

@@ -26,6 +26,8 @@ public static class PipelineServiceCollectionExtensions
             sp.GetServices<IEventObserver>(),
             sp.GetServices<IDetectionSink>(),
             sp.GetRequiredService<ILogger<EventPipeline>>()));
+        // Status reads the counters without knowing the pipeline.
+        services.AddSingleton(sp => sp.GetRequiredService<EventPipeline>().Counters);
         services.AddSingleton<PipelineService>();
         services.AddHostedService(sp => sp.GetRequiredService<PipelineService>());
         return services;

@@ -66,6 +66,21 @@ public sealed class StatusAndDiscoveryTests
     }
 
     [Fact]
+    public async Task GetStatus_counts_what_the_pipeline_processed_and_detected()
+    {
+        using var dir = new TempDir();
+        using var agent = await TestHostProcess.StartAsync(Path.Combine(dir.Path, "journal.db"));
+        // The host's detector fires once per emitted event, through the real pipeline.
+        await agent.EmitAsync(25);
+
+        var line = await agent.CommandAsync("status");
+        var status = Google.Protobuf.JsonParser.Default.Parse<AgentStatus>(line["status ".Length..]);
+
+        Assert.Equal((25ul, 25ul, 0ul), (status.Counters.EventsProcessed, status.Counters.Detections, status.Counters.SinkErrors));
+        await agent.QuitAsync();
+    }
+
+    [Fact]
     public async Task Metrics_endpoint_is_scrapeable_and_reports_journal_rules_and_clients()
     {
         var port = ServerHarness.FreePort();

@@ -1,6 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.DependencyInjection;
-using Sentinel.Pipeline;
 using Sentinel.Events;
 using Sentinel.Server.Journal;
 using Sentinel.V1;
@@ -71,9 +70,9 @@ internal sealed class PipelineStatusContributor(IServiceProvider services) : IAg
 {
     public void Contribute(AgentStatus status)
     {
-        if (services.GetService<EventPipeline>() is not { } pipeline) return;
-        status.Counters.EventsProcessed = (ulong)pipeline.Counters.Events;
-        status.Counters.Detections = (ulong)pipeline.Counters.Detections;
-        status.Counters.SinkErrors = (ulong)pipeline.Counters.SinkErrors;
+        if (services.GetService<PipelineCounters>() is not { } counters) return;
+        status.Counters.EventsProcessed = (ulong)counters.Events;
+        status.Counters.Detections = (ulong)counters.Detections;
+        status.Counters.SinkErrors = (ulong)counters.SinkErrors;
     }
 }
