@@ -83,14 +83,7 @@ public class ProtoMirrorGeneratorTests
     [Fact]
     public void Maps_every_same_named_field_both_ways_and_to_bytes_in_field_order()
     {
-        var (compilation, diagnostics, sources) = Run($$"""
-            namespace Sentinel.Contracts;
-            [ProtoMirror(typeof(Wire.Proc), typeof(Model.Info), ByHand = ["Parent"])]
-            internal static partial class InfoMirror
-            {
-            {{Hooks}}
-            }
-            """);
+        var (compilation, diagnostics, sources) = WithHooks("InfoMirror", "Model.Info");
 
         Assert.Empty(diagnostics);
         Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
@@ -117,14 +110,7 @@ public class ProtoMirrorGeneratorTests
     [Fact]
     public void Text_from_the_wire_goes_through_the_hand_written_bound_with_its_json_path()
     {
-        var (compilation, _, _) = Run($$"""
-            namespace Sentinel.Contracts;
-            [ProtoMirror(typeof(Wire.Proc), typeof(Model.Info), ByHand = ["Parent"])]
-            internal static partial class InfoMirror
-            {
-            {{Hooks}}
-            }
-            """);
+        var (compilation, _, _) = WithHooks("InfoMirror", "Model.Info");
         var mirror = Load(compilation).GetType("Sentinel.Contracts.InfoMirror")!;
         var proc = mirror.Assembly.CreateInstance("Wire.Proc")!;
         Set(proc, "Comm", new string('x', 17));
@@ -137,14 +123,7 @@ public class ProtoMirrorGeneratorTests
     [Fact]
     public void A_record_with_init_only_properties_is_created_not_filled()
     {
-        var (compilation, diagnostics, sources) = Run($$"""
-            namespace Sentinel.Contracts;
-            [ProtoMirror(typeof(Wire.Proc), typeof(Model.Frozen), ByHand = ["Parent"])]
-            internal static partial class FrozenMirror
-            {
-            {{Hooks}}
-            }
-            """);
+        var (compilation, diagnostics, sources) = WithHooks("FrozenMirror", "Model.Frozen");
 
         Assert.Empty(diagnostics);
         Assert.Empty(compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
@@ -182,6 +161,16 @@ public class ProtoMirrorGeneratorTests
             Assert.StartsWith(expected, $"{d.Id}:{d.GetMessage()}");
         }
     }
+
+    /// <summary>A mirror of Wire.Proc (its Parent by hand) with the text hooks implemented.</summary>
+    private static (Compilation, ImmutableArray<Diagnostic>, Dictionary<string, string>) WithHooks(string mirror, string source) => Run($$"""
+        namespace Sentinel.Contracts;
+        [ProtoMirror(typeof(Wire.Proc), typeof({{source}}), ByHand = ["Parent"])]
+        internal static partial class {{mirror}}
+        {
+        {{Hooks}}
+        }
+        """);
 
     private const System.Reflection.BindingFlags Flags = System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public;
 
