@@ -141,6 +141,11 @@ public sealed class StreamCheckpointTests
         using var socket = new CliProcess(Dll, "status", "--server", "unix:/nonexistent/agent.sock");
         Assert.Equal(2, await socket.WaitForExitAsync());
         Assert.Equal("sentinel: cannot connect to unix:/nonexistent/agent.sock: no such socket (is the agent listening there?)", socket.Stderr);
+
+        // The address as the user typed it, not as normalized (the default port appended).
+        using var malformed = new CliProcess(Dll, "status", "--server", "bad address::");
+        Assert.Equal(2, await malformed.WaitForExitAsync());
+        Assert.Equal("sentinel: bad --server 'bad address::' (expected HOST:PORT, https://HOST:PORT or unix:PATH)", malformed.Stderr);
     }
 
     [Fact]

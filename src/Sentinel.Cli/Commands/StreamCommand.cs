@@ -188,7 +188,8 @@ internal sealed class ServerConnection : IDisposable
 
     public static ServerConnection From(ParseResult parse)
     {
-        var server = WithDefaultPort(parse.GetValue(Server)!);
+        var given = parse.GetValue(Server)!;
+        var server = WithDefaultPort(given);
         var (ca, cert, key) = (parse.GetValue(Ca), parse.GetValue(Cert), parse.GetValue(Key));
         var token = TokenFile.Resolve(parse.GetValue(Token), parse.GetValue(TokenFileOption)) ?? Environment.GetEnvironmentVariable("SENTINEL_TOKEN");
         if ((cert is null) != (key is null)) throw new CliException("--cert and --key go together");
@@ -220,7 +221,7 @@ internal sealed class ServerConnection : IDisposable
         {
             uri = (ca ?? cert) is not null ? $"https://{server}" : $"http://{server}";
         }
-        if (!Uri.TryCreate(uri, UriKind.Absolute, out _)) throw new CliException($"bad --server '{server}' (expected HOST:PORT, https://HOST:PORT or unix:PATH)");
+        if (!Uri.TryCreate(uri, UriKind.Absolute, out _)) throw new CliException($"bad --server '{given}' (expected HOST:PORT, https://HOST:PORT or unix:PATH)");
 
         var ssl = new SslClientAuthenticationOptions();
         try
