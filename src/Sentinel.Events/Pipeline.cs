@@ -38,7 +38,7 @@ public sealed class PipelineCounters
     public long Events => Interlocked.Read(ref _events);
     public long Detections => Interlocked.Read(ref _detections);
     public long SinkErrors => Interlocked.Read(ref _sinkErrors);
-    public void AddEvent() => Interlocked.Increment(ref _events);
-    public void AddDetection() => Interlocked.Increment(ref _detections);
-    public void AddSinkError() => Interlocked.Increment(ref _sinkErrors);
+    internal void AddEvent() => Interlocked.Increment(ref _events);
+    internal void AddDetection() => Interlocked.Increment(ref _detections);
+    internal void AddSinkError() => Interlocked.Increment(ref _sinkErrors);
 }
