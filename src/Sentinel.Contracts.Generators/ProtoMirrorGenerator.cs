@@ -101,7 +101,7 @@ public sealed class ProtoMirrorGenerator : IIncrementalGenerator
         public FieldKind Kind { get; } = kind;
         public IPropertySymbol? Source { get; set; }
         public string JsonName => char.ToLowerInvariant(Name[0]) + Name.Substring(1);
-        public bool Readable => Source?.SetMethod is { DeclaredAccessibility: Accessibility.Public };
+        public bool Readable => Source is { } property && IsSettable(property);
     }
 
     private enum FieldKind { Other, Int32, UInt32, Int64, UInt64, Bool, String, Strings }
@@ -137,6 +137,9 @@ public sealed class ProtoMirrorGenerator : IIncrementalGenerator
         return null;
     }
 
+    /// <summary>Read from the wire only when it has a public setter (or init).</summary>
+    private static bool IsSettable(IPropertySymbol property) => property.SetMethod is { DeclaredAccessibility: Accessibility.Public };
+
     /// <summary>Why the field and the property cannot be converted both ways by assignment, or null.</summary>
     private static string? Check(Compilation compilation, Field field, IPropertySymbol property)
     {
@@ -150,8 +153,7 @@ public sealed class ProtoMirrorGenerator : IIncrementalGenerator
         }
         if (!compilation.ClassifyCommonConversion(property.Type, field.Type).IsImplicit)
             return "the property does not convert to the field without a cast";
-        var readable = property.SetMethod is { DeclaredAccessibility: Accessibility.Public };
-        if (readable && field.Kind != FieldKind.String && !compilation.ClassifyCommonConversion(field.Type, property.Type).IsImplicit)
+        if (IsSettable(property) && field.Kind != FieldKind.String && !compilation.ClassifyCommonConversion(field.Type, property.Type).IsImplicit)
             return "the field does not convert to the property without a cast";
         return null;
     }

@@ -83,12 +83,8 @@ internal sealed class LoadedRule
         catch (Exception ex)
         {
             var inner = ex is TargetInvocationException or TypeInitializationException && ex.InnerException is { } e ? e : ex;
-            if (ex is TypeInitializationException { TypeName: var typeName })
-            {
-                diagnostics.Add(Failure(File, $"the static initializer of {typeName} failed while loading: {inner.GetType().Name}: {inner.Message}"));
-                return null;
-            }
-            diagnostics.Add(Failure(File, $"the rule failed while loading: {inner.GetType().Name}: {inner.Message}"));
+            var what = ex is TypeInitializationException { TypeName: var typeName } ? $"the static initializer of {typeName}" : "the rule";
+            diagnostics.Add(Failure(File, $"{what} failed while loading: {inner.GetType().Name}: {inner.Message}"));
             return null;
         }
         finally
